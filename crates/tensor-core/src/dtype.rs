@@ -1,0 +1,104 @@
+//! Element types and the host-side scalar trait the CPU backend is generic over.
+
+use std::fmt;
+
+use crate::cpu::CpuStorage;
+
+/// The element type of a tensor.
+///
+/// f32 is what models train in; f64 exists on the CPU backend so that gradient checks by
+/// finite differences are precise enough to catch a wrong backward rule.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum DType {
+    F32,
+    F64,
+}
+
+impl DType {
+    /// Bytes per element.
+    pub fn size_in_bytes(self) -> usize {
+        match self {
+            DType::F32 => 4,
+            DType::F64 => 8,
+        }
+    }
+}
+
+impl fmt::Display for DType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            DType::F32 => "f32",
+            DType::F64 => "f64",
+        })
+    }
+}
+
+/// A host scalar type that a tensor can hold.
+pub trait Element:
+    num_traits::Float + num_traits::FromPrimitive + Send + Sync + fmt::Debug + 'static
+{
+    const DTYPE: DType;
+
+    /// Moves host data into CPU storage of this element type.
+    fn into_storage(data: Vec<Self>) -> CpuStorage;
+
+    /// Borrows CPU storage as this element type, if that is what it holds.
+    fn slice(storage: &CpuStorage) -> Option<&[Self]>;
+
+    /// Mutably borrows CPU storage as this element type, if that is what it holds.
+    fn slice_mut(storage: &mut CpuStorage) -> Option<&mut [Self]>;
+
+    /// Converts from f64, rounding for f32.
+    fn of(v: f64) -> Self {
+        <Self as num_traits::FromPrimitive>::from_f64(v).expect("every f64 converts to a float")
+    }
+
+    /// Widens to f64.
+    fn f64(self) -> f64 {
+        num_traits::ToPrimitive::to_f64(&self).expect("every float converts to f64")
+    }
+}
+
+impl Element for f32 {
+    const DTYPE: DType = DType::F32;
+
+    fn into_storage(data: Vec<Self>) -> CpuStorage {
+        CpuStorage::F32(data)
+    }
+
+    fn slice(storage: &CpuStorage) -> Option<&[Self]> {
+        match storage {
+            CpuStorage::F32(v) => Some(v),
+            CpuStorage::F64(_) => None,
+        }
+    }
+
+    fn slice_mut(storage: &mut CpuStorage) -> Option<&mut [Self]> {
+        match storage {
+            CpuStorage::F32(v) => Some(v),
+            CpuStorage::F64(_) => None,
+        }
+    }
+}
+
+impl Element for f64 {
+    const DTYPE: DType = DType::F64;
+
+    fn into_storage(data: Vec<Self>) -> CpuStorage {
+        CpuStorage::F64(data)
+    }
+
+    fn slice(storage: &CpuStorage) -> Option<&[Self]> {
+        match storage {
+            CpuStorage::F64(v) => Some(v),
+            CpuStorage::F32(_) => None,
+        }
+    }
+
+    fn slice_mut(storage: &mut CpuStorage) -> Option<&mut [Self]> {
+        match storage {
+            CpuStorage::F64(v) => Some(v),
+            CpuStorage::F32(_) => None,
+        }
+    }
+}

@@ -1,0 +1,47 @@
+//! Reshaping: the same elements in the same order under a new shape, sharing storage.
+
+use crate::autodiff::{Backward, record};
+use crate::{Error, Result, Shape, Tensor};
+
+impl Tensor {
+    /// The same data viewed with `shape`, which must hold as many elements.
+    pub fn reshape(&self, shape: impl Into<Shape>) -> Result<Tensor> {
+        let shape = shape.into();
+        if shape.numel() != self.numel() {
+            return Err(Error::shape(
+                "reshape",
+                format!(
+                    "cannot reshape {} ({} elements) into {shape} ({} elements)",
+                    self.shape(),
+                    self.numel(),
+                    shape.numel()
+                ),
+            ));
+        }
+        let out = self.with_shape(shape);
+        record(out, &[self], || Box::new(ReshapeBackward { input: self.shape().clone() }))
+    }
+
+    /// Collapses every axis after the first into one: (N, ...) to (N, rest).
+    pub fn flatten_batch(&self) -> Result<Tensor> {
+        let Some(&batch) = self.dims().first() else {
+            return Err(Error::shape("flatten", "a scalar has no batch axis to keep"));
+        };
+        let rest = self.dims()[1..].iter().product::<usize>();
+        self.reshape([batch, rest])
+    }
+}
+
+struct ReshapeBackward {
+    input: Shape,
+}
+
+impl Backward for ReshapeBackward {
+    fn name(&self) -> &'static str {
+        "reshape"
+    }
+
+    fn backward(&self, grad: &Tensor, _needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
+        Ok(vec![Some(grad.reshape(self.input.clone())?)])
+    }
+}

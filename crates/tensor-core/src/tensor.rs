@@ -1,0 +1,280 @@
+//! `Tensor`: a shape, a dtype and storage on a device, plus an optional link to the tape that is
+//! recording it. Cloning is cheap (the storage is shared); every op returns a new tensor.
+
+use std::fmt;
+use std::sync::Arc;
+
+use parking_lot::{RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use crate::autodiff::TapeLink;
+use crate::cpu::{CpuStorage, for_dtype};
+use crate::storage::Storage;
+use crate::{DType, Device, Element, Error, Result, Shape, rng};
+
+/// An n-dimensional array on a device.
+#[derive(Clone)]
+pub struct Tensor {
+    shape: Shape,
+    dtype: DType,
+    device: Device,
+    storage: Arc<RwLock<Storage>>,
+    pub(crate) link: Option<TapeLink>,
+}
+
+impl Tensor {
+    pub(crate) fn from_storage(storage: Storage, shape: Shape) -> Tensor {
+        Tensor {
+            shape,
+            dtype: storage.dtype(),
+            device: storage.device(),
+            storage: Arc::new(RwLock::new(storage)),
+            link: None,
+        }
+    }
+
+    /// A tensor holding `data` in row-major order.
+    pub fn from_vec<T: Element>(data: Vec<T>, shape: impl Into<Shape>, device: &Device) -> Result<Tensor> {
+        let shape = shape.into();
+        if data.len() != shape.numel() {
+            return Err(Error::shape(
+                "from_vec",
+                format!("{} values cannot fill shape {shape} ({} elements)", data.len(), shape.numel()),
+            ));
+        }
+        Tensor::from_storage(Storage::Cpu(T::into_storage(data)), shape).to(device)
+    }
+
+    /// A tensor holding a copy of `data`.
+    pub fn from_slice<T: Element>(data: &[T], shape: impl Into<Shape>, device: &Device) -> Result<Tensor> {
+        Tensor::from_vec(data.to_vec(), shape, device)
+    }
+
+    /// A tensor of `shape` filled with `value`.
+    pub fn full(shape: impl Into<Shape>, value: f64, dtype: DType, device: &Device) -> Result<Tensor> {
+        let shape = shape.into();
+        let storage = CpuStorage::full(shape.numel(), value, dtype);
+        Tensor::from_storage(Storage::Cpu(storage), shape).to(device)
+    }
+
+    pub fn zeros(shape: impl Into<Shape>, dtype: DType, device: &Device) -> Result<Tensor> {
+        Tensor::full(shape, 0.0, dtype, device)
+    }
+
+    pub fn ones(shape: impl Into<Shape>, dtype: DType, device: &Device) -> Result<Tensor> {
+        Tensor::full(shape, 1.0, dtype, device)
+    }
+
+    /// A rank-0 tensor.
+    pub fn scalar(value: f64, dtype: DType, device: &Device) -> Result<Tensor> {
+        Tensor::full(Shape::scalar(), value, dtype, device)
+    }
+
+    /// A tensor of this one's shape, dtype and device filled with `value`.
+    pub fn full_like(&self, value: f64) -> Result<Tensor> {
+        Tensor::full(self.shape.clone(), value, self.dtype, &self.device)
+    }
+
+    pub fn zeros_like(&self) -> Result<Tensor> {
+        self.full_like(0.0)
+    }
+
+    pub fn ones_like(&self) -> Result<Tensor> {
+        self.full_like(1.0)
+    }
+
+    /// Uniform samples in `[low, high)`, reproducible from `seed` (see [`crate::rng`]).
+    pub fn uniform(
+        shape: impl Into<Shape>,
+        low: f64,
+        high: f64,
+        seed: u64,
+        dtype: DType,
+        device: &Device,
+    ) -> Result<Tensor> {
+        Tensor::sampled("uniform", shape.into(), dtype, device, |i| {
+            low + (high - low) * rng::uniform(seed, i)
+        })
+    }
+
+    /// Normal samples with mean `mean` and standard deviation `std`, reproducible from `seed`.
+    pub fn normal(
+        shape: impl Into<Shape>,
+        mean: f64,
+        std: f64,
+        seed: u64,
+        dtype: DType,
+        device: &Device,
+    ) -> Result<Tensor> {
+        Tensor::sampled("normal", shape.into(), dtype, device, |i| mean + std * rng::normal(seed, i))
+    }
+
+    fn sampled(
+        op: &'static str,
+        shape: Shape,
+        dtype: DType,
+        device: &Device,
+        sample: impl Fn(u32) -> f64,
+    ) -> Result<Tensor> {
+        let n = u32::try_from(shape.numel()).map_err(|_| {
+            Error::argument(op, format!("{shape} has more elements than a random stream ({})", u32::MAX))
+        })?;
+        let storage = for_dtype!(dtype, T => T::into_storage((0..n).map(|i| T::of(sample(i))).collect()));
+        Tensor::from_storage(Storage::Cpu(storage), shape).to(device)
+    }
+
+    pub fn shape(&self) -> &Shape {
+        &self.shape
+    }
+
+    pub fn dims(&self) -> &[usize] {
+        self.shape.dims()
+    }
+
+    pub fn rank(&self) -> usize {
+        self.shape.rank()
+    }
+
+    pub fn numel(&self) -> usize {
+        self.shape.numel()
+    }
+
+    pub fn dtype(&self) -> DType {
+        self.dtype
+    }
+
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+
+    /// Read access to the data. Recursive, so an op may read the same storage twice (`x * x`).
+    pub(crate) fn storage(&self) -> RwLockReadGuard<'_, Storage> {
+        self.storage.read_recursive()
+    }
+
+    /// Write access, for in-place updates; callers make sure no operand aliases another.
+    pub(crate) fn storage_mut(&self) -> RwLockWriteGuard<'_, Storage> {
+        self.storage.write()
+    }
+
+    /// Whether two tensors share one buffer (views of each other, or clones).
+    pub fn shares_storage(&self, other: &Tensor) -> bool {
+        Arc::ptr_eq(&self.storage, &other.storage)
+    }
+
+    /// The same data under another shape, sharing storage (the caller has checked the counts).
+    pub(crate) fn with_shape(&self, shape: Shape) -> Tensor {
+        debug_assert_eq!(shape.numel(), self.numel());
+        Tensor { shape, link: None, ..self.clone() }
+    }
+
+    /// This tensor without its tape link: ops on the result are not recorded.
+    pub fn detach(&self) -> Tensor {
+        Tensor { link: None, ..self.clone() }
+    }
+
+    /// Whether ops on this tensor are being recorded on a live tape.
+    pub fn is_tracked(&self) -> bool {
+        self.link.as_ref().is_some_and(TapeLink::is_live)
+    }
+
+    /// The elements, copied to the host, as `T` (which must be this tensor's dtype).
+    pub fn to_vec<T: Element>(&self) -> Result<Vec<T>> {
+        if T::DTYPE != self.dtype {
+            return Err(Error::DType { op: "to_vec", expected: self.dtype, got: T::DTYPE });
+        }
+        match &*self.storage() {
+            Storage::Cpu(s) => Ok(s.typed::<T>().to_vec()),
+        }
+    }
+
+    /// The elements, copied to the host and widened to f64, whatever the dtype.
+    pub fn to_vec_f64(&self) -> Result<Vec<f64>> {
+        match &*self.storage() {
+            Storage::Cpu(s) => Ok(s.to_f64_vec()),
+        }
+    }
+
+    /// The value of a one-element tensor.
+    pub fn item(&self) -> Result<f64> {
+        if self.numel() != 1 {
+            return Err(Error::shape("item", format!("expected one element, got shape {}", self.shape)));
+        }
+        Ok(self.to_vec_f64()?[0])
+    }
+
+    /// A copy on `device` (this tensor itself, shared, when it is already there).
+    pub fn to(&self, device: &Device) -> Result<Tensor> {
+        if &self.device == device {
+            return Ok(self.clone());
+        }
+        match device {
+            Device::Cpu => {
+                let host = match &*self.storage() {
+                    Storage::Cpu(s) => s.clone(),
+                };
+                Ok(Tensor::from_storage(Storage::Cpu(host), self.shape.clone()))
+            }
+        }
+    }
+
+    /// A copy converted to `dtype`; not differentiable (casts happen at data boundaries).
+    pub fn to_dtype(&self, dtype: DType) -> Result<Tensor> {
+        if dtype == self.dtype {
+            return Ok(self.detach());
+        }
+        let storage = match &*self.storage() {
+            Storage::Cpu(s) => Storage::Cpu(s.cast(dtype)),
+        };
+        Ok(Tensor::from_storage(storage, self.shape.clone()))
+    }
+
+    /// Overwrites this tensor's elements with `src`'s, in place (shapes, dtypes and devices must
+    /// agree). Every view sharing the storage sees the new values.
+    pub fn assign(&self, src: &Tensor) -> Result<()> {
+        self.same_layout("assign", src)?;
+        if self.shares_storage(src) {
+            return Ok(());
+        }
+        let src_guard = src.storage();
+        let mut dst = self.storage_mut();
+        match (&mut *dst, &*src_guard) {
+            (Storage::Cpu(d), Storage::Cpu(s)) => *d = s.clone(),
+        }
+        Ok(())
+    }
+
+    /// Checks that `other` has this tensor's shape, dtype and device.
+    pub(crate) fn same_layout(&self, op: &'static str, other: &Tensor) -> Result<()> {
+        self.same_kind(op, other)?;
+        if self.shape != other.shape {
+            return Err(Error::shape(op, format!("expected shape {}, got {}", self.shape, other.shape)));
+        }
+        Ok(())
+    }
+
+    /// Checks that `other` has this tensor's dtype and device.
+    pub(crate) fn same_kind(&self, op: &'static str, other: &Tensor) -> Result<()> {
+        if self.dtype != other.dtype {
+            return Err(Error::DType { op, expected: self.dtype, got: other.dtype });
+        }
+        if self.device != other.device {
+            return Err(Error::Device { op, lhs: self.device.clone(), rhs: other.device.clone() });
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for Tensor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Tensor(shape={}, dtype={}, device={}", self.shape, self.dtype, self.device)?;
+        if self.numel() <= 16 {
+            if let Ok(values) = self.to_vec_f64() {
+                write!(f, ", data={values:?}")?;
+            }
+        }
+        if self.is_tracked() {
+            write!(f, ", tracked")?;
+        }
+        write!(f, ")")
+    }
+}
