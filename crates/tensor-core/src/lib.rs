@@ -8,6 +8,7 @@ mod dtype;
 mod error;
 pub mod gradcheck;
 mod ops;
+pub mod optim;
 pub mod rng;
 mod shape;
 mod storage;

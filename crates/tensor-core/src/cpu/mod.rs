@@ -22,8 +22,16 @@ macro_rules! for_dtype {
 }
 pub(crate) use for_dtype;
 
+pub(crate) mod batch_norm;
 pub(crate) mod binary;
+pub(crate) mod conv;
+pub(crate) mod cross_entropy;
+pub(crate) mod layout;
+pub(crate) mod matmul;
+pub(crate) mod optim;
+pub(crate) mod pool;
 pub(crate) mod reduce;
+pub(crate) mod softmax;
 pub(crate) mod unary;
 
 use crate::{DType, Element};

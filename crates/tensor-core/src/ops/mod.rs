@@ -1,10 +1,21 @@
 //! Every op: forward kernels dispatched by device, and each op's backward rule beside it.
 //! One module per op family.
 
+mod batch_norm;
 mod binary;
 mod broadcast;
+mod concat;
+mod conv;
+mod cross_entropy;
+mod dropout;
+mod gather;
+mod matmul;
+mod permute;
+mod pool;
 mod reduce;
 mod reshape;
+mod slice;
+mod softmax;
 mod unary;
 
 pub(crate) use binary::BinaryOp;
