@@ -1,1 +1,5 @@
-fn main() {}
+//! The `tessera` command line.
+
+fn main() {
+    println!("tessera {}", env!("CARGO_PKG_VERSION"));
+}

@@ -18,5 +18,6 @@ pub use autodiff::{Gradients, NoGradGuard, Tape, no_grad};
 pub use device::Device;
 pub use dtype::{DType, Element};
 pub use error::{Error, Result};
+pub use ops::conv::{Conv2dGeometry, Padding};
 pub use shape::Shape;
 pub use tensor::Tensor;

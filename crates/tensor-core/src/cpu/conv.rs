@@ -1,1 +1,36 @@
-//! (being written)
+//! im2col and its adjoint col2im: the lowering of a convolution to one matrix product.
+
+use crate::{Conv2dGeometry, Element};
+
+/// Each window of `images` NHWC images as one row of `g.patch_len()` values in (ky, kx, c)
+/// order, the order of a (KH, KW, C, F) kernel flattened to (KH*KW*C, F). Taps in the padding
+/// stay zero.
+pub(crate) fn im2col<T: Element>(g: &Conv2dGeometry, images: usize, x: &[T]) -> Vec<T> {
+    let (c, patch, image_len) = (g.channels, g.patch_len(), g.image_len());
+    let mut cols = vec![T::zero(); images * g.out_h * g.out_w * patch];
+    for (row, (img, oy, ox)) in g.windows(images).enumerate() {
+        let image = &x[img * image_len..][..image_len];
+        let dst = &mut cols[row * patch..][..patch];
+        for (tap, pixel) in g.taps(oy, ox) {
+            dst[tap * c..][..c].copy_from_slice(&image[pixel * c..][..c]);
+        }
+    }
+    cols
+}
+
+/// The adjoint of [`im2col`]: adds every row's values back onto the pixels its window read,
+/// giving `images` NHWC images.
+pub(crate) fn col2im<T: Element>(g: &Conv2dGeometry, images: usize, cols: &[T]) -> Vec<T> {
+    let (c, patch, image_len) = (g.channels, g.patch_len(), g.image_len());
+    let mut x = vec![T::zero(); images * image_len];
+    for (row, (img, oy, ox)) in g.windows(images).enumerate() {
+        let src = &cols[row * patch..][..patch];
+        let image = &mut x[img * image_len..][..image_len];
+        for (tap, pixel) in g.taps(oy, ox) {
+            for (d, &s) in image[pixel * c..][..c].iter_mut().zip(&src[tap * c..][..c]) {
+                *d = *d + s;
+            }
+        }
+    }
+    x
+}

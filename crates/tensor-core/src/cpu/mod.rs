@@ -68,6 +68,11 @@ impl CpuStorage {
         T::slice(self).expect("CPU kernel dispatched on the wrong dtype")
     }
 
+    /// The data as mutable `T`, for in-place kernels; dispatched on `dtype()` first, as `typed`.
+    pub(crate) fn typed_mut<T: Element>(&mut self) -> &mut [T] {
+        T::slice_mut(self).expect("CPU kernel dispatched on the wrong dtype")
+    }
+
     /// All elements widened to f64.
     pub(crate) fn to_f64_vec(&self) -> Vec<f64> {
         match self {

@@ -1,1 +1,429 @@
-//! (being written)
+//! 2-D convolution of NHWC image batches by im2col and one matrix product, the window geometry
+//! it shares with pooling, and im2col/col2im as ops of their own.
+
+use std::ops::Range;
+
+use super::matmul;
+use crate::autodiff::{Backward, record};
+use crate::cpu::{self, for_dtype};
+use crate::storage::Storage;
+use crate::{Error, Result, Shape, Tensor};
+
+/// How a sliding window treats the borders of its input, as Keras's `padding` argument.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Padding {
+    /// No padding: windows stay inside the input, so the output shrinks (Keras's default).
+    #[default]
+    Valid,
+    /// Zeros around the input so the output has `ceil(input / stride)` positions; an odd amount
+    /// puts the extra row or column after (bottom, right), as TensorFlow does.
+    Same,
+}
+
+/// Where the windows of a convolution or pooling land on one image: input and window sizes,
+/// strides, the output size and the padding on each side, computed once by Keras's arithmetic.
+/// Always consistent, because it can only be built through [`Conv2dGeometry::new`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Conv2dGeometry {
+    pub(crate) in_h: usize,
+    pub(crate) in_w: usize,
+    pub(crate) channels: usize,
+    pub(crate) window_h: usize,
+    pub(crate) window_w: usize,
+    pub(crate) stride_h: usize,
+    pub(crate) stride_w: usize,
+    pub(crate) out_h: usize,
+    pub(crate) out_w: usize,
+    pub(crate) pad_top: usize,
+    pub(crate) pad_bottom: usize,
+    pub(crate) pad_left: usize,
+    pub(crate) pad_right: usize,
+}
+
+/// Output size and padding (before, after) along one axis.
+fn axis(
+    op: &'static str,
+    name: &str,
+    input: usize,
+    window: usize,
+    stride: usize,
+    padding: Padding,
+) -> Result<(usize, usize, usize)> {
+    match padding {
+        Padding::Valid if input < window => Err(Error::shape(
+            op,
+            format!(
+                "a window of {window} does not fit an input {name} of {input} with `valid` padding; \
+                 use `same` padding or a smaller window"
+            ),
+        )),
+        Padding::Valid => Ok(((input - window) / stride + 1, 0, 0)),
+        Padding::Same => {
+            let out = input.div_ceil(stride);
+            let total = ((out - 1) * stride + window).saturating_sub(input);
+            Ok((out, total / 2, total - total / 2))
+        }
+    }
+}
+
+/// Along one axis, the window offsets that land inside the input, with the input index each
+/// reads; `start` is the window's first position in padded coordinates.
+fn axis_taps(start: usize, pad: usize, window: usize, size: usize) -> impl Iterator<Item = (usize, usize)> {
+    (0..window).filter_map(move |k| (start + k).checked_sub(pad).filter(|&i| i < size).map(|i| (k, i)))
+}
+
+/// The dimensions of an NHWC batch, or an error naming `op`.
+pub(super) fn nhwc(op: &'static str, x: &Tensor) -> Result<[usize; 4]> {
+    <[usize; 4]>::try_from(x.dims()).map_err(|_| {
+        Error::shape(op, format!("expected an NHWC image batch (rank 4), got shape {}", x.shape()))
+    })
+}
+
+impl Conv2dGeometry {
+    /// The geometry of a `window` sliding over images of `input_hwc` = [height, width,
+    /// channels] with `strides` (rows, columns) and `padding`.
+    pub fn new(
+        input_hwc: [usize; 3],
+        window: (usize, usize),
+        strides: (usize, usize),
+        padding: Padding,
+    ) -> Result<Self> {
+        Self::resolve("Conv2dGeometry", input_hwc, window, strides, padding)
+    }
+
+    fn resolve(
+        op: &'static str,
+        [in_h, in_w, channels]: [usize; 3],
+        (window_h, window_w): (usize, usize),
+        (stride_h, stride_w): (usize, usize),
+        padding: Padding,
+    ) -> Result<Self> {
+        if window_h == 0 || window_w == 0 {
+            return Err(Error::argument(op, format!("window {window_h}x{window_w} must be at least 1x1")));
+        }
+        if stride_h == 0 || stride_w == 0 {
+            return Err(Error::argument(op, format!("strides ({stride_h}, {stride_w}) must be at least 1")));
+        }
+        if in_h == 0 || in_w == 0 {
+            return Err(Error::shape(op, format!("input images of {in_h}x{in_w} pixels are empty")));
+        }
+        let (out_h, pad_top, pad_bottom) = axis(op, "height", in_h, window_h, stride_h, padding)?;
+        let (out_w, pad_left, pad_right) = axis(op, "width", in_w, window_w, stride_w, padding)?;
+        Ok(Conv2dGeometry {
+            in_h,
+            in_w,
+            channels,
+            window_h,
+            window_w,
+            stride_h,
+            stride_w,
+            out_h,
+            out_w,
+            pad_top,
+            pad_bottom,
+            pad_left,
+            pad_right,
+        })
+    }
+
+    /// The batch size and geometry of a window over the NHWC batch `x`.
+    pub(crate) fn of_images(
+        op: &'static str,
+        x: &Tensor,
+        window: (usize, usize),
+        strides: (usize, usize),
+        padding: Padding,
+    ) -> Result<(usize, Self)> {
+        let [n, h, w, c] = nhwc(op, x)?;
+        Ok((n, Self::resolve(op, [h, w, c], window, strides, padding)?))
+    }
+
+    /// Output (height, width).
+    pub fn output_size(&self) -> (usize, usize) {
+        (self.out_h, self.out_w)
+    }
+
+    /// Padding as ((top, bottom), (left, right)).
+    pub fn pads(&self) -> ((usize, usize), (usize, usize)) {
+        ((self.pad_top, self.pad_bottom), (self.pad_left, self.pad_right))
+    }
+
+    /// Elements of one input image.
+    pub(crate) fn image_len(&self) -> usize {
+        self.in_h * self.in_w * self.channels
+    }
+
+    /// Elements of one window across all channels: one im2col row.
+    pub(crate) fn patch_len(&self) -> usize {
+        self.window_h * self.window_w * self.channels
+    }
+
+    /// Every output position of `images` images, (image, row, column) in row-major order.
+    pub(crate) fn windows(&self, images: usize) -> impl Iterator<Item = (usize, usize, usize)> + use<> {
+        let (out_h, out_w) = (self.out_h, self.out_w);
+        (0..images).flat_map(move |n| (0..out_h).flat_map(move |y| (0..out_w).map(move |x| (n, y, x))))
+    }
+
+    /// The taps of the window at output (`oy`, `ox`) that land inside the image, as (offset in
+    /// the window, `ky * window_w + kx`; pixel read, `iy * in_w + ix`). Padding taps are left
+    /// out: they read zero (convolution), never win (max) and are not counted (average).
+    /// Keras's arithmetic never gives a window that is all padding.
+    pub(crate) fn taps(&self, oy: usize, ox: usize) -> impl Iterator<Item = (usize, usize)> + use<> {
+        let g = *self;
+        axis_taps(oy * g.stride_h, g.pad_top, g.window_h, g.in_h).flat_map(move |(ky, iy)| {
+            axis_taps(ox * g.stride_w, g.pad_left, g.window_w, g.in_w)
+                .map(move |(kx, ix)| (ky * g.window_w + kx, iy * g.in_w + ix))
+        })
+    }
+
+    /// Checks that `x` is an NHWC batch of this geometry's images; returns the batch size.
+    fn check_images(&self, op: &'static str, x: &Tensor) -> Result<usize> {
+        let [n, h, w, c] = nhwc(op, x)?;
+        if [h, w, c] != [self.in_h, self.in_w, self.channels] {
+            return Err(Error::shape(
+                op,
+                format!(
+                    "expected images of {}x{} pixels with {} channels, got shape {}",
+                    self.in_h,
+                    self.in_w,
+                    self.channels,
+                    x.shape()
+                ),
+            ));
+        }
+        Ok(n)
+    }
+
+    /// Checks that `cols` is an im2col matrix of this geometry; returns the batch size.
+    fn check_cols(&self, op: &'static str, cols: &Tensor) -> Result<usize> {
+        let per_image = self.out_h * self.out_w;
+        match *cols.dims() {
+            [rows, patch] if patch == self.patch_len() && rows % per_image == 0 => Ok(rows / per_image),
+            _ => Err(Error::shape(
+                op,
+                format!(
+                    "expected an im2col matrix of (N * {per_image}, {}), got shape {}",
+                    self.patch_len(),
+                    cols.shape()
+                ),
+            )),
+        }
+    }
+}
+
+/// im2col of the NHWC batch `x`, untracked.
+fn im2col_forward(x: &Tensor, g: &Conv2dGeometry) -> Result<Tensor> {
+    let images = x.dims()[0];
+    let storage = match &*x.storage() {
+        Storage::Cpu(s) => Storage::Cpu(for_dtype!(x.dtype(), T => T::into_storage(
+            cpu::conv::im2col::<T>(g, images, s.typed())
+        ))),
+    };
+    Ok(Tensor::from_storage(storage, Shape::new([images * g.out_h * g.out_w, g.patch_len()])))
+}
+
+/// col2im of the im2col matrix `cols`, untracked.
+fn col2im_forward(cols: &Tensor, g: &Conv2dGeometry) -> Result<Tensor> {
+    let images = cols.dims()[0] / (g.out_h * g.out_w);
+    let storage = match &*cols.storage() {
+        Storage::Cpu(s) => Storage::Cpu(for_dtype!(cols.dtype(), T => T::into_storage(
+            cpu::conv::col2im::<T>(g, images, s.typed())
+        ))),
+    };
+    Ok(Tensor::from_storage(storage, Shape::new([images, g.in_h, g.in_w, g.channels])))
+}
+
+/// Entries `range` of `t` along its first (batch) axis; shares storage when that is all of it.
+fn images_of(t: &Tensor, range: Range<usize>) -> Tensor {
+    let batch = t.dims()[0];
+    if range == (0..batch) {
+        return t.detach();
+    }
+    let per_image = t.numel() / batch;
+    let mut dims = t.dims().to_vec();
+    dims[0] = range.len();
+    let storage = match &*t.storage() {
+        Storage::Cpu(s) => Storage::Cpu(for_dtype!(t.dtype(), T => T::into_storage(
+            s.typed::<T>()[range.start * per_image..range.end * per_image].to_vec()
+        ))),
+    };
+    Tensor::from_storage(storage, Shape::new(dims))
+}
+
+// conv2d's forward and backward are split by ranges of images so that a backend with a limit
+// on buffer sizes can run the batch in chunks: the im2col matrix is up to KH*KW times the size
+// of the images it comes from.
+
+/// conv2d of the images `images` of `x`: im2col, then one product with the (KH*KW*C, F) kernel
+/// matrix. Returns (images, OH, OW, F), untracked.
+fn forward_images(x: &Tensor, kernel: &Tensor, g: &Conv2dGeometry, images: Range<usize>) -> Result<Tensor> {
+    let n = images.len();
+    let cols = im2col_forward(&images_of(x, images), g)?;
+    let out = matmul::forward(&cols, kernel, false, false)?;
+    Ok(out.with_shape(Shape::new([n, g.out_h, g.out_w, kernel.dims()[1]])))
+}
+
+/// The output gradient of the images `images` as rows: (images * OH * OW, F).
+fn grad_rows(grad: &Tensor, g: &Conv2dGeometry, images: Range<usize>) -> Tensor {
+    let rows = images.len() * g.out_h * g.out_w;
+    let block = images_of(grad, images);
+    block.with_shape(Shape::new([rows, grad.dims()[3]]))
+}
+
+/// The input gradient of the images `images`: col2im(dY · Wᵀ).
+fn input_grad_images(
+    grad: &Tensor,
+    kernel: &Tensor,
+    g: &Conv2dGeometry,
+    images: Range<usize>,
+) -> Result<Tensor> {
+    let cols = matmul::forward(&grad_rows(grad, g, images), kernel, false, true)?;
+    col2im_forward(&cols, g)
+}
+
+/// The images `images`' share of the kernel gradient, as (KH*KW*C, F): im2col(x)ᵀ · dY.
+fn kernel_grad_images(x: &Tensor, grad: &Tensor, g: &Conv2dGeometry, images: Range<usize>) -> Result<Tensor> {
+    let cols = im2col_forward(&images_of(x, images.clone()), g)?;
+    matmul::forward(&cols, &grad_rows(grad, g, images), true, false)
+}
+
+impl Tensor {
+    /// The windows of an NHWC batch as the rows of an (N*OH*OW, KH*KW*C) matrix, zeros where a
+    /// window overlaps padding: the lowering that turns a convolution into one matmul.
+    pub fn im2col(&self, geometry: &Conv2dGeometry) -> Result<Tensor> {
+        geometry.check_images("im2col", self)?;
+        let out = im2col_forward(self, geometry)?;
+        record(out, &[self], || Box::new(Im2colBackward { geometry: *geometry }))
+    }
+
+    /// The adjoint of [`Tensor::im2col`]: adds each row back onto the pixels its window covers,
+    /// giving an (N, H, W, C) batch.
+    pub fn col2im(&self, geometry: &Conv2dGeometry) -> Result<Tensor> {
+        geometry.check_cols("col2im", self)?;
+        let out = col2im_forward(self, geometry)?;
+        record(out, &[self], || Box::new(Col2imBackward { geometry: *geometry }))
+    }
+
+    /// 2-D convolution (cross-correlation, as in Keras) of an NHWC batch with a (KH, KW, C, F)
+    /// kernel, giving (N, OH, OW, F). No bias: add one by broadcasting.
+    pub fn conv2d(&self, kernel: &Tensor, strides: (usize, usize), padding: Padding) -> Result<Tensor> {
+        self.same_kind("conv2d", kernel)?;
+        let &[kh, kw, kc, filters] = kernel.dims() else {
+            return Err(Error::shape(
+                "conv2d",
+                format!("expected a kernel of shape (KH, KW, C, F), got {}", kernel.shape()),
+            ));
+        };
+        let (batch, geometry) = Conv2dGeometry::of_images("conv2d", self, (kh, kw), strides, padding)?;
+        if kc != geometry.channels {
+            return Err(Error::shape(
+                "conv2d",
+                format!(
+                    "kernel {} expects {kc} input channels, but input {} has {}",
+                    kernel.shape(),
+                    self.shape(),
+                    geometry.channels
+                ),
+            ));
+        }
+        let matrix = kernel.with_shape(Shape::new([geometry.patch_len(), filters]));
+        let out = forward_images(self, &matrix, &geometry, 0..batch)?;
+        record(out, &[self, kernel], || {
+            Box::new(Conv2dBackward {
+                x: self.detach(),
+                kernel: matrix,
+                kernel_shape: kernel.shape().clone(),
+                geometry,
+            })
+        })
+    }
+}
+
+struct Im2colBackward {
+    geometry: Conv2dGeometry,
+}
+
+impl Backward for Im2colBackward {
+    fn name(&self) -> &'static str {
+        "im2col"
+    }
+
+    fn backward(&self, grad: &Tensor, _needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
+        Ok(vec![Some(col2im_forward(grad, &self.geometry)?)])
+    }
+}
+
+struct Col2imBackward {
+    geometry: Conv2dGeometry,
+}
+
+impl Backward for Col2imBackward {
+    fn name(&self) -> &'static str {
+        "col2im"
+    }
+
+    fn backward(&self, grad: &Tensor, _needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
+        Ok(vec![Some(im2col_forward(grad, &self.geometry)?)])
+    }
+}
+
+struct Conv2dBackward {
+    x: Tensor,
+    /// The kernel as the (KH*KW*C, F) matrix the forward multiplied by.
+    kernel: Tensor,
+    kernel_shape: Shape,
+    geometry: Conv2dGeometry,
+}
+
+impl Backward for Conv2dBackward {
+    fn name(&self) -> &'static str {
+        "conv2d"
+    }
+
+    fn backward(&self, grad: &Tensor, needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
+        // The im2col matrix is rebuilt rather than saved from the forward pass: it is up to
+        // KH*KW times the size of the input, too much to hold per layer until the backward sweep.
+        let all = 0..self.x.dims()[0];
+        let dx = needs[0]
+            .then(|| input_grad_images(grad, &self.kernel, &self.geometry, all.clone()))
+            .transpose()?;
+        let dw = needs[1]
+            .then(|| {
+                kernel_grad_images(&self.x, grad, &self.geometry, all)?.reshape(self.kernel_shape.clone())
+            })
+            .transpose()?;
+        Ok(vec![dx, dw])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{DType, Device};
+
+    /// Running the batch in two chunks gives what one pass gives.
+    #[test]
+    fn chunks_of_the_batch_agree_with_the_whole() {
+        let x = Tensor::uniform([3, 5, 4, 2], -1.0, 1.0, 1, DType::F64, &Device::Cpu).unwrap();
+        let kernel = Tensor::uniform([3 * 2 * 2, 3], -1.0, 1.0, 2, DType::F64, &Device::Cpu).unwrap();
+        let g = Conv2dGeometry::new([5, 4, 2], (3, 2), (2, 1), Padding::Same).unwrap();
+        let grad = Tensor::uniform([3, g.out_h, g.out_w, 3], -1.0, 1.0, 3, DType::F64, &Device::Cpu).unwrap();
+        let joined = |parts: [Tensor; 2]| -> Vec<f64> {
+            parts.iter().flat_map(|p| p.to_vec::<f64>().unwrap()).collect()
+        };
+        let whole = forward_images(&x, &kernel, &g, 0..3).unwrap().to_vec::<f64>().unwrap();
+        let parts = [0..1, 1..3].map(|r| forward_images(&x, &kernel, &g, r).unwrap());
+        assert_eq!(joined(parts), whole);
+
+        let whole = input_grad_images(&grad, &kernel, &g, 0..3).unwrap().to_vec::<f64>().unwrap();
+        let parts = [0..2, 2..3].map(|r| input_grad_images(&grad, &kernel, &g, r).unwrap());
+        assert_eq!(joined(parts), whole);
+
+        let whole = kernel_grad_images(&x, &grad, &g, 0..3).unwrap().to_vec::<f64>().unwrap();
+        let [a, b] = [0..1, 1..3].map(|r| kernel_grad_images(&x, &grad, &g, r).unwrap());
+        let summed = a.add(&b).unwrap().to_vec::<f64>().unwrap();
+        for (s, w) in summed.iter().zip(&whole) {
+            assert!((s - w).abs() < 1e-12, "{s} vs {w}");
+        }
+    }
+}

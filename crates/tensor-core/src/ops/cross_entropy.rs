@@ -1,1 +1,152 @@
-//! (being written)
+//! Softmax cross-entropy straight from logits, per sample, with dense (one-hot or soft) labels or
+//! with class ids. Fused forward and backward kernels: stable for logits of any magnitude, and no
+//! softmax tensor is stored between the two.
+
+use crate::autodiff::{Backward, record};
+use crate::cpu::cross_entropy::Rows;
+use crate::cpu::{self, for_dtype};
+use crate::storage::Storage;
+use crate::{Error, Result, Shape, Tensor};
+
+/// How the labels are given.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Labels {
+    /// (N, C) target distributions.
+    Dense,
+    /// N class ids stored as floats.
+    Sparse,
+}
+
+impl Labels {
+    fn name(self) -> &'static str {
+        match self {
+            Labels::Dense => "softmax_cross_entropy",
+            Labels::Sparse => "sparse_softmax_cross_entropy",
+        }
+    }
+}
+
+/// The (N, C) layout of `logits`.
+fn rows(op: &'static str, logits: &Tensor) -> Result<Rows> {
+    match *logits.dims() {
+        [rows, classes] if classes > 0 => Ok(Rows { rows, classes }),
+        _ => Err(Error::shape(
+            op,
+            format!("expected logits of shape (N, C) with C >= 1, got {}", logits.shape()),
+        )),
+    }
+}
+
+/// Checks that `ids` holds one integer class id in `[0, C)` per sample.
+fn check_class_ids(op: &'static str, ids: &Tensor, p: Rows) -> Result<()> {
+    if !matches!(*ids.dims(), [n] | [n, 1] if n == p.rows) {
+        return Err(Error::shape(
+            op,
+            format!(
+                "expected {} class ids, shape ({},) or ({}, 1), got shape {}",
+                p.rows,
+                p.rows,
+                p.rows,
+                ids.shape()
+            ),
+        ));
+    }
+    let values = ids.to_vec_f64()?;
+    let in_range = |v: f64| v.fract() == 0.0 && v >= 0.0 && v < p.classes as f64;
+    match values.iter().position(|&v| !in_range(v)) {
+        Some(i) => Err(Error::argument(
+            op,
+            format!("label {i} is {}, not a class id in [0, {})", values[i], p.classes),
+        )),
+        None => Ok(()),
+    }
+}
+
+/// Runs the forward kernel without recording: one loss per sample.
+fn forward(kind: Labels, p: Rows, logits: &Tensor, labels: &Tensor) -> Tensor {
+    let storage = match (&*logits.storage(), &*labels.storage()) {
+        (Storage::Cpu(z), Storage::Cpu(y)) => {
+            Storage::Cpu(for_dtype!(logits.dtype(), T => T::into_storage(match kind {
+                Labels::Dense => cpu::cross_entropy::softmax_cross_entropy::<T>(p, z.typed(), y.typed()),
+                Labels::Sparse => {
+                    cpu::cross_entropy::sparse_softmax_cross_entropy::<T>(p, z.typed(), y.typed())
+                }
+            })))
+        }
+    };
+    Tensor::from_storage(storage, Shape::new([p.rows]))
+}
+
+/// The gradient with respect to the logits given each sample's loss gradient `grad`: the fused
+/// backward kernel, an op of its own (untracked) so that every backend provides it.
+fn logits_grad(kind: Labels, p: Rows, logits: &Tensor, labels: &Tensor, grad: &Tensor) -> Result<Tensor> {
+    logits.same_kind(kind.name(), grad)?;
+    let storage = match (&*logits.storage(), &*labels.storage(), &*grad.storage()) {
+        (Storage::Cpu(z), Storage::Cpu(y), Storage::Cpu(g)) => {
+            Storage::Cpu(for_dtype!(logits.dtype(), T => T::into_storage(match kind {
+                Labels::Dense => {
+                    cpu::cross_entropy::softmax_cross_entropy_grad::<T>(p, z.typed(), y.typed(), g.typed())
+                }
+                Labels::Sparse => cpu::cross_entropy::sparse_softmax_cross_entropy_grad::<T>(
+                    p,
+                    z.typed(),
+                    y.typed(),
+                    g.typed(),
+                ),
+            })))
+        }
+    };
+    Ok(Tensor::from_storage(storage, logits.shape().clone()))
+}
+
+/// Runs the forward kernel and records the fused backward rule.
+fn cross_entropy(kind: Labels, p: Rows, logits: &Tensor, labels: &Tensor) -> Result<Tensor> {
+    let out = forward(kind, p, logits, labels);
+    record(out, &[logits, labels], || {
+        Box::new(CrossEntropyBackward { kind, rows: p, logits: logits.detach(), labels: labels.detach() })
+    })
+}
+
+impl Tensor {
+    /// Cross-entropy of `softmax(self)` against `labels`, one value per sample: `self` holds
+    /// (N, C) logits and `labels` (N, C) target distributions (one-hot or soft). Fused, so it
+    /// stays finite where a separate softmax would underflow. Labels are constants: they get no
+    /// gradient.
+    pub fn softmax_cross_entropy(&self, labels: &Tensor) -> Result<Tensor> {
+        let kind = Labels::Dense;
+        let p = rows(kind.name(), self)?;
+        self.same_layout(kind.name(), labels)?;
+        cross_entropy(kind, p, self, labels)
+    }
+
+    /// Cross-entropy of `softmax(self)` against class ids, one value per sample: `self` holds
+    /// (N, C) logits and `labels` N integer class ids stored as floats (shape (N,) or (N, 1), as
+    /// Keras accepts). The ids are checked on the host. Labels get no gradient.
+    pub fn sparse_softmax_cross_entropy(&self, labels: &Tensor) -> Result<Tensor> {
+        let kind = Labels::Sparse;
+        let p = rows(kind.name(), self)?;
+        self.same_kind(kind.name(), labels)?;
+        check_class_ids(kind.name(), labels, p)?;
+        cross_entropy(kind, p, self, labels)
+    }
+}
+
+struct CrossEntropyBackward {
+    kind: Labels,
+    rows: Rows,
+    logits: Tensor,
+    labels: Tensor,
+}
+
+impl Backward for CrossEntropyBackward {
+    fn name(&self) -> &'static str {
+        self.kind.name()
+    }
+
+    fn backward(&self, grad: &Tensor, needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
+        let d_logits = needs[0]
+            .then(|| logits_grad(self.kind, self.rows, &self.logits, &self.labels, grad))
+            .transpose()?;
+        Ok(vec![d_logits, None])
+    }
+}

@@ -5,7 +5,7 @@ mod batch_norm;
 mod binary;
 mod broadcast;
 mod concat;
-mod conv;
+pub(crate) mod conv;
 mod cross_entropy;
 mod dropout;
 mod gather;

@@ -1,0 +1,57 @@
+//! What a forward pass needs besides its inputs: whether it is training, and the tape that
+//! records it.
+
+use std::collections::HashMap;
+
+use tensor_core::{Gradients, Tape, Tensor};
+
+use crate::Weight;
+
+/// The state of one forward pass. In training, every trainable weight a layer reads is watched
+/// on the tape (once), so its gradient can be looked up after the backward sweep; layers with
+/// randomness (dropout) draw fresh, reproducible seeds from it.
+pub struct ForwardCtx<'t> {
+    training: bool,
+    tape: Option<&'t Tape>,
+    watched: HashMap<u64, Tensor>,
+    seed: u64,
+    draws: u64,
+}
+
+impl<'t> ForwardCtx<'t> {
+    /// Inference: nothing is recorded, dropout is off, batch norm uses its moving statistics.
+    pub fn inference() -> ForwardCtx<'static> {
+        ForwardCtx { training: false, tape: None, watched: HashMap::new(), seed: 0, draws: 0 }
+    }
+
+    /// Training: trainable weights are watched on `tape`; `seed` starts this step's random streams.
+    pub fn training(tape: &'t Tape, seed: u64) -> ForwardCtx<'t> {
+        ForwardCtx { training: true, tape: Some(tape), watched: HashMap::new(), seed, draws: 0 }
+    }
+
+    pub fn is_training(&self) -> bool {
+        self.training
+    }
+
+    /// The tensor a layer computes with for `weight`: in training, the tape's watched view of a
+    /// trainable weight (the same one every time it is read in this pass); otherwise the value.
+    pub fn weight(&mut self, weight: &Weight) -> Tensor {
+        match self.tape {
+            Some(tape) if weight.trainable() => {
+                self.watched.entry(weight.id()).or_insert_with(|| tape.watch(weight.value())).clone()
+            }
+            _ => weight.value().clone(),
+        }
+    }
+
+    /// A fresh seed for a random op, distinct for every call within and across steps.
+    pub fn next_seed(&mut self) -> u64 {
+        self.draws += 1;
+        tensor_core::rng::random_bits(self.seed, self.draws as u32) as u64 | (self.seed << 32)
+    }
+
+    /// The gradient for `weight` after a backward sweep, if the loss depended on it.
+    pub fn gradient<'g>(&self, grads: &'g Gradients, weight: &Weight) -> Option<&'g Tensor> {
+        grads.get(self.watched.get(&weight.id())?)
+    }
+}

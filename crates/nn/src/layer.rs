@@ -1,0 +1,46 @@
+//! The contract every layer implements.
+
+use tensor_core::Tensor;
+
+use crate::{ForwardCtx, Result, Weight};
+
+/// A layer: built once for its input shapes (batch axis excluded), then applied to batches.
+pub trait Layer: Send {
+    /// The Keras class name shown in summaries ("Dense", "Conv2D", ...).
+    fn class_name(&self) -> &'static str;
+
+    /// The base of automatic names ("dense" gives dense, dense_1, ...).
+    fn base_name(&self) -> &'static str;
+
+    fn name(&self) -> &str;
+
+    fn set_name(&mut self, name: String);
+
+    /// Creates the weights for `inputs` (one shape per input, without the batch axis) and returns
+    /// the output shape. An impossible shape is an error naming the layer and the shapes.
+    fn build(&mut self, inputs: &[Vec<usize>]) -> Result<Vec<usize>>;
+
+    /// Applies the layer to a batch (one tensor per input).
+    fn forward(&self, inputs: &[Tensor], ctx: &mut ForwardCtx<'_>) -> Result<Tensor>;
+
+    /// Every weight, trainable or not, in a stable order.
+    fn weights(&self) -> Vec<&Weight> {
+        Vec::new()
+    }
+
+    fn weights_mut(&mut self) -> Vec<&mut Weight> {
+        Vec::new()
+    }
+
+    /// Freezes (false) or unfreezes the layer: a frozen layer's weights are left alone by training.
+    fn set_trainable(&mut self, trainable: bool) {
+        for w in self.weights_mut() {
+            w.set_trainable(trainable);
+        }
+    }
+
+    /// The regularization penalty of this layer's weights for the current pass, if it has one.
+    fn regularization_loss(&self, _ctx: &mut ForwardCtx<'_>) -> Result<Option<Tensor>> {
+        Ok(None)
+    }
+}

@@ -1,0 +1,66 @@
+//! Keras 3 `Adam` (keras/src/optimizers/adam.py), without amsgrad.
+
+use super::{NON_NEGATIVE, Slots, apply, check_range};
+use crate::cpu::optim::AdamStep;
+use crate::cpu::{self, for_dtype};
+use crate::{Result, Tensor};
+
+pub(super) const NAME: &str = "adam";
+
+/// Adam. Keras's defaults: learning rate 1e-3, beta_1 0.9, beta_2 0.999, epsilon 1e-7.
+///
+/// At step `t`: `alpha = lr * sqrt(1 - beta_2^t) / (1 - beta_1^t)`, `m += (g - m) * (1 - beta_1)`,
+/// `v += (g^2 - v) * (1 - beta_2)`, `w -= m * alpha / (sqrt(v) + eps)` (epsilon outside the root,
+/// Keras's "epsilon hat").
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Adam {
+    pub learning_rate: f64,
+    /// Decay of the first moment, in [0, 1).
+    pub beta_1: f64,
+    /// Decay of the second moment, in [0, 1).
+    pub beta_2: f64,
+    pub epsilon: f64,
+}
+
+impl Default for Adam {
+    fn default() -> Self {
+        Adam { learning_rate: 1e-3, beta_1: 0.9, beta_2: 0.999, epsilon: 1e-7 }
+    }
+}
+
+impl Adam {
+    pub(super) fn check(&self) -> Result<()> {
+        check_range(NAME, "learning_rate", self.learning_rate, NON_NEGATIVE)?;
+        check_range(NAME, "beta_1", self.beta_1, 0.0..1.0)?;
+        check_range(NAME, "beta_2", self.beta_2, 0.0..1.0)?;
+        check_range(NAME, "epsilon", self.epsilon, NON_NEGATIVE)
+    }
+
+    pub(super) fn slots(&self, param: &Tensor) -> Result<Slots> {
+        Ok(Slots::Adam { momentum: param.zeros_like()?, velocity: param.zeros_like()? })
+    }
+
+    pub(super) fn update(
+        &self,
+        param: &Tensor,
+        grad: &Tensor,
+        momentum: &Tensor,
+        velocity: &Tensor,
+        iteration: u64,
+    ) -> Result<()> {
+        let t = iteration as f64;
+        let step = AdamStep {
+            alpha: self.learning_rate * (1.0 - self.beta_2.powf(t)).sqrt() / (1.0 - self.beta_1.powf(t)),
+            beta_1: self.beta_1,
+            beta_2: self.beta_2,
+            epsilon: self.epsilon,
+        };
+        apply(
+            NAME,
+            param,
+            grad,
+            [momentum, velocity],
+            |p, g, [m, v]| for_dtype!(p.dtype(), T => cpu::optim::adam::<T>(&step, p.typed_mut(), g.typed(), m.typed_mut(), v.typed_mut())),
+        )
+    }
+}
