@@ -36,12 +36,23 @@ impl<'t> ForwardCtx<'t> {
     /// The tensor a layer computes with for `weight`: in training, the tape's watched view of a
     /// trainable weight (the same one every time it is read in this pass); otherwise the value.
     pub fn weight(&mut self, weight: &Weight) -> Tensor {
+        if let Some(value) = self.watched.get(&weight.id()) {
+            return value.clone();
+        }
         match self.tape {
             Some(tape) if weight.trainable() => {
-                self.watched.entry(weight.id()).or_insert_with(|| tape.watch(weight.value())).clone()
+                let watched = tape.watch(weight.value());
+                self.watched.insert(weight.id(), watched.clone());
+                watched
             }
             _ => weight.value().clone(),
         }
+    }
+
+    /// Makes layers compute with `value` in place of `weight` for the rest of this pass, in any
+    /// mode: a gradient check passes its own watched, perturbed tensors this way.
+    pub fn substitute(&mut self, weight: &Weight, value: Tensor) {
+        self.watched.insert(weight.id(), value);
     }
 
     /// A fresh seed for a random op, distinct for every call within and across steps.

@@ -16,6 +16,12 @@ pub trait Layer: Send {
 
     fn set_name(&mut self, name: String);
 
+    /// The input shape declared on the layer itself (Keras's `input_shape`, batch axis excluded),
+    /// which gives a Sequential model whose first layer it is its input.
+    fn declared_input_shape(&self) -> Option<&[usize]> {
+        None
+    }
+
     /// Creates the weights for `inputs` (one shape per input, without the batch axis) and returns
     /// the output shape. An impossible shape is an error naming the layer and the shapes.
     fn build(&mut self, inputs: &[Vec<usize>]) -> Result<Vec<usize>>;

@@ -1,14 +1,39 @@
 //! nn: a Keras-style API over tensor-core — layers, Sequential and functional models,
 //! compile / fit / evaluate / predict, callbacks, summaries and weight files.
 
+pub mod activations;
+pub mod callbacks;
 mod context;
+pub mod data;
 mod error;
+mod history;
+pub mod initializers;
+pub mod io;
 mod layer;
+pub mod layers;
+pub mod losses;
+pub mod metrics;
+mod model;
+pub mod optimizers;
+mod progress;
+pub mod regularizers;
+mod training;
 mod weight;
 
+pub use activations::Activation;
+pub use callbacks::{Callback, CallbackContext};
 pub use context::ForwardCtx;
 pub use error::{NnError, Result};
+pub use history::{History, Logs};
+pub use initializers::{Initializer, set_random_seed};
 pub use layer::Layer;
+pub use layers::{
+    ActivationLayer, Add, AveragePooling2D, BatchNormalization, Concatenate, Conv2D, Dense, Dropout, Flatten,
+    GlobalAveragePooling2D, Input, MaxPooling2D, SimpleRNN, Size2, SpatialDropout2D, Spec,
+};
+pub use model::{Apply, Model, SymbolicTensor};
+pub use regularizers::Regularizer;
+pub use training::{EvaluateOptions, FitOptions, Inputs};
 pub use weight::Weight;
 
 pub use tensor_core::{DType, Device, Padding, Tensor};

@@ -1,0 +1,276 @@
+//! The IDX format of MNIST and Fashion-MNIST: a big-endian header (two zero bytes, an element
+//! type, a dimension count, one u32 per dimension) followed by the elements, row-major, either
+//! raw or gzip-compressed.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use flate2::read::MultiGzDecoder;
+use tensor_core::{Device, Tensor};
+
+use super::{file_error, io_error};
+use crate::{NnError, Result};
+
+/// The first two bytes of every gzip stream.
+const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
+
+/// The element-type code of unsigned bytes, the only type MNIST-style files use.
+const UNSIGNED_BYTE: u8 = 0x08;
+
+/// What an IDX file should hold: a name for messages and the dimension count its magic carries.
+#[derive(Clone, Copy)]
+struct IdxKind {
+    name: &'static str,
+    rank: u8,
+}
+
+impl IdxKind {
+    const IMAGES: IdxKind = IdxKind { name: "image", rank: 3 };
+    const LABELS: IdxKind = IdxKind { name: "label", rank: 1 };
+
+    /// The magic number: 0x0000_0803 for images, 0x0000_0801 for labels.
+    fn magic(self) -> u32 {
+        u32::from(UNSIGNED_BYTE) << 8 | u32::from(self.rank)
+    }
+
+    fn header_len(self) -> usize {
+        4 + 4 * usize::from(self.rank)
+    }
+}
+
+/// Greyscale images from an IDX file: `n` images of `rows` x `cols` bytes, row-major.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IdxImages {
+    pub n: usize,
+    pub rows: usize,
+    pub cols: usize,
+    /// `n * rows * cols` pixel values, 0 (background) to 255.
+    pub pixels: Vec<u8>,
+}
+
+impl IdxImages {
+    /// The images as an f32 tensor of shape `[n, rows, cols, 1]` (channels last, as Keras),
+    /// with the raw pixel values 0..=255; scale them with [`super::MinMaxScaler`].
+    pub fn to_tensor(&self, device: &Device) -> Result<Tensor> {
+        let values = self.pixels.iter().map(|&p| f32::from(p)).collect();
+        Ok(Tensor::from_vec(values, [self.n, self.rows, self.cols, 1], device)?)
+    }
+}
+
+/// Reads an IDX image file (magic 0x00000803: unsigned bytes, `[n, rows, cols]`), raw or
+/// gzip-compressed (recognised by its content, whatever the file is called).
+pub fn read_idx_images(path: impl AsRef<Path>) -> Result<IdxImages> {
+    let path = path.as_ref();
+    let (dims, pixels) = read_idx(path, IdxKind::IMAGES)?;
+    Ok(IdxImages { n: dims[0], rows: dims[1], cols: dims[2], pixels })
+}
+
+/// Reads an IDX label file (magic 0x00000801: unsigned bytes, `[n]`), raw or gzip-compressed.
+pub fn read_idx_labels(path: impl AsRef<Path>) -> Result<Vec<u8>> {
+    let (_, labels) = read_idx(path.as_ref(), IdxKind::LABELS)?;
+    Ok(labels)
+}
+
+/// Reads and checks an IDX file of `kind`; returns its dimensions and elements.
+fn read_idx(path: &Path, kind: IdxKind) -> Result<(Vec<usize>, Vec<u8>)> {
+    let file = std::fs::read(path).map_err(|e| io_error(path, e))?;
+    if file.is_empty() {
+        return Err(file_error(path, "the file is empty"));
+    }
+    // Sizes in messages count decompressed bytes for a gzip file; saying so keeps them from
+    // being compared with the size on disk.
+    let (mut content, bytes) = if file.starts_with(&GZIP_MAGIC) {
+        let mut content = Vec::new();
+        MultiGzDecoder::new(file.as_slice())
+            .read_to_end(&mut content)
+            .map_err(|e| io_error(path, format!("corrupt or truncated gzip data: {e}")))?;
+        (content, "decompressed bytes")
+    } else {
+        (file, "bytes")
+    };
+    let (dims, data_len) = parse_header(&content, kind).map_err(|detail| file_error(path, detail))?;
+    let data = &content[kind.header_len()..];
+    if data.len() < data_len {
+        return Err(file_error(
+            path,
+            format!(
+                "truncated data: dimensions {} need {data_len} bytes after the header, only {} {bytes} follow it",
+                format_dims(&dims),
+                data.len()
+            ),
+        ));
+    }
+    if data.len() > data_len {
+        return Err(file_error(
+            path,
+            format!(
+                "{} unexpected {bytes} after the {data_len} that dimensions {} need",
+                data.len() - data_len,
+                format_dims(&dims)
+            ),
+        ));
+    }
+    content.drain(..kind.header_len());
+    Ok((dims, content))
+}
+
+/// Checks the magic number and reads the dimensions; returns them and the element count.
+fn parse_header(content: &[u8], kind: IdxKind) -> std::result::Result<(Vec<usize>, usize), String> {
+    let Some(magic) = content.first_chunk::<4>().map(|b| u32::from_be_bytes(*b)) else {
+        return Err(format!("truncated header: {} bytes, too short for an IDX magic number", content.len()));
+    };
+    if magic != kind.magic() {
+        return Err(format!(
+            "magic number 0x{magic:08x} ({}); an IDX {} file starts with 0x{:08x}",
+            describe_magic(magic),
+            kind.name,
+            kind.magic()
+        ));
+    }
+    let header = content.get(4..kind.header_len()).ok_or_else(|| {
+        format!(
+            "truncated header: {} bytes, an IDX {} header takes {}",
+            content.len(),
+            kind.name,
+            kind.header_len()
+        )
+    })?;
+    let dims: Vec<usize> =
+        header.chunks_exact(4).map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as usize).collect();
+    let count = dims.iter().try_fold(1usize, |acc, &d| acc.checked_mul(d)).ok_or_else(|| {
+        format!("dimensions {} hold more elements than memory can address", format_dims(&dims))
+    })?;
+    Ok((dims, count))
+}
+
+/// What a wrong magic number says about the file, to tell a mixed-up path from a corrupt file.
+fn describe_magic(magic: u32) -> String {
+    let [zero_hi, zero_lo, element_type, rank] = magic.to_be_bytes();
+    if (zero_hi, zero_lo) != (0, 0) {
+        format!("not an IDX file: it starts with bytes {}", hex_bytes(&magic.to_be_bytes()))
+    } else if element_type != UNSIGNED_BYTE {
+        format!(
+            "element type 0x{element_type:02x}; only unsigned bytes, 0x{UNSIGNED_BYTE:02x}, are supported"
+        )
+    } else if magic == IdxKind::IMAGES.magic() {
+        "that of an IDX image file".to_string()
+    } else if magic == IdxKind::LABELS.magic() {
+        "that of an IDX label file".to_string()
+    } else {
+        format!("{rank} dimensions")
+    }
+}
+
+fn format_dims(dims: &[usize]) -> String {
+    dims.iter().map(usize::to_string).collect::<Vec<_>>().join("x")
+}
+
+fn hex_bytes(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(" ")
+}
+
+/// Images and their labels, one label per image.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LabelledImages {
+    pub images: IdxImages,
+    /// The class index of each image.
+    pub labels: Vec<u8>,
+}
+
+/// The training and test parts of a dataset.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TrainTest {
+    pub train: LabelledImages,
+    pub test: LabelledImages,
+}
+
+/// MNIST handwritten digits (classes 0 to 9): 60,000 training and 10,000 test images of 28x28.
+pub struct Mnist;
+
+impl Mnist {
+    /// Reads the four IDX files of MNIST from `dir` (see [`FashionMnist::load`] for the names).
+    pub fn load(dir: impl AsRef<Path>) -> Result<TrainTest> {
+        load_idx_dir(dir.as_ref())
+    }
+}
+
+/// Fashion-MNIST: Zalando's article images in 10 classes ([`FashionMnist::CLASS_NAMES`]),
+/// 60,000 training and 10,000 test images of 28x28, in MNIST's file layout.
+pub struct FashionMnist;
+
+impl FashionMnist {
+    /// Where Debian's `dataset-fashion-mnist` package installs the files.
+    pub const DEFAULT_DIR: &'static str = "/usr/share/datasets/fashion-mnist";
+
+    /// The class names, indexed by label.
+    pub const CLASS_NAMES: [&'static str; 10] = [
+        "T-shirt/top",
+        "Trouser",
+        "Pullover",
+        "Dress",
+        "Coat",
+        "Sandal",
+        "Shirt",
+        "Sneaker",
+        "Bag",
+        "Ankle boot",
+    ];
+
+    /// Reads `train-images-idx3-ubyte.gz`, `train-labels-idx1-ubyte.gz`,
+    /// `t10k-images-idx3-ubyte.gz` and `t10k-labels-idx1-ubyte.gz` from `dir` (each may also be
+    /// present uncompressed, without the `.gz`), checking that labels and images pair up.
+    pub fn load(dir: impl AsRef<Path>) -> Result<TrainTest> {
+        load_idx_dir(dir.as_ref())
+    }
+
+    /// [`FashionMnist::load`] from [`FashionMnist::DEFAULT_DIR`]; the error says which package
+    /// provides the files when they are missing.
+    pub fn load_default() -> Result<TrainTest> {
+        let dir = Path::new(Self::DEFAULT_DIR);
+        if !dir.is_dir() {
+            return Err(io_error(
+                dir,
+                "no such directory; install Debian's dataset-fashion-mnist package \
+                 (apt install dataset-fashion-mnist) or call FashionMnist::load with the directory \
+                 that holds the four IDX files",
+            ));
+        }
+        Self::load(dir)
+    }
+}
+
+/// Reads both parts of an MNIST-layout dataset from `dir`.
+fn load_idx_dir(dir: &Path) -> Result<TrainTest> {
+    Ok(TrainTest { train: load_part(dir, "train")?, test: load_part(dir, "t10k")? })
+}
+
+/// Reads `{prefix}-images-idx3-ubyte` and `{prefix}-labels-idx1-ubyte` and pairs them up.
+fn load_part(dir: &Path, prefix: &str) -> Result<LabelledImages> {
+    let images_path = find_idx_file(dir, &format!("{prefix}-images-idx3-ubyte"))?;
+    let labels_path = find_idx_file(dir, &format!("{prefix}-labels-idx1-ubyte"))?;
+    let images = read_idx_images(&images_path)?;
+    let labels = read_idx_labels(&labels_path)?;
+    if images.n != labels.len() {
+        return Err(NnError::Data(format!(
+            "{} holds {} images but {} holds {} labels; they must pair up one to one",
+            images_path.display(),
+            images.n,
+            labels_path.display(),
+            labels.len()
+        )));
+    }
+    Ok(LabelledImages { images, labels })
+}
+
+/// `dir/{stem}.gz`, or `dir/{stem}` where only the uncompressed file is there.
+fn find_idx_file(dir: &Path, stem: &str) -> Result<PathBuf> {
+    let gz = dir.join(format!("{stem}.gz"));
+    let raw = dir.join(stem);
+    if gz.is_file() {
+        Ok(gz)
+    } else if raw.is_file() {
+        Ok(raw)
+    } else {
+        Err(io_error(&gz, format!("no such file (nor {stem} uncompressed) in {}", dir.display())))
+    }
+}

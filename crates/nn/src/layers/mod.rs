@@ -1,0 +1,27 @@
+//! The layers, one file per Keras family, sharing the bookkeeping in `base`.
+
+mod activation;
+mod args;
+mod base;
+mod convolutional;
+mod dense;
+mod input;
+mod merging;
+mod normalization;
+mod pooling;
+mod regularization;
+mod reshaping;
+mod rnn;
+
+pub use activation::ActivationLayer;
+pub use args::{KerasName, Size2, Spec};
+pub(crate) use base::batch_shape;
+pub use convolutional::Conv2D;
+pub use dense::Dense;
+pub use input::Input;
+pub use merging::{Add, Concatenate};
+pub use normalization::BatchNormalization;
+pub use pooling::{AveragePooling2D, GlobalAveragePooling2D, MaxPooling2D};
+pub use regularization::{Dropout, SpatialDropout2D};
+pub use reshaping::Flatten;
+pub use rnn::SimpleRNN;

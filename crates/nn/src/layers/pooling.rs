@@ -1,0 +1,138 @@
+//! Pooling of channels-last images: max, average and global average.
+
+use tensor_core::{Padding, Tensor};
+
+use super::base::{LayerBase, layer_basics, layer_builders};
+use super::convolutional::window_output;
+use super::{Size2, Spec};
+use crate::{ForwardCtx, Layer, Result};
+
+/// A windowed pooling layer: Keras's defaults are a (2, 2) pool, strides equal to the pool and
+/// `valid` padding.
+macro_rules! pooling_layer {
+    ($(#[$doc:meta])* $layer:ident, $class:literal, $base_name:literal, $op:ident) => {
+        $(#[$doc])*
+        pub struct $layer {
+            base: LayerBase,
+            pool_size: Size2,
+            strides: Option<Size2>,
+            padding: Spec<Padding>,
+        }
+
+        impl $layer {
+            /// A (2, 2) pool with strides (2, 2) and `valid` padding.
+            pub fn new() -> Self {
+                $layer {
+                    base: LayerBase::new($base_name),
+                    pool_size: Size2(2, 2),
+                    strides: None,
+                    padding: Spec::Value(Padding::Valid),
+                }
+            }
+
+            /// The window's (height, width) ((2, 2) by default; a number means both).
+            pub fn pool_size(mut self, pool_size: impl Into<Size2>) -> Self {
+                self.pool_size = pool_size.into();
+                self
+            }
+
+            /// The step between windows (the pool size unless given).
+            pub fn strides(mut self, strides: impl Into<Size2>) -> Self {
+                self.strides = Some(strides.into());
+                self
+            }
+
+            /// `Padding::Valid` (default) or `Padding::Same`, or by name ("same").
+            pub fn padding(mut self, padding: impl Into<Spec<Padding>>) -> Self {
+                self.padding = padding.into();
+                self
+            }
+
+            fn window(&self) -> Result<(Size2, Padding)> {
+                Ok((self.strides.unwrap_or(self.pool_size), self.base.resolve(&self.padding)?))
+            }
+        }
+
+        impl Default for $layer {
+            fn default() -> Self {
+                Self::new()
+            }
+        }
+
+        layer_builders!($layer);
+
+        impl Layer for $layer {
+            layer_basics!($class, $base_name);
+
+            fn build(&mut self, inputs: &[Vec<usize>]) -> Result<Vec<usize>> {
+                let input = self.base.single(inputs)?;
+                let (strides, padding) = self.window()?;
+                let (h, w) = window_output(&self.base, input, self.pool_size, strides, padding)?;
+                let output = vec![h, w, input[2]];
+                self.base.build_weights(inputs, |_| Ok(()))?;
+                Ok(output)
+            }
+
+            fn forward(&self, inputs: &[Tensor], _ctx: &mut ForwardCtx<'_>) -> Result<Tensor> {
+                self.base.check_inputs(inputs)?;
+                let (strides, padding) = self.window()?;
+                Ok(inputs[0].$op(self.pool_size.pair(), strides.pair(), padding)?)
+            }
+        }
+    };
+}
+
+pooling_layer!(
+    /// The maximum of each window, per channel (padding never wins).
+    MaxPooling2D,
+    "MaxPooling2D",
+    "max_pooling2d",
+    max_pool2d
+);
+
+pooling_layer!(
+    /// The mean of each window, per channel; a window overlapping `same` padding averages only
+    /// the pixels it covers, as Keras.
+    AveragePooling2D,
+    "AveragePooling2D",
+    "average_pooling2d",
+    avg_pool2d
+);
+
+/// The mean of each channel over height and width: (H, W, C) images to (C,) vectors.
+pub struct GlobalAveragePooling2D {
+    base: LayerBase,
+}
+
+impl GlobalAveragePooling2D {
+    /// Averages over height and width.
+    pub fn new() -> GlobalAveragePooling2D {
+        GlobalAveragePooling2D { base: LayerBase::new("global_average_pooling2d") }
+    }
+}
+
+impl Default for GlobalAveragePooling2D {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+layer_builders!(GlobalAveragePooling2D);
+
+impl Layer for GlobalAveragePooling2D {
+    layer_basics!("GlobalAveragePooling2D", "global_average_pooling2d");
+
+    fn build(&mut self, inputs: &[Vec<usize>]) -> Result<Vec<usize>> {
+        let input = self.base.single(inputs)?;
+        let &[_, _, channels] = input else {
+            return Err(self.base.shape_error("images of shape (height, width, channels)", input));
+        };
+        self.base.build_weights(inputs, |_| Ok(()))?;
+        Ok(vec![channels])
+    }
+
+    fn forward(&self, inputs: &[Tensor], _ctx: &mut ForwardCtx<'_>) -> Result<Tensor> {
+        self.base.check_inputs(inputs)?;
+        Ok(inputs[0].global_avg_pool2d()?)
+    }
+}

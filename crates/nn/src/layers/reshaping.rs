@@ -1,0 +1,42 @@
+//! Flatten: every axis but the batch axis into one.
+
+use tensor_core::Tensor;
+
+use super::base::{LayerBase, layer_basics, layer_builders};
+use crate::{ForwardCtx, Layer, Result};
+
+/// Flattens each sample: (N, d1, d2, ...) to (N, d1 * d2 * ...), row-major as Keras.
+pub struct Flatten {
+    base: LayerBase,
+}
+
+impl Flatten {
+    /// Flattens every axis but the batch axis.
+    pub fn new() -> Flatten {
+        Flatten { base: LayerBase::new("flatten") }
+    }
+}
+
+impl Default for Flatten {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+layer_builders!(Flatten);
+
+impl Layer for Flatten {
+    layer_basics!("Flatten", "flatten");
+
+    fn build(&mut self, inputs: &[Vec<usize>]) -> Result<Vec<usize>> {
+        let size = self.base.single(inputs)?.iter().product();
+        self.base.build_weights(inputs, |_| Ok(()))?;
+        Ok(vec![size])
+    }
+
+    fn forward(&self, inputs: &[Tensor], _ctx: &mut ForwardCtx<'_>) -> Result<Tensor> {
+        self.base.check_inputs(inputs)?;
+        let x = &inputs[0];
+        Ok(x.reshape([x.dims()[0], x.dims()[1..].iter().product()])?)
+    }
+}

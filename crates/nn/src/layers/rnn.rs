@@ -1,0 +1,142 @@
+//! SimpleRNN: a fully connected recurrent layer over (timesteps, features) sequences.
+
+use tensor_core::Tensor;
+
+use super::Spec;
+use super::base::{LayerBase, kernel_builders, layer_basics, layer_builders, weight_builders};
+use crate::activations::Activation;
+use crate::initializers::Initializer;
+use crate::regularizers::Regularizer;
+use crate::{ForwardCtx, Layer, Result};
+
+const KERNEL: usize = 0;
+const RECURRENT_KERNEL: usize = 1;
+const BIAS: usize = 2;
+
+/// `h_t = activation(x_t · kernel + h_{t-1} · recurrent_kernel + bias)` from `h_0 = 0`, over
+/// inputs of shape (timesteps, features), as Keras's `SimpleRNN`. Gives the last state
+/// (units,), or every state (timesteps, units) with `return_sequences(true)`.
+pub struct SimpleRNN {
+    base: LayerBase,
+    units: usize,
+    activation: Spec<Activation>,
+    use_bias: bool,
+    return_sequences: bool,
+    kernel_initializer: Spec<Initializer>,
+    recurrent_initializer: Spec<Initializer>,
+    bias_initializer: Spec<Initializer>,
+    kernel_regularizer: Option<Spec<Regularizer>>,
+    recurrent_regularizer: Option<Spec<Regularizer>>,
+    bias_regularizer: Option<Spec<Regularizer>>,
+}
+
+impl SimpleRNN {
+    /// Keras's defaults: tanh, a bias, the last state only, glorot_uniform kernel, orthogonal
+    /// recurrent kernel, zero bias.
+    pub fn new(units: usize) -> SimpleRNN {
+        SimpleRNN {
+            base: LayerBase::new("simple_rnn"),
+            units,
+            activation: Spec::Value(Activation::Tanh),
+            use_bias: true,
+            return_sequences: false,
+            kernel_initializer: Spec::Value(Initializer::GlorotUniform),
+            recurrent_initializer: Spec::Value(Initializer::orthogonal()),
+            bias_initializer: Spec::Value(Initializer::Zeros),
+            kernel_regularizer: None,
+            recurrent_regularizer: None,
+            bias_regularizer: None,
+        }
+    }
+
+    /// Whether to output the state after every timestep rather than only the last.
+    pub fn return_sequences(mut self, return_sequences: bool) -> Self {
+        self.return_sequences = return_sequences;
+        self
+    }
+
+    /// How the recurrent kernel starts (orthogonal by default).
+    pub fn recurrent_initializer(mut self, init: impl Into<Spec<Initializer>>) -> Self {
+        self.recurrent_initializer = init.into();
+        self
+    }
+
+    /// A penalty on the recurrent kernel added to the loss.
+    pub fn recurrent_regularizer(mut self, regularizer: impl Into<Spec<Regularizer>>) -> Self {
+        self.recurrent_regularizer = Some(regularizer.into());
+        self
+    }
+}
+
+layer_builders!(SimpleRNN);
+kernel_builders!(SimpleRNN);
+weight_builders!(SimpleRNN);
+
+impl Layer for SimpleRNN {
+    layer_basics!("SimpleRNN", "simple_rnn");
+
+    fn build(&mut self, inputs: &[Vec<usize>]) -> Result<Vec<usize>> {
+        let input = self.base.single(inputs)?;
+        let &[timesteps, features] = input else {
+            return Err(self.base.shape_error("sequences of shape (timesteps, features)", input));
+        };
+        if timesteps == 0 || self.units == 0 {
+            return Err(self.base.error(format!(
+                "needs at least one timestep and one unit, got {timesteps} timesteps and {} units",
+                self.units
+            )));
+        }
+        self.base.resolve(&self.activation)?;
+        for regularizer in [&self.kernel_regularizer, &self.recurrent_regularizer, &self.bias_regularizer] {
+            self.base.resolve_regularizer(regularizer)?;
+        }
+        let units = self.units;
+        self.base.build_weights(inputs, |base| {
+            base.add_weight("kernel", &[features, units], &self.kernel_initializer, true)?;
+            base.add_weight("recurrent_kernel", &[units, units], &self.recurrent_initializer, true)?;
+            if self.use_bias {
+                base.add_weight("bias", &[units], &self.bias_initializer, true)?;
+            }
+            Ok(())
+        })?;
+        Ok(if self.return_sequences { vec![timesteps, units] } else { vec![units] })
+    }
+
+    fn forward(&self, inputs: &[Tensor], ctx: &mut ForwardCtx<'_>) -> Result<Tensor> {
+        self.base.check_inputs(inputs)?;
+        let x = &inputs[0];
+        let (batch, timesteps, units) = (x.dims()[0], x.dims()[1], self.units);
+        let activation = self.base.resolve(&self.activation)?;
+        let recurrent = ctx.weight(self.base.weight(RECURRENT_KERNEL)?);
+        // The input projections of all timesteps in one product: (N, T, units).
+        let mut projected = x.matmul(&ctx.weight(self.base.weight(KERNEL)?))?;
+        if self.use_bias {
+            projected = projected.add(&ctx.weight(self.base.weight(BIAS)?))?;
+        }
+        let input_at =
+            |t: usize| -> Result<Tensor> { Ok(projected.slice(1, t, t + 1)?.reshape([batch, units])?) };
+        // h_0 = 0, so the first step has no recurrent term.
+        let mut state = activation.apply(&input_at(0)?)?;
+        let mut states = vec![state.reshape([batch, 1, units])?];
+        for t in 1..timesteps {
+            state = activation.apply(&input_at(t)?.add(&state.matmul(&recurrent)?)?)?;
+            if self.return_sequences {
+                states.push(state.reshape([batch, 1, units])?);
+            }
+        }
+        if !self.return_sequences {
+            return Ok(state);
+        }
+        let states: Vec<&Tensor> = states.iter().collect();
+        Ok(Tensor::concat(&states, 1)?)
+    }
+
+    fn regularization_loss(&self, ctx: &mut ForwardCtx<'_>) -> Result<Option<Tensor>> {
+        let terms = [
+            (KERNEL, self.base.resolve_regularizer(&self.kernel_regularizer)?),
+            (RECURRENT_KERNEL, self.base.resolve_regularizer(&self.recurrent_regularizer)?),
+            (BIAS, self.base.resolve_regularizer(&self.bias_regularizer)?),
+        ];
+        self.base.penalties(ctx, &terms)
+    }
+}

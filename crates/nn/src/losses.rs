@@ -1,0 +1,309 @@
+//! Loss functions with Keras 3's numerics (keras/src/losses/losses.py and the backends' `nn`
+//! ops): each reduces the last axis to one value per sample (per position, for outputs of rank 3
+//! and more), and a batch's loss is the mean of those ("sum_over_batch_size").
+//!
+//! Cross-entropies that take probabilities clip them to `[1e-7, 1 - 1e-7]` (Keras's epsilon), after
+//! normalising a categorical distribution to sum to one, exactly as the JAX and PyTorch backends
+//! do. They are computed from the model's output as it is: a model ending in softmax is not
+//! rewritten to the fused softmax-cross-entropy kernel, because the model hands the loss only its
+//! output, and the clipped formula is what Keras computes (and what its gradient is, clip
+//! included). With `from_logits`, softmax and sigmoid cross-entropies run tensor-core's fused,
+//! stable kernels, which are the same functions as Keras's `log_softmax` / `log_sigmoid` forms.
+
+use std::fmt;
+use std::str::FromStr;
+
+use tensor_core::{Tensor, no_grad};
+
+use crate::{NnError, Result};
+
+/// Keras's `backend.epsilon()`: how far probabilities are kept from 0 and 1 before a log.
+pub const EPSILON: f64 = 1e-7;
+
+/// A loss function: by Keras name ([`Loss::from_str`]) or as a value with its options.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Loss {
+    /// `mean((y_pred - y_true)^2)` over the last axis.
+    MeanSquaredError,
+    /// `mean(|y_pred - y_true|)` over the last axis.
+    MeanAbsoluteError,
+    /// Sigmoid outputs (or logits) against 0/1 targets, averaged over the last axis.
+    BinaryCrossentropy { from_logits: bool },
+    /// A distribution over the last axis against one-hot (or soft) targets.
+    CategoricalCrossentropy { from_logits: bool },
+    /// A distribution over the last axis against integer class ids, one per sample.
+    SparseCategoricalCrossentropy { from_logits: bool },
+    /// `mean(max(1 - y_true * y_pred, 0))`; 0/1 targets are first mapped to -1/1.
+    Hinge,
+    /// `sum(y_true * log(y_true / y_pred))` with both clipped to `[1e-7, 1]`.
+    KlDivergence,
+}
+
+impl Loss {
+    /// Keras's name of the loss function ("mean_squared_error", ...).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Loss::MeanSquaredError => "mean_squared_error",
+            Loss::MeanAbsoluteError => "mean_absolute_error",
+            Loss::BinaryCrossentropy { .. } => "binary_crossentropy",
+            Loss::CategoricalCrossentropy { .. } => "categorical_crossentropy",
+            Loss::SparseCategoricalCrossentropy { .. } => "sparse_categorical_crossentropy",
+            Loss::Hinge => "hinge",
+            Loss::KlDivergence => "kl_divergence",
+        }
+    }
+
+    /// Whether targets are class ids rather than values shaped like the output.
+    pub fn is_sparse(&self) -> bool {
+        matches!(self, Loss::SparseCategoricalCrossentropy { .. })
+    }
+
+    /// The batch loss, a scalar: the mean of [`Loss::per_sample`].
+    pub fn compute(&self, y_true: &Tensor, y_pred: &Tensor) -> Result<Tensor> {
+        Ok(self.per_sample(y_true, y_pred)?.mean_all()?)
+    }
+
+    /// The loss with the last axis reduced: one value per sample (Keras's loss function before
+    /// the batch reduction). Targets are cast to the predictions' dtype; a target with one axis
+    /// more or fewer than the predictions, of size 1, is squeezed or expanded as Keras does.
+    pub fn per_sample(&self, y_true: &Tensor, y_pred: &Tensor) -> Result<Tensor> {
+        if y_pred.rank() == 0 {
+            return Err(NnError::Data(format!(
+                "{}: expected predictions with a batch axis, got shape {}",
+                self.name(),
+                y_pred.shape()
+            )));
+        }
+        let y_true = y_true.to_dtype(y_pred.dtype())?;
+        let y_true = if self.is_sparse() {
+            one_hot(self.name(), &y_true, y_pred)?
+        } else {
+            align(self.name(), &y_true, y_pred)?
+        };
+        match *self {
+            Loss::MeanSquaredError => Ok(y_pred.sub(&y_true)?.square()?.mean(&[-1], false)?),
+            Loss::MeanAbsoluteError => Ok(y_pred.sub(&y_true)?.abs()?.mean(&[-1], false)?),
+            Loss::BinaryCrossentropy { from_logits } => binary_crossentropy(&y_true, y_pred, from_logits),
+            Loss::CategoricalCrossentropy { from_logits }
+            | Loss::SparseCategoricalCrossentropy { from_logits } => {
+                categorical_crossentropy(&y_true, y_pred, from_logits)
+            }
+            Loss::Hinge => hinge(&y_true, y_pred),
+            Loss::KlDivergence => kl_divergence(&y_true, y_pred),
+        }
+    }
+
+    /// Checks targets against a model output of shape `output` (batch axis excluded) before
+    /// training: their shape, and for sparse losses that every id is an integer class in range.
+    /// Sparse ids are read on the host, once.
+    pub fn check_targets(&self, y_true: &Tensor, output: &[usize]) -> Result<()> {
+        let Some((&samples, per_sample)) = y_true.dims().split_first() else {
+            return Err(NnError::Data(format!("{}: targets need a batch axis, got a scalar", self.name())));
+        };
+        let batched = |s: &[usize]| {
+            let dims: Vec<String> =
+                std::iter::once("N".to_string()).chain(s.iter().map(usize::to_string)).collect();
+            format!("({})", dims.join(", "))
+        };
+        if !self.is_sparse() {
+            if !squeezable(per_sample, output) {
+                return Err(NnError::Data(format!(
+                    "{}: expected targets of shape {}, like the model output, got {}",
+                    self.name(),
+                    batched(output),
+                    y_true.shape()
+                )));
+            }
+            return Ok(());
+        }
+        let Some((&classes, positions)) = output.split_last() else {
+            return Err(NnError::Data(format!("{}: the model output has no class axis", self.name())));
+        };
+        if !ids_fit(per_sample, positions) {
+            return Err(NnError::Data(format!(
+                "{}: expected class ids of shape {} for a model output of shape {}, got {}",
+                self.name(),
+                batched(positions),
+                batched(output),
+                y_true.shape()
+            )));
+        }
+        let ids = y_true.to_vec_f64()?;
+        let valid = |v: f64| v.fract() == 0.0 && v >= 0.0 && v < classes as f64;
+        match ids.iter().position(|&v| !valid(v)) {
+            Some(i) => Err(NnError::Data(format!(
+                "{}: the target of sample {} is {}, not a class id in [0, {classes}) for a model with {classes} outputs",
+                self.name(),
+                i / (ids.len() / samples).max(1),
+                ids[i]
+            ))),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Keras's squeeze-or-expand rule: target and prediction shapes that are equal or differ by one
+/// trailing axis of size 1 line up.
+fn squeezable(target: &[usize], prediction: &[usize]) -> bool {
+    target == prediction
+        || target.split_last() == Some((&1, prediction))
+        || prediction.split_last() == Some((&1, target))
+}
+
+/// Whether class ids shaped `ids` fit predictions whose leading axes are `positions`.
+fn ids_fit(ids: &[usize], positions: &[usize]) -> bool {
+    ids == positions || ids.split_last() == Some((&1, positions))
+}
+
+/// `y_true` reshaped to the predictions' shape where Keras's squeeze-or-expand rule applies (one
+/// axis more or fewer, of size 1); any other difference of shape is an error naming `what`.
+pub(crate) fn align(what: &str, y_true: &Tensor, y_pred: &Tensor) -> Result<Tensor> {
+    if !squeezable(y_true.dims(), y_pred.dims()) {
+        return Err(NnError::Data(format!(
+            "{what}: targets of shape {} do not match predictions of shape {}",
+            y_true.shape(),
+            y_pred.shape()
+        )));
+    }
+    Ok(y_true.reshape(y_pred.dims().to_vec())?)
+}
+
+/// Class ids (shaped like the predictions without their last axis, or with it of size 1) as
+/// one-hot rows shaped like the predictions, built on the device; a shape that does not fit is an
+/// error naming `what`. Ids out of range give a zero row, as Keras's `one_hot` does (`fit` rejects
+/// them beforehand). Not differentiable: targets are constants.
+pub(crate) fn one_hot(what: &str, ids: &Tensor, y_pred: &Tensor) -> Result<Tensor> {
+    let p = y_pred.dims();
+    let (&classes, positions) = p.split_last().ok_or_else(|| {
+        NnError::Data(format!("{what}: expected predictions with a class axis, got shape {}", y_pred.shape()))
+    })?;
+    if !ids_fit(ids.dims(), positions) {
+        return Err(NnError::Data(format!(
+            "{what}: expected class ids of shape ({}) for predictions of shape {}, got {}",
+            positions.iter().map(usize::to_string).collect::<Vec<_>>().join(", "),
+            y_pred.shape(),
+            ids.shape()
+        )));
+    }
+    no_grad(|| {
+        let mut column = positions.to_vec();
+        column.push(1);
+        let range: Vec<f64> = (0..classes).map(|c| c as f64).collect();
+        let range = Tensor::from_vec(range, [classes], ids.device())?.to_dtype(y_pred.dtype())?;
+        Ok(ids.detach().to_dtype(y_pred.dtype())?.reshape(column)?.eq(&range)?)
+    })
+}
+
+/// Keras's `binary_crossentropy`, averaged over the last axis.
+fn binary_crossentropy(y_true: &Tensor, y_pred: &Tensor, from_logits: bool) -> Result<Tensor> {
+    let elementwise = if from_logits {
+        // Sigmoid cross-entropy is softmax cross-entropy over the logit pair (0, x) with the
+        // target pair (1 - y, y): the fused kernel is stable and its gradient, sigmoid(x) - y,
+        // is right everywhere (max(x, 0) - x y + log(1 + e^-|x|) loses it at x = 0).
+        let pairs = y_pred.numel();
+        let x = y_pred.reshape([pairs, 1])?;
+        let y = y_true.detach().reshape([pairs, 1])?;
+        let logits = Tensor::concat(&[&x.zeros_like()?, &x], -1)?;
+        let targets = Tensor::concat(&[&y.neg()?.add_scalar(1.0)?, &y], -1)?;
+        logits.softmax_cross_entropy(&targets)?.reshape(y_pred.dims().to_vec())?
+    } else {
+        let p = y_pred.clip(EPSILON, 1.0 - EPSILON)?;
+        let positive = y_true.mul(&p.log()?)?;
+        let negative = y_true.neg()?.add_scalar(1.0)?.mul(&p.neg()?.add_scalar(1.0)?.log()?)?;
+        positive.add(&negative)?.neg()?
+    };
+    Ok(elementwise.mean(&[-1], false)?)
+}
+
+/// Keras's `categorical_crossentropy` over the last axis.
+fn categorical_crossentropy(y_true: &Tensor, y_pred: &Tensor, from_logits: bool) -> Result<Tensor> {
+    if from_logits {
+        let dims = y_pred.dims();
+        let (&classes, positions) = dims.split_last().expect("predictions have a batch axis");
+        let rows: usize = positions.iter().product();
+        let per_row = y_pred
+            .reshape([rows, classes])?
+            .softmax_cross_entropy(&y_true.detach().reshape([rows, classes])?)?;
+        return Ok(per_row.reshape(positions.to_vec())?);
+    }
+    let p = y_pred.div(&y_pred.sum(&[-1], true)?)?.clip(EPSILON, 1.0 - EPSILON)?;
+    Ok(y_true.mul(&p.log()?)?.sum(&[-1], false)?.neg()?)
+}
+
+/// Keras's `hinge`: targets that are all 0 or 1 become -1 or 1 (decided on the device, as
+/// Keras's `ops.cond` does), then `mean(max(1 - y_true * y_pred, 0))` over the last axis.
+fn hinge(y_true: &Tensor, y_pred: &Tensor) -> Result<Tensor> {
+    let y_true = no_grad(|| -> Result<Tensor> {
+        let y = y_true.detach();
+        let is_zero_or_one = y.eq(&y.zeros_like()?)?.add(&y.eq(&y.ones_like()?)?)?;
+        let all: Vec<isize> = (0..y.rank() as isize).collect();
+        let any_other = is_zero_or_one.neg()?.add_scalar(1.0)?.max(&all, false)?;
+        let binary = any_other.neg()?.add_scalar(1.0)?;
+        // 2y - 1 where binary, y elsewhere: y + binary * (y - 1).
+        Ok(y.add(&y.add_scalar(-1.0)?.mul(&binary)?)?)
+    })?;
+    Ok(y_true.mul(y_pred)?.neg()?.add_scalar(1.0)?.relu()?.mean(&[-1], false)?)
+}
+
+/// Keras's `kl_divergence` over the last axis.
+fn kl_divergence(y_true: &Tensor, y_pred: &Tensor) -> Result<Tensor> {
+    let t = y_true.clip(EPSILON, 1.0)?;
+    let p = y_pred.clip(EPSILON, 1.0)?;
+    Ok(t.mul(&t.div(&p)?.log()?)?.sum(&[-1], false)?)
+}
+
+impl FromStr for Loss {
+    type Err = NnError;
+
+    /// Keras's names and aliases, in snake or camel case ("mse", "binary_crossentropy",
+    /// "SparseCategoricalCrossentropy", "kld"...); cross-entropies take probabilities.
+    fn from_str(name: &str) -> Result<Loss> {
+        let key: String = name.chars().filter(|&c| c != '_').flat_map(char::to_lowercase).collect();
+        Ok(match key.as_str() {
+            "meansquarederror" | "mse" => Loss::MeanSquaredError,
+            "meanabsoluteerror" | "mae" => Loss::MeanAbsoluteError,
+            "binarycrossentropy" => Loss::BinaryCrossentropy { from_logits: false },
+            "categoricalcrossentropy" => Loss::CategoricalCrossentropy { from_logits: false },
+            "sparsecategoricalcrossentropy" => Loss::SparseCategoricalCrossentropy { from_logits: false },
+            "hinge" => Loss::Hinge,
+            "kldivergence" | "kld" | "kullbackleiblerdivergence" => Loss::KlDivergence,
+            _ => {
+                return Err(NnError::Usage(format!(
+                    "unknown loss {name:?}; expected one of mean_squared_error (mse), mean_absolute_error (mae), \
+                     binary_crossentropy, categorical_crossentropy, sparse_categorical_crossentropy, hinge, \
+                     kl_divergence (kld)"
+                )));
+            }
+        })
+    }
+}
+
+impl fmt::Display for Loss {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// What `compile` accepts as a loss: a [`Loss`] or its Keras name.
+pub trait IntoLoss {
+    /// The loss, or an error naming an unknown name.
+    fn into_loss(self) -> Result<Loss>;
+}
+
+impl IntoLoss for Loss {
+    fn into_loss(self) -> Result<Loss> {
+        Ok(self)
+    }
+}
+
+impl IntoLoss for &str {
+    fn into_loss(self) -> Result<Loss> {
+        self.parse()
+    }
+}
+
+impl IntoLoss for String {
+    fn into_loss(self) -> Result<Loss> {
+        self.parse()
+    }
+}

@@ -1,0 +1,401 @@
+//! Metrics as Keras 3 computes them (keras/src/metrics/), accumulated on the device.
+//!
+//! Each batch adds its counts (correct predictions, true positives...) to running sums held as
+//! tensors on the model's device; the host reads them only when asked (a progress-bar refresh,
+//! the end of an epoch), all in one read.
+//!
+//! - `"accuracy"` (or `"acc"`) becomes binary, categorical or sparse categorical accuracy: from
+//!   the loss where it says (binary, categorical or sparse categorical cross-entropy), otherwise
+//!   from the output shape as Keras 3 does (one output column: binary; else categorical).
+//! - Binary accuracy counts `y_pred > 0.5` equal to the target; categorical accuracies compare the
+//!   first arg-max of the prediction with the target class.
+//! - `"precision"` and `"recall"` are Keras's defaults: every output element is a binary decision
+//!   at threshold 0.5 (`y_pred > 0.5`), micro-averaged over all elements; 0 when undefined.
+//! - `"f1_score"` (or `"f1"`): with one output column, binary F1 at threshold 0.5; with several,
+//!   Keras's `F1Score(average="macro")` without threshold (the row maximum is the positive
+//!   class): per-class F1 from accumulated counts, averaged over classes. Epsilons as Keras's.
+//!
+//! Targets given as class ids (a sparse loss) are one-hot encoded on the device for precision,
+//! recall and F1, which Keras only accepts one-hot.
+
+use std::str::FromStr;
+
+use tensor_core::{Tensor, no_grad};
+
+use crate::losses::{self, EPSILON, Loss};
+use crate::{Logs, NnError, Result};
+
+/// What a metric computes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MetricKind {
+    /// The fraction of outputs on the right side of 0.5.
+    BinaryAccuracy,
+    /// The fraction of samples whose arg-max matches the one-hot target's.
+    CategoricalAccuracy,
+    /// The fraction of samples whose arg-max is the target class id.
+    SparseCategoricalAccuracy,
+    /// True positives over predicted positives.
+    Precision,
+    /// True positives over actual positives.
+    Recall,
+    /// The harmonic mean of precision and recall (macro-averaged over classes).
+    F1Score,
+}
+
+/// A metric resolved for a compiled model: its name in logs and history, and what it computes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Metric {
+    name: String,
+    kind: MetricKind,
+    /// Whether targets are class ids (the loss is sparse).
+    sparse_targets: bool,
+}
+
+impl Metric {
+    /// Resolves a Keras metric name for a model compiled with `loss`, whose output has shape
+    /// `output` (batch axis excluded). The name is kept as given for logs ("acc" stays "acc").
+    pub fn resolve(name: &str, loss: &Loss, output: &[usize]) -> Result<Metric> {
+        let key: String = name.chars().filter(|&c| c != '_').flat_map(char::to_lowercase).collect();
+        let kind = match key.as_str() {
+            "accuracy" | "acc" => match loss {
+                Loss::BinaryCrossentropy { .. } => MetricKind::BinaryAccuracy,
+                Loss::CategoricalCrossentropy { .. } => MetricKind::CategoricalAccuracy,
+                Loss::SparseCategoricalCrossentropy { .. } => MetricKind::SparseCategoricalAccuracy,
+                _ if output.last() == Some(&1) => MetricKind::BinaryAccuracy,
+                _ => MetricKind::CategoricalAccuracy,
+            },
+            other => other.parse()?,
+        };
+        let fits = match kind {
+            MetricKind::BinaryAccuracy | MetricKind::CategoricalAccuracy => !loss.is_sparse(),
+            MetricKind::SparseCategoricalAccuracy => loss.is_sparse(),
+            MetricKind::Precision | MetricKind::Recall | MetricKind::F1Score => true,
+        };
+        if !fits {
+            let targets = if loss.is_sparse() { "class ids" } else { "targets shaped like the output" };
+            return Err(NnError::Usage(format!(
+                "metric {name:?} cannot be computed with the loss {loss}, which takes {targets}; \
+                 use \"accuracy\" to pick the right one"
+            )));
+        }
+        Ok(Metric { name: name.to_string(), kind, sparse_targets: loss.is_sparse() })
+    }
+
+    /// The name used in logs and history ("accuracy", "precision", ...).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// What the metric computes.
+    pub fn kind(&self) -> MetricKind {
+        self.kind
+    }
+
+    /// The batch's increments to the running sums, on the device: one tensor per sum, and the
+    /// number of values they count.
+    fn increments(&self, y_true: &Tensor, y_pred: &Tensor) -> Result<(Vec<Tensor>, usize)> {
+        let what = self.name.as_str();
+        let classes = y_pred.dims().last().copied().unwrap_or(1).max(1);
+        let positions = y_pred.numel() / classes;
+        let targets = |y: &Tensor| -> Result<Tensor> {
+            if self.sparse_targets {
+                losses::one_hot(what, y, y_pred)
+            } else {
+                losses::align(what, y, y_pred)
+            }
+        };
+        Ok(match self.kind {
+            MetricKind::BinaryAccuracy => {
+                let y = losses::align(what, y_true, y_pred)?;
+                (vec![above_half(y_pred)?.eq(&y)?.sum_all()?], y_pred.numel())
+            }
+            MetricKind::CategoricalAccuracy | MetricKind::SparseCategoricalAccuracy => {
+                let target = match self.kind {
+                    MetricKind::SparseCategoricalAccuracy => losses::one_hot(what, y_true, y_pred)?,
+                    _ => first_arg_max(&losses::align(what, y_true, y_pred)?)?,
+                };
+                (vec![first_arg_max(y_pred)?.mul(&target)?.sum_all()?], positions)
+            }
+            MetricKind::Precision | MetricKind::Recall => {
+                let (predicted, actual) = (above_half(y_pred)?, not_zero(&targets(y_true)?)?);
+                let true_positives = predicted.mul(&actual)?.sum_all()?;
+                let misses = match self.kind {
+                    MetricKind::Precision => predicted.mul(&complement(&actual)?)?,
+                    _ => complement(&predicted)?.mul(&actual)?,
+                };
+                (vec![true_positives, misses.sum_all()?], y_pred.numel())
+            }
+            MetricKind::F1Score => {
+                let predicted = if classes == 1 { above_half(y_pred)? } else { row_maxima(y_pred)? };
+                let actual = targets(y_true)?;
+                let leading: Vec<isize> = (0..y_pred.rank() as isize - 1).collect();
+                let per_class = |t: Tensor| -> Result<Tensor> {
+                    Ok(if leading.is_empty() { t } else { t.sum(&leading, false)? })
+                };
+                let true_positives = per_class(predicted.mul(&actual)?)?;
+                let false_positives = per_class(predicted.mul(&complement(&actual)?)?)?;
+                let false_negatives = per_class(complement(&predicted)?.mul(&actual)?)?;
+                (vec![true_positives, false_positives, false_negatives], positions)
+            }
+        })
+    }
+
+    /// The metric's value from its running sums (read on the host) and count.
+    fn result(&self, sums: &[Vec<f64>], count: usize) -> f64 {
+        let ratio = |num: f64, den: f64| if den > 0.0 { num / den } else { 0.0 };
+        match self.kind {
+            MetricKind::BinaryAccuracy
+            | MetricKind::CategoricalAccuracy
+            | MetricKind::SparseCategoricalAccuracy => ratio(sums[0][0], count as f64),
+            MetricKind::Precision | MetricKind::Recall => ratio(sums[0][0], sums[0][0] + sums[1][0]),
+            MetricKind::F1Score => {
+                let (tp, fp, fn_) = (&sums[0], &sums[1], &sums[2]);
+                let scores: Vec<f64> = (0..tp.len())
+                    .map(|c| {
+                        let precision = tp[c] / (tp[c] + fp[c] + EPSILON);
+                        let recall = tp[c] / (tp[c] + fn_[c] + EPSILON);
+                        2.0 * precision * recall / (precision + recall + EPSILON)
+                    })
+                    .collect();
+                scores.iter().sum::<f64>() / scores.len().max(1) as f64
+            }
+        }
+    }
+}
+
+impl FromStr for MetricKind {
+    type Err = NnError;
+
+    /// Keras's metric names in snake or camel case, besides "accuracy" (which needs the loss).
+    fn from_str(name: &str) -> Result<MetricKind> {
+        let key: String = name.chars().filter(|&c| c != '_').flat_map(char::to_lowercase).collect();
+        Ok(match key.as_str() {
+            "binaryaccuracy" => MetricKind::BinaryAccuracy,
+            "categoricalaccuracy" => MetricKind::CategoricalAccuracy,
+            "sparsecategoricalaccuracy" => MetricKind::SparseCategoricalAccuracy,
+            "precision" => MetricKind::Precision,
+            "recall" => MetricKind::Recall,
+            "f1score" | "f1" => MetricKind::F1Score,
+            _ => {
+                return Err(NnError::Usage(format!(
+                    "unknown metric {name:?}; expected accuracy (acc), binary_accuracy, categorical_accuracy, \
+                     sparse_categorical_accuracy, precision, recall or f1_score (f1)"
+                )));
+            }
+        })
+    }
+}
+
+/// 1 where `x > 0.5`, else 0 (Keras's thresholds are strict).
+fn above_half(x: &Tensor) -> Result<Tensor> {
+    // x <= 0.5 is -x >= -0.5, a step; its complement is x > 0.5.
+    complement(&x.neg()?.step(-0.5)?)
+}
+
+/// 1 where `x != 0`, else 0 (Keras casts targets to bool).
+fn not_zero(x: &Tensor) -> Result<Tensor> {
+    complement(&x.eq(&x.zeros_like()?)?)
+}
+
+/// `1 - x` for a 0/1 tensor.
+fn complement(x: &Tensor) -> Result<Tensor> {
+    Ok(x.neg()?.add_scalar(1.0)?)
+}
+
+/// 1 where an element equals the maximum of its row (the last axis), else 0; ties all count.
+fn row_maxima(x: &Tensor) -> Result<Tensor> {
+    Ok(x.eq(&x.max(&[-1], true)?)?)
+}
+
+/// A one-hot row at the first maximum of each row, as `argmax` picks it. A row without a
+/// maximum (NaN) is all zeros, so it never counts as correct.
+fn first_arg_max(x: &Tensor) -> Result<Tensor> {
+    let classes = x.dims().last().copied().unwrap_or(1);
+    // Among the maxima, the first has the highest descending rank C, C-1, ..., 1.
+    let rank: Vec<f64> = (0..classes).map(|c| (classes - c) as f64).collect();
+    let rank = Tensor::from_vec(rank, [classes], x.device())?.to_dtype(x.dtype())?;
+    let winners = row_maxima(x)?;
+    let score = winners.mul(&rank)?;
+    Ok(score.eq(&score.max(&[-1], true)?)?.mul(&winners)?)
+}
+
+/// Running sums of one quantity on the device, and how many values they count.
+#[derive(Default)]
+struct Sums {
+    sums: Option<Vec<Tensor>>,
+    count: usize,
+}
+
+impl Sums {
+    fn add(&mut self, increments: Vec<Tensor>, count: usize) -> Result<()> {
+        self.sums = Some(match self.sums.take() {
+            None => increments,
+            Some(sums) => {
+                sums.iter().zip(&increments).map(|(s, i)| s.add(i)).collect::<tensor_core::Result<_>>()?
+            }
+        });
+        self.count += count;
+        Ok(())
+    }
+}
+
+/// The loss and the compiled metrics of one pass over data (an epoch, an evaluation), summed
+/// on the device batch by batch.
+pub(crate) struct Tracker {
+    metrics: Vec<Metric>,
+    loss: Sums,
+    sums: Vec<Sums>,
+}
+
+impl Tracker {
+    pub(crate) fn new(metrics: &[Metric]) -> Tracker {
+        Tracker {
+            metrics: metrics.to_vec(),
+            loss: Sums::default(),
+            sums: metrics.iter().map(|_| Sums::default()).collect(),
+        }
+    }
+
+    /// Adds a batch of `samples` samples: its mean loss and predictions against targets. Nothing
+    /// is recorded on a tape, and nothing is read back.
+    pub(crate) fn update(
+        &mut self,
+        loss: &Tensor,
+        samples: usize,
+        y_true: &Tensor,
+        y_pred: &Tensor,
+    ) -> Result<()> {
+        no_grad(|| {
+            let (y_true, y_pred) = (y_true.detach(), y_pred.detach());
+            self.loss.add(vec![loss.detach().mul_scalar(samples as f64)?], samples)?;
+            for (metric, sums) in self.metrics.iter().zip(&mut self.sums) {
+                let (increments, count) = metric.increments(&y_true, &y_pred)?;
+                sums.add(increments, count)?;
+            }
+            Ok(())
+        })
+    }
+
+    /// The loss and every metric so far, named with `prefix` ("" or "val_"): every running sum
+    /// is read from the device in one transfer.
+    pub(crate) fn read(&self, prefix: &str) -> Result<Logs> {
+        let all: Vec<&Sums> = std::iter::once(&self.loss).chain(&self.sums).collect();
+        let tensors: Vec<Tensor> = all
+            .iter()
+            .flat_map(|s| s.sums.iter().flatten())
+            .map(|t| t.reshape([t.numel()]))
+            .collect::<tensor_core::Result<_>>()?;
+        let mut values = match tensors.as_slice() {
+            [] => Vec::new(),
+            _ => Tensor::concat(&tensors.iter().collect::<Vec<_>>(), 0)?.to_vec_f64()?,
+        }
+        .into_iter();
+        let mut host = |s: &Sums| -> Vec<Vec<f64>> {
+            s.sums.iter().flatten().map(|t| values.by_ref().take(t.numel()).collect()).collect()
+        };
+        let mut logs = Logs::new();
+        let loss = host(&self.loss);
+        logs.insert(
+            format!("{prefix}loss"),
+            loss.first().map_or(0.0, |s| s[0] / self.loss.count.max(1) as f64),
+        );
+        for (metric, sums) in self.metrics.iter().zip(&self.sums) {
+            let value = match host(sums) {
+                read if read.is_empty() => 0.0,
+                read => metric.result(&read, sums.count),
+            };
+            logs.insert(format!("{prefix}{}", metric.name()), value);
+        }
+        Ok(logs)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tensor_core::Device;
+
+    use super::*;
+
+    /// Counts are exact and the ratios are computed in f64 on the host.
+    const TOLERANCE: f64 = 1e-12;
+
+    fn t(values: &[f64], shape: &[usize]) -> Tensor {
+        Tensor::from_slice(values, shape.to_vec(), &Device::Cpu).unwrap()
+    }
+
+    /// The value of `metric` (for `loss`) over the given batches of (targets, predictions).
+    fn value(metric: &str, loss: Loss, batches: &[(Tensor, Tensor)]) -> f64 {
+        let output = batches[0].1.dims()[1..].to_vec();
+        let metric = Metric::resolve(metric, &loss, &output).unwrap();
+        let name = metric.name().to_string();
+        let mut tracker = Tracker::new(&[metric]);
+        for (y_true, y_pred) in batches {
+            let zero = Tensor::scalar(0.0, y_pred.dtype(), &Device::Cpu).unwrap();
+            tracker.update(&zero, y_pred.dims()[0], y_true, y_pred).unwrap();
+        }
+        tracker.read("").unwrap()[&name]
+    }
+
+    fn close(actual: f64, expected: f64) {
+        assert!((actual - expected).abs() <= TOLERANCE, "got {actual}, expected {expected}");
+    }
+
+    #[test]
+    fn accuracy_follows_the_loss() {
+        let bce = Loss::BinaryCrossentropy { from_logits: false };
+        // y_pred > 0.5 (strict): predictions 1, 0, 1, 0 against 1, 1, 0, 0.
+        let binary = (t(&[1.0, 1.0, 0.0, 0.0], &[4, 1]), t(&[0.9, 0.5, 0.7, 0.2], &[4, 1]));
+        close(value("accuracy", bce, &[binary]), 0.5);
+
+        // First arg-max (the tie in the last row picks class 0): 2, 0, 0 against 2, 1, 0.
+        let p = t(&[0.1, 0.2, 0.7, 0.5, 0.4, 0.1, 0.4, 0.4, 0.2], &[3, 3]);
+        let one_hot = t(&[0.0, 0.0, 1.0, 0.0, 1.0, 0.0, 1.0, 0.0, 0.0], &[3, 3]);
+        let cce = Loss::CategoricalCrossentropy { from_logits: false };
+        close(value("accuracy", cce, &[(one_hot, p.clone())]), 2.0 / 3.0);
+        let scce = Loss::SparseCategoricalCrossentropy { from_logits: false };
+        close(value("acc", scce, &[(t(&[2.0, 1.0, 0.0], &[3]), p.clone())]), 2.0 / 3.0);
+        // Summed over batches: 1 of 1 right, then 1 of 2.
+        let first = (t(&[2.0], &[1, 1]), p.slice(0, 0, 1).unwrap());
+        let rest = (t(&[1.0, 0.0], &[2, 1]), p.slice(0, 1, 3).unwrap());
+        close(value("sparse_categorical_accuracy", scce, &[first, rest]), 2.0 / 3.0);
+    }
+
+    #[test]
+    fn precision_recall_and_f1_of_one_column() {
+        // Predictions 1, 1, 0, 1, 1 against 1, 0, 1, 1, 0: TP 2, FP 2, FN 1.
+        let batch = (t(&[1.0, 0.0, 1.0, 1.0, 0.0], &[5, 1]), t(&[0.8, 0.6, 0.4, 0.9, 0.7], &[5, 1]));
+        let bce = Loss::BinaryCrossentropy { from_logits: false };
+        close(value("precision", bce, std::slice::from_ref(&batch)), 0.5);
+        close(value("recall", bce, std::slice::from_ref(&batch)), 2.0 / 3.0);
+        // 2PR / (P + R) = 4/7; Keras's epsilons move it by under 1e-7.
+        assert!((value("f1_score", bce, &[batch]) - 4.0 / 7.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn multi_class_precision_is_per_element_and_f1_is_macro() {
+        let cce = Loss::CategoricalCrossentropy { from_logits: false };
+        // Every element at 0.5: predicted [[1, 1], [0, 0]] against [[1, 0], [0, 1]]: TP 1, FP 1, FN 1.
+        let batch = (t(&[1.0, 0.0, 0.0, 1.0], &[2, 2]), t(&[0.7, 0.6, 0.2, 0.4], &[2, 2]));
+        close(value("precision", cce, std::slice::from_ref(&batch)), 0.5);
+        close(value("recall", cce, &[batch]), 0.5);
+        // Row maxima 0, 1, 1, 2 against 0, 1, 2, 1: F1 per class 1, 1/2, 0; macro mean 1/2.
+        let y = t(&[1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 1.0, 0.0], &[4, 3]);
+        let p = t(&[0.8, 0.1, 0.1, 0.2, 0.7, 0.1, 0.1, 0.5, 0.4, 0.1, 0.3, 0.6], &[4, 3]);
+        assert!((value("f1", cce, &[(y, p.clone())]) - 0.5).abs() < 1e-6);
+        // Class ids are one-hot encoded first.
+        let scce = Loss::SparseCategoricalCrossentropy { from_logits: false };
+        assert!((value("f1_score", scce, &[(t(&[0.0, 1.0, 2.0, 1.0], &[4]), p)]) - 0.5).abs() < 1e-6);
+    }
+
+    #[test]
+    fn metric_names_are_checked_against_the_loss() {
+        let mse = Loss::MeanSquaredError;
+        assert_eq!(Metric::resolve("accuracy", &mse, &[1]).unwrap().kind(), MetricKind::BinaryAccuracy);
+        assert_eq!(Metric::resolve("accuracy", &mse, &[4]).unwrap().kind(), MetricKind::CategoricalAccuracy);
+        assert!(Metric::resolve("sparse_categorical_accuracy", &mse, &[4]).is_err());
+        let scce = Loss::SparseCategoricalCrossentropy { from_logits: false };
+        assert!(Metric::resolve("categorical_accuracy", &scce, &[4]).is_err());
+        let err = Metric::resolve("auc", &mse, &[1]).unwrap_err().to_string();
+        assert!(err.contains("unknown metric \"auc\""), "{err}");
+    }
+}

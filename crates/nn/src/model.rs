@@ -1,0 +1,310 @@
+//! `Model`: a directed acyclic graph of layers. A Sequential model is a chain built from a list
+//! or with `add`; a functional model is any graph built from symbolic tensors. Both train,
+//! predict and print their summary the same way.
+
+mod functional;
+mod sequential;
+mod summary;
+
+use tensor_core::{Device, Tensor};
+
+use crate::{ForwardCtx, Layer, NnError, Result, Weight};
+
+pub use functional::{Apply, SymbolicTensor};
+
+/// The Keras class name of an input layer.
+const INPUT_CLASS: &str = "InputLayer";
+
+/// A layer in the graph, with where its inputs come from.
+struct Node {
+    layer: Box<dyn Layer>,
+    /// The nodes whose outputs this layer takes, in order (none for an input).
+    inputs: Vec<usize>,
+    /// The output shape, batch axis excluded; `None` while the layer is unbuilt (a Sequential
+    /// model whose input shape is not known yet).
+    shape: Option<Vec<usize>>,
+}
+
+/// Whether the model was made as a chain (Keras's `Sequential`) or from a graph.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    Sequential,
+    Functional,
+}
+
+/// A model: layers connected from its inputs to one output, their weights on one device.
+///
+/// Nodes are kept in topological order and the last one is the output, so a forward pass is
+/// one sweep. A Sequential model's input layer is implicit, as in Keras: it is not among
+/// [`Model::layers`] and not in the summary.
+pub struct Model {
+    name: String,
+    kind: Kind,
+    nodes: Vec<Node>,
+    /// The input nodes, in the order the model takes its inputs.
+    inputs: Vec<usize>,
+    device: Device,
+    pub(crate) compiled: Option<crate::training::Compiled>,
+}
+
+/// Whether node `i` is listed as a layer: a Sequential model's input is implicit, as in Keras.
+fn is_listed(kind: Kind, inputs: &[usize], i: usize) -> bool {
+    kind == Kind::Functional || !inputs.contains(&i)
+}
+
+/// Names the layer in an error that a tensor op raised inside it.
+fn in_layer(layer: &str, error: NnError) -> NnError {
+    match error {
+        NnError::Tensor(e) => NnError::layer(layer, e.to_string()),
+        other => other,
+    }
+}
+
+impl Model {
+    fn empty(name: &str, kind: Kind) -> Model {
+        Model {
+            name: name.to_string(),
+            kind,
+            nodes: Vec::new(),
+            inputs: Vec::new(),
+            device: Device::Cpu,
+            compiled: None,
+        }
+    }
+
+    /// The model's name ("sequential" or "functional" unless set).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Renames the model.
+    pub fn set_name(&mut self, name: impl Into<String>) {
+        self.name = name.into();
+    }
+
+    /// Whether the model is a Sequential one (a chain that `add` and `pop` can change).
+    pub fn is_sequential(&self) -> bool {
+        self.kind == Kind::Sequential
+    }
+
+    /// Whether every layer is built (the input shape is known).
+    pub fn is_built(&self) -> bool {
+        !self.inputs.is_empty()
+    }
+
+    /// The nodes listed as layers: all of them but a Sequential model's implicit input.
+    fn listed(&self) -> impl Iterator<Item = &Node> {
+        self.nodes.iter().enumerate().filter(|(i, _)| is_listed(self.kind, &self.inputs, *i)).map(|(_, n)| n)
+    }
+
+    /// The layers in order (a functional model's inputs included, as Keras).
+    pub fn layers(&self) -> Vec<&dyn Layer> {
+        self.listed().map(|node| node.layer.as_ref()).collect()
+    }
+
+    /// The layers in order, to change (for instance to freeze some).
+    pub fn layers_mut(&mut self) -> Vec<&mut dyn Layer> {
+        let (kind, inputs) = (self.kind, &self.inputs);
+        self.nodes
+            .iter_mut()
+            .enumerate()
+            .filter(|(i, _)| is_listed(kind, inputs, *i))
+            .map(|(_, node)| node.layer.as_mut() as &mut dyn Layer)
+            .collect()
+    }
+
+    /// The layer called `name`.
+    pub fn layer(&self, name: &str) -> Option<&dyn Layer> {
+        self.layers().into_iter().find(|l| l.name() == name)
+    }
+
+    /// The layer called `name`, to change.
+    pub fn layer_mut(&mut self, name: &str) -> Option<&mut dyn Layer> {
+        self.layers_mut().into_iter().find(|l| l.name() == name)
+    }
+
+    /// Freezes (false) or unfreezes every layer (Keras's `model.trainable = ...`).
+    pub fn set_trainable(&mut self, trainable: bool) {
+        for layer in self.layers_mut() {
+            layer.set_trainable(trainable);
+        }
+    }
+
+    /// Every weight, layer by layer.
+    pub fn weights(&self) -> Vec<&Weight> {
+        self.nodes.iter().flat_map(|n| n.layer.weights()).collect()
+    }
+
+    /// The weights training updates.
+    pub fn trainable_weights(&self) -> Vec<&Weight> {
+        self.weights().into_iter().filter(|w| w.trainable()).collect()
+    }
+
+    /// The weights training leaves alone (frozen layers', moving statistics).
+    pub fn non_trainable_weights(&self) -> Vec<&Weight> {
+        self.weights().into_iter().filter(|w| !w.trainable()).collect()
+    }
+
+    /// (trainable, non-trainable) parameter counts.
+    pub fn count_params(&self) -> (usize, usize) {
+        self.weights()
+            .iter()
+            .fold((0, 0), |(t, n), w| if w.trainable() { (t + w.numel(), n) } else { (t, n + w.numel()) })
+    }
+
+    /// The device the weights live on.
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+
+    /// Moves every weight to `device`; layers added later are moved there too.
+    pub fn to_device(&mut self, device: &Device) -> Result<()> {
+        for node in &mut self.nodes {
+            for weight in node.layer.weights_mut() {
+                weight.to_device(device)?;
+            }
+        }
+        self.device = device.clone();
+        Ok(())
+    }
+
+    /// The shape of each input, batch axis excluded (none while unbuilt).
+    pub fn input_shapes(&self) -> Vec<Vec<usize>> {
+        self.inputs.iter().filter_map(|&i| self.nodes[i].shape.clone()).collect()
+    }
+
+    /// The shape of the output, batch axis excluded (empty while unbuilt).
+    pub fn output_shape(&self) -> Vec<usize> {
+        self.nodes.last().and_then(|n| n.shape.clone()).unwrap_or_default()
+    }
+
+    /// Runs the model on a batch: one tensor per input, each (batch, input shape). A batch of
+    /// the wrong shape is an error naming the input and both shapes.
+    pub fn forward(&self, inputs: &[Tensor], ctx: &mut ForwardCtx<'_>) -> Result<Tensor> {
+        if !self.is_built() {
+            return Err(NnError::Usage(format!(
+                "model \"{}\" is not built: give its first layer an input shape (`.input_shape(..)`), \
+                 start it with an Input, or call build()",
+                self.name
+            )));
+        }
+        self.check_inputs(inputs)?;
+        let last_use = self.last_uses();
+        let mut values: Vec<Option<Tensor>> = vec![None; self.nodes.len()];
+        for (x, &i) in inputs.iter().zip(&self.inputs) {
+            values[i] = Some(x.clone());
+        }
+        for (i, node) in self.nodes.iter().enumerate() {
+            if self.inputs.contains(&i) {
+                continue;
+            }
+            let args =
+                node.inputs.iter().map(|&j| values[j].clone()).collect::<Option<Vec<Tensor>>>().ok_or_else(
+                    || NnError::Usage(format!("model \"{}\": its graph is out of order", self.name)),
+                )?;
+            // Activations nobody reads any more are released as the sweep goes.
+            for &j in &node.inputs {
+                if last_use[j] == i {
+                    values[j] = None;
+                }
+            }
+            let name = node.layer.name();
+            values[i] = Some(node.layer.forward(&args, ctx).map_err(|e| in_layer(name, e))?);
+        }
+        values.pop().flatten().ok_or_else(|| NnError::Usage(format!("model \"{}\" has no layers", self.name)))
+    }
+
+    /// Checks the batches given to `forward` against the input shapes.
+    fn check_inputs(&self, inputs: &[Tensor]) -> Result<()> {
+        if inputs.len() != self.inputs.len() {
+            return Err(NnError::Data(format!(
+                "model \"{}\" takes {} input(s), got {}",
+                self.name,
+                self.inputs.len(),
+                inputs.len()
+            )));
+        }
+        for (k, (x, &i)) in inputs.iter().zip(&self.inputs).enumerate() {
+            let node = &self.nodes[i];
+            let expected = node.shape.as_deref().unwrap_or_default();
+            if x.dims().get(1..) != Some(expected) {
+                return Err(NnError::Data(format!(
+                    "model \"{}\": input {k} (\"{}\") expects batches of shape {}, got {}",
+                    self.name,
+                    node.layer.name(),
+                    crate::layers::batch_shape(expected),
+                    x.shape()
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// For each node, the last node that reads its output (past the end for the output).
+    fn last_uses(&self) -> Vec<usize> {
+        let mut last = vec![0; self.nodes.len()];
+        for (i, node) in self.nodes.iter().enumerate() {
+            for &j in &node.inputs {
+                last[j] = i;
+            }
+        }
+        if let Some(output) = last.last_mut() {
+            *output = usize::MAX;
+        }
+        last
+    }
+
+    /// The sum of every layer's regularization penalty, if any layer has one.
+    pub fn regularization_loss(&self, ctx: &mut ForwardCtx<'_>) -> Result<Option<Tensor>> {
+        let mut total: Option<Tensor> = None;
+        for node in &self.nodes {
+            let name = node.layer.name();
+            let Some(penalty) = node.layer.regularization_loss(ctx).map_err(|e| in_layer(name, e))? else {
+                continue;
+            };
+            total = Some(match total {
+                None => penalty,
+                Some(sum) => sum.add(&penalty)?,
+            });
+        }
+        Ok(total)
+    }
+
+    /// Gives `layer` a name no other layer of the model has. Automatic names (the layer's base
+    /// name, or base_N) become the first free one of base, base_1, base_2, ... as in Keras;
+    /// a name the user chose must be unique already.
+    fn assign_name(&self, layer: &mut dyn Layer) -> Result<()> {
+        let taken = |name: &str| self.nodes.iter().any(|n| n.layer.name() == name);
+        let name = layer.name().to_string();
+        if !taken(&name) {
+            return Ok(());
+        }
+        let base = layer.base_name();
+        let automatic = name == base
+            || name
+                .strip_prefix(base)
+                .and_then(|rest| rest.strip_prefix('_'))
+                .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
+        if !automatic {
+            return Err(NnError::layer(
+                name,
+                format!("model \"{}\" already has a layer of this name; names must be unique", self.name),
+            ));
+        }
+        let mut k = 1;
+        while taken(&format!("{base}_{k}")) {
+            k += 1;
+        }
+        layer.set_name(format!("{base}_{k}"));
+        Ok(())
+    }
+
+    /// Builds `layer` for `inputs` and moves its weights to the model's device.
+    fn build_layer(&self, layer: &mut dyn Layer, inputs: &[Vec<usize>]) -> Result<Vec<usize>> {
+        let shape = layer.build(inputs).map_err(|e| in_layer(layer.name(), e))?;
+        for weight in layer.weights_mut() {
+            weight.to_device(&self.device)?;
+        }
+        Ok(shape)
+    }
+}

@@ -1,0 +1,110 @@
+//! Optimizers: tensor-core's update rules (Keras 3's formulas and defaults), chosen by Keras name
+//! or as structs with options, and the per-weight state a compiled model keeps for them.
+//!
+//! ```
+//! use nn::optimizers::{self, Adam, IntoOptimizer};
+//! let by_name = "adam".into_optimizer().unwrap();
+//! let with_options = Adam { learning_rate: 1e-4, ..Adam::default() }.into_optimizer().unwrap();
+//! assert_eq!(by_name.learning_rate(), 1e-3);
+//! assert_eq!(with_options.learning_rate(), 1e-4);
+//! assert!(optimizers::get("adamw").is_err());
+//! ```
+
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+
+use tensor_core::Tensor;
+use tensor_core::optim::State;
+pub use tensor_core::optim::{Adadelta, Adagrad, Adam, Nadam, Optimizer, RmsProp, Sgd};
+
+use crate::{NnError, Result};
+
+/// The optimizer Keras names `name` (case-insensitive), with Keras's default settings.
+pub fn get(name: &str) -> Result<Optimizer> {
+    Ok(match name.to_lowercase().as_str() {
+        "sgd" => Sgd::default().into(),
+        "rmsprop" => RmsProp::default().into(),
+        "adagrad" => Adagrad::default().into(),
+        "adadelta" => Adadelta::default().into(),
+        "adam" => Adam::default().into(),
+        "nadam" => Nadam::default().into(),
+        _ => {
+            return Err(NnError::Usage(format!(
+                "unknown optimizer {name:?}; expected one of sgd, rmsprop, adagrad, adadelta, adam, nadam"
+            )));
+        }
+    })
+}
+
+/// What `compile` accepts as an optimizer: an [`Optimizer`], one of its structs, or a Keras name.
+pub trait IntoOptimizer {
+    /// The optimizer, or an error naming an unknown name.
+    fn into_optimizer(self) -> Result<Optimizer>;
+}
+
+impl IntoOptimizer for &str {
+    fn into_optimizer(self) -> Result<Optimizer> {
+        get(self)
+    }
+}
+
+impl IntoOptimizer for String {
+    fn into_optimizer(self) -> Result<Optimizer> {
+        get(&self)
+    }
+}
+
+/// Each optimizer value converts as it is (one impl per type: a blanket `Into<Optimizer>` impl
+/// would overlap with the one for names).
+macro_rules! into_optimizer {
+    ($($t:ty),*) => {$(
+        impl IntoOptimizer for $t {
+            fn into_optimizer(self) -> Result<Optimizer> {
+                Ok(self.into())
+            }
+        }
+    )*};
+}
+
+into_optimizer!(Optimizer, Sgd, RmsProp, Adagrad, Adadelta, Adam, Nadam);
+
+/// An optimizer with the state it keeps for each weight (by weight id) and its step count.
+pub(crate) struct OptimizerState {
+    rule: Optimizer,
+    states: HashMap<u64, State>,
+    iterations: u64,
+}
+
+impl OptimizerState {
+    pub(crate) fn new(rule: Optimizer) -> OptimizerState {
+        OptimizerState { rule, states: HashMap::new(), iterations: 0 }
+    }
+
+    pub(crate) fn learning_rate(&self) -> f64 {
+        self.rule.learning_rate()
+    }
+
+    pub(crate) fn set_learning_rate(&mut self, learning_rate: f64) -> Result<()> {
+        Ok(self.rule.set_learning_rate(learning_rate)?)
+    }
+
+    /// The training steps applied so far (Keras's `optimizer.iterations`).
+    pub(crate) fn iterations(&self) -> u64 {
+        self.iterations
+    }
+
+    /// One training step: updates each parameter in place from its gradient; `updates` holds
+    /// (weight id, the weight's value, its gradient). A weight's state is created the first time
+    /// it is updated.
+    pub(crate) fn apply(&mut self, updates: &[(u64, Tensor, Tensor)]) -> Result<()> {
+        self.iterations += 1;
+        for (id, param, grad) in updates {
+            let state = match self.states.entry(*id) {
+                Entry::Occupied(e) => e.into_mut(),
+                Entry::Vacant(e) => e.insert(self.rule.state_for(param)?),
+            };
+            self.rule.step(param, grad, state, self.iterations)?;
+        }
+        Ok(())
+    }
+}

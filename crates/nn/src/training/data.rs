@@ -1,0 +1,168 @@
+//! Data on the model's device: sample counts checked, the validation tail split off, batches
+//! gathered by index.
+
+use tensor_core::Tensor;
+
+use crate::{Model, NnError, Result};
+
+/// A model's inputs: one tensor, or one per input of a model with several, each with the samples
+/// along its first axis.
+#[derive(Clone, Debug)]
+pub struct Inputs(pub(crate) Vec<Tensor>);
+
+impl From<Tensor> for Inputs {
+    fn from(x: Tensor) -> Self {
+        Inputs(vec![x])
+    }
+}
+
+impl From<&Tensor> for Inputs {
+    fn from(x: &Tensor) -> Self {
+        Inputs(vec![x.clone()])
+    }
+}
+
+impl From<Vec<Tensor>> for Inputs {
+    fn from(xs: Vec<Tensor>) -> Self {
+        Inputs(xs)
+    }
+}
+
+impl From<&[Tensor]> for Inputs {
+    fn from(xs: &[Tensor]) -> Self {
+        Inputs(xs.to_vec())
+    }
+}
+
+impl From<&[&Tensor]> for Inputs {
+    fn from(xs: &[&Tensor]) -> Self {
+        Inputs(xs.iter().map(|&x| x.clone()).collect())
+    }
+}
+
+impl<const N: usize> From<[&Tensor; N]> for Inputs {
+    fn from(xs: [&Tensor; N]) -> Self {
+        Inputs(xs.iter().map(|&x| x.clone()).collect())
+    }
+}
+
+/// Moves `x` to `model`'s device and dtype, checking that every input holds the same number of
+/// samples (at least one); returns the inputs and that number. `what` names the data in errors
+/// ("fit", "validation_data"...).
+pub(crate) fn upload_inputs(model: &Model, x: Inputs, what: &str) -> Result<(Vec<Tensor>, usize)> {
+    let inputs = x.0.iter().map(|t| upload(model, t)).collect::<Result<Vec<_>>>()?;
+    let Some(first) = inputs.first() else {
+        return Err(NnError::Data(format!("{what}: expected at least one input tensor")));
+    };
+    let samples = match first.dims().first() {
+        Some(&n) if n > 0 => n,
+        _ => {
+            return Err(NnError::Data(format!(
+                "{what}: there are no samples (the first input has shape {})",
+                first.shape()
+            )));
+        }
+    };
+    check_samples(what, samples, inputs.iter().enumerate().map(|(i, t)| (format!("input {i}"), t)))?;
+    Ok((inputs, samples))
+}
+
+/// `t` on `model`'s device, in the dtype of its weights.
+fn upload(model: &Model, t: &Tensor) -> Result<Tensor> {
+    let t = t.to(model.device())?;
+    Ok(match model.weights().first().map(|w| w.value().dtype()) {
+        Some(dtype) if dtype != t.dtype() => t.to_dtype(dtype)?,
+        _ => t,
+    })
+}
+
+/// Checks that each named tensor holds `samples` samples.
+fn check_samples<'t>(
+    what: &str,
+    samples: usize,
+    mut named: impl Iterator<Item = (String, &'t Tensor)>,
+) -> Result<()> {
+    match named.find(|(_, t)| t.dims().first() != Some(&samples)) {
+        Some((name, t)) => Err(NnError::Data(format!(
+            "{what}: input 0 holds {samples} samples but {name} has shape {}; every input and y need one \
+             entry per sample",
+            t.shape()
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// Inputs and targets on the model's device, in its dtype.
+pub(crate) struct Dataset {
+    inputs: Vec<Tensor>,
+    targets: Tensor,
+    samples: usize,
+}
+
+impl Dataset {
+    /// Uploads `x` and `y` (see [`upload_inputs`]), checking that `y` has a target per sample.
+    pub(crate) fn new(model: &Model, x: Inputs, y: &Tensor, what: &str) -> Result<Dataset> {
+        let (inputs, samples) = upload_inputs(model, x, what)?;
+        let targets = upload(model, y)?;
+        check_samples(what, samples, std::iter::once(("y".to_string(), &targets)))?;
+        Ok(Dataset { inputs, targets, samples })
+    }
+
+    pub(crate) fn samples(&self) -> usize {
+        self.samples
+    }
+
+    /// Splits off the last `fraction` of the samples (Keras's `validation_split`: the tail,
+    /// before any shuffling). Both parts must be non-empty.
+    pub(crate) fn split_tail(&self, fraction: f64) -> Result<(Dataset, Dataset)> {
+        let split_at = (self.samples as f64 * (1.0 - fraction)).floor() as usize;
+        if split_at == 0 || split_at == self.samples {
+            return Err(NnError::Data(format!(
+                "the training data has {} samples, too few to hold out validation_split={fraction} of them; \
+                 give more data or another fraction",
+                self.samples
+            )));
+        }
+        let part = |start: usize, end: usize| -> Result<Dataset> {
+            let slice = |t: &Tensor| t.slice(0, start, end);
+            Ok(Dataset {
+                inputs: self.inputs.iter().map(slice).collect::<tensor_core::Result<_>>()?,
+                targets: slice(&self.targets)?,
+                samples: end - start,
+            })
+        };
+        Ok((part(0, split_at)?, part(split_at, self.samples)?))
+    }
+
+    /// The samples at `indices`, gathered on the device.
+    pub(crate) fn batch(&self, indices: &[usize]) -> Result<(Vec<Tensor>, Tensor)> {
+        Ok((gather(&self.inputs, indices)?, self.targets.gather_rows(indices)?))
+    }
+}
+
+/// The rows at `indices` of each tensor, gathered on the device.
+pub(crate) fn gather(tensors: &[Tensor], indices: &[usize]) -> Result<Vec<Tensor>> {
+    Ok(tensors.iter().map(|t| t.gather_rows(indices)).collect::<tensor_core::Result<_>>()?)
+}
+
+/// The order in which an epoch visits `samples` samples: shuffled by `seed` or in order.
+pub(crate) fn sample_order(samples: usize, shuffle: bool, seed: u64) -> Vec<usize> {
+    if shuffle { crate::data::permutation(samples, seed) } else { (0..samples).collect() }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shuffles_are_permutations_fixed_by_the_seed() {
+        let a = sample_order(100, true, 7);
+        let mut sorted = a.clone();
+        sorted.sort_unstable();
+        assert_eq!(sorted, (0..100).collect::<Vec<_>>());
+        assert_eq!(a, sample_order(100, true, 7));
+        assert_ne!(a, sample_order(100, true, 8));
+        assert_ne!(a, sorted);
+        assert_eq!(sample_order(5, false, 7), vec![0, 1, 2, 3, 4]);
+    }
+}

@@ -1,0 +1,62 @@
+//! `evaluate` and `predict`: passes over data in inference mode, batch by batch.
+
+use tensor_core::{Tensor, no_grad};
+
+use super::data::{Dataset, gather, sample_order, upload_inputs};
+use super::options::check_batch_size;
+use super::{EvaluateOptions, Inputs};
+use crate::metrics::Tracker;
+use crate::progress::Progress;
+use crate::{ForwardCtx, Logs, Model, Result};
+
+impl Model {
+    /// Keras's `evaluate`: the loss (regularization included) and the compiled metrics over `x`
+    /// and `y`, keyed by name ("loss", "accuracy", ...).
+    pub fn evaluate(&self, x: impl Into<Inputs>, y: &Tensor, options: EvaluateOptions<'_>) -> Result<Logs> {
+        options.check()?;
+        self.require_compiled("evaluate")?.loss.check_targets(y, &self.output_shape())?;
+        let data = Dataset::new(self, x.into(), y, "evaluate")?;
+        let mut progress = Progress::new(options.verbose, options.output, self.log_order());
+        progress.start(data.samples().div_ceil(options.batch_size));
+        let logs = self.run_test(&data, options.batch_size, Some(&mut progress))?.read("")?;
+        progress.finish(&logs)?;
+        Ok(logs)
+    }
+
+    /// Keras's `predict`: the model's outputs for `x` (class probabilities for a softmax
+    /// classifier), computed `batch_size` samples at a time in inference mode, on the model's
+    /// device.
+    pub fn predict(&self, x: impl Into<Inputs>, batch_size: usize) -> Result<Tensor> {
+        check_batch_size("batch_size", batch_size)?;
+        let (inputs, samples) = upload_inputs(self, x.into(), "predict")?;
+        let order = sample_order(samples, false, 0);
+        no_grad(|| {
+            let outputs = order
+                .chunks(batch_size)
+                .map(|chunk| self.forward(&gather(&inputs, chunk)?, &mut ForwardCtx::inference()))
+                .collect::<Result<Vec<_>>>()?;
+            Ok(Tensor::concat(&outputs.iter().collect::<Vec<_>>(), 0)?)
+        })
+    }
+
+    /// The loss and metrics of `data`, summed on the device over batches of `batch_size`,
+    /// advancing `progress` if given.
+    pub(crate) fn run_test(
+        &self,
+        data: &Dataset,
+        batch_size: usize,
+        mut progress: Option<&mut Progress<'_>>,
+    ) -> Result<Tracker> {
+        let compiled = self.require_compiled("evaluate")?;
+        let mut tracker = Tracker::new(&compiled.metrics);
+        for (step, chunk) in sample_order(data.samples(), false, 0).chunks(batch_size).enumerate() {
+            let (inputs, targets) = data.batch(chunk)?;
+            let (loss, predictions) = self.test_step(&inputs, &targets, compiled.loss)?;
+            tracker.update(&loss, chunk.len(), &targets, &predictions)?;
+            if let Some(progress) = progress.as_deref_mut() {
+                progress.step(step + 1, || tracker.read(""))?;
+            }
+        }
+        Ok(tracker)
+    }
+}

@@ -1,0 +1,191 @@
+//! The arguments of `fit` and `evaluate`, with Keras's defaults and builder methods.
+
+use std::io::Write;
+
+use tensor_core::Tensor;
+
+use super::Inputs;
+use crate::callbacks::Callback;
+use crate::{NnError, Result};
+
+/// `fit`'s arguments besides the data. `FitOptions::default()` is Keras's: batch size 32, one
+/// epoch, shuffled, verbose 1, no validation.
+///
+/// ```ignore
+/// let options = FitOptions::default().batch_size(10).epochs(20).verbose(2).validation_split(0.1);
+/// ```
+pub struct FitOptions<'a> {
+    pub(crate) batch_size: usize,
+    pub(crate) epochs: usize,
+    pub(crate) initial_epoch: usize,
+    pub(crate) shuffle: bool,
+    pub(crate) seed: u64,
+    pub(crate) verbose: u8,
+    pub(crate) validation_split: f64,
+    pub(crate) validation_data: Option<(Inputs, Tensor)>,
+    pub(crate) validation_batch_size: Option<usize>,
+    pub(crate) callbacks: Vec<&'a mut dyn Callback>,
+    pub(crate) output: Option<&'a mut dyn Write>,
+}
+
+impl Default for FitOptions<'_> {
+    fn default() -> Self {
+        FitOptions {
+            batch_size: 32,
+            epochs: 1,
+            initial_epoch: 0,
+            shuffle: true,
+            seed: 0,
+            verbose: 1,
+            validation_split: 0.0,
+            validation_data: None,
+            validation_batch_size: None,
+            callbacks: Vec::new(),
+            output: None,
+        }
+    }
+}
+
+impl<'a> FitOptions<'a> {
+    /// Samples per gradient step; the last batch of an epoch takes what is left.
+    pub fn batch_size(mut self, batch_size: usize) -> Self {
+        self.batch_size = batch_size;
+        self
+    }
+
+    /// The epoch at which training ends: epochs `initial_epoch..epochs` run.
+    pub fn epochs(mut self, epochs: usize) -> Self {
+        self.epochs = epochs;
+        self
+    }
+
+    /// The epoch to start from (0-based), to resume an earlier run.
+    pub fn initial_epoch(mut self, epoch: usize) -> Self {
+        self.initial_epoch = epoch;
+        self
+    }
+
+    /// Whether to visit the training samples in a new random order each epoch.
+    pub fn shuffle(mut self, shuffle: bool) -> Self {
+        self.shuffle = shuffle;
+        self
+    }
+
+    /// Seeds the shuffling and the random layers (dropout), so runs repeat exactly.
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+
+    /// 0: silent; 1: a live progress bar; 2: one line per epoch.
+    pub fn verbose(mut self, verbose: u8) -> Self {
+        self.verbose = verbose;
+        self
+    }
+
+    /// The fraction of the samples, taken from the end before any shuffling, held out to
+    /// validate on after each epoch. Ignored when `validation_data` is given.
+    pub fn validation_split(mut self, fraction: f64) -> Self {
+        self.validation_split = fraction;
+        self
+    }
+
+    /// Data to validate on after each epoch.
+    pub fn validation_data(mut self, x: impl Into<Inputs>, y: &Tensor) -> Self {
+        self.validation_data = Some((x.into(), y.clone()));
+        self
+    }
+
+    /// Samples per validation batch (the training batch size by default).
+    pub fn validation_batch_size(mut self, batch_size: usize) -> Self {
+        self.validation_batch_size = Some(batch_size);
+        self
+    }
+
+    /// Adds a callback; it stays the caller's, to be read after `fit`.
+    pub fn callback(mut self, callback: &'a mut dyn Callback) -> Self {
+        self.callbacks.push(callback);
+        self
+    }
+
+    /// Writes the progress lines to `output` instead of standard output (verbose 1 then writes
+    /// each epoch's final line only).
+    pub fn output(mut self, output: &'a mut dyn Write) -> Self {
+        self.output = Some(output);
+        self
+    }
+
+    /// Rejects arguments Keras rejects.
+    pub(crate) fn check(&self) -> Result<()> {
+        check_batch_size("batch_size", self.batch_size)?;
+        if let Some(b) = self.validation_batch_size {
+            check_batch_size("validation_batch_size", b)?;
+        }
+        check_verbose(self.verbose)?;
+        if !(0.0..1.0).contains(&self.validation_split) {
+            return Err(NnError::Usage(format!(
+                "fit: validation_split must be in [0, 1), got {}",
+                self.validation_split
+            )));
+        }
+        if self.initial_epoch > self.epochs {
+            return Err(NnError::Usage(format!(
+                "fit: initial_epoch ({}) is past epochs ({}); epochs is the last epoch, not a count to add",
+                self.initial_epoch, self.epochs
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// `evaluate`'s arguments besides the data. The default is Keras's: batch size 32, verbose 1.
+pub struct EvaluateOptions<'a> {
+    pub(crate) batch_size: usize,
+    pub(crate) verbose: u8,
+    pub(crate) output: Option<&'a mut dyn Write>,
+}
+
+impl Default for EvaluateOptions<'_> {
+    fn default() -> Self {
+        EvaluateOptions { batch_size: 32, verbose: 1, output: None }
+    }
+}
+
+impl<'a> EvaluateOptions<'a> {
+    /// Samples per batch; the last batch takes what is left.
+    pub fn batch_size(mut self, batch_size: usize) -> Self {
+        self.batch_size = batch_size;
+        self
+    }
+
+    /// 0: silent; 1: a live progress bar; 2: one line.
+    pub fn verbose(mut self, verbose: u8) -> Self {
+        self.verbose = verbose;
+        self
+    }
+
+    /// Writes the progress line to `output` instead of standard output.
+    pub fn output(mut self, output: &'a mut dyn Write) -> Self {
+        self.output = Some(output);
+        self
+    }
+
+    pub(crate) fn check(&self) -> Result<()> {
+        check_batch_size("batch_size", self.batch_size)?;
+        check_verbose(self.verbose)
+    }
+}
+
+pub(crate) fn check_batch_size(name: &str, batch_size: usize) -> Result<()> {
+    if batch_size == 0 {
+        return Err(NnError::Usage(format!("{name} must be at least 1, got 0")));
+    }
+    Ok(())
+}
+
+fn check_verbose(verbose: u8) -> Result<()> {
+    if verbose > 2 {
+        return Err(NnError::Usage(format!("verbose must be 0, 1 or 2, got {verbose}")));
+    }
+    Ok(())
+}

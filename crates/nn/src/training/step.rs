@@ -1,0 +1,87 @@
+//! One step on one batch: a training step (forward on a tape, loss, backward, optimizer update)
+//! or a test step (forward in inference, loss), and Keras's `train_on_batch` built on the first.
+
+use tensor_core::{Tape, Tensor, no_grad};
+
+use super::Inputs;
+use super::data::Dataset;
+use crate::losses::Loss;
+use crate::metrics::Tracker;
+use crate::{ForwardCtx, Logs, Model, Result};
+
+/// The seed of the random layers (dropout) at training step `iteration` of a run seeded `seed`:
+/// distinct for every step, reproducible for the run.
+pub(crate) fn step_seed(seed: u64, iteration: u64) -> u64 {
+    seed.wrapping_mul(0x9e37_79b9_7f4a_7c15).wrapping_add(iteration)
+}
+
+impl Model {
+    /// Keras's `train_on_batch`: one gradient step on all of `x` and `y` as a single batch.
+    /// Returns this batch's loss (regularization included, before the update) and metrics.
+    pub fn train_on_batch(&mut self, x: impl Into<Inputs>, y: &Tensor) -> Result<Logs> {
+        let x = x.into();
+        self.require_compiled("train_on_batch")?;
+        self.build_for(&x)?;
+        let compiled = self.require_compiled("train_on_batch")?;
+        compiled.loss.check_targets(y, &self.output_shape())?;
+        let data = Dataset::new(self, x, y, "train_on_batch")?;
+        let all: Vec<usize> = (0..data.samples()).collect();
+        let (inputs, targets) = data.batch(&all)?;
+        let seed = step_seed(0, compiled.optimizer.iterations());
+        let (loss, predictions) = self.train_step(&inputs, &targets, seed)?;
+        let mut tracker = Tracker::new(&self.require_compiled("train_on_batch")?.metrics);
+        tracker.update(&loss, data.samples(), &targets, &predictions)?;
+        tracker.read("")
+    }
+
+    /// One gradient step: returns the batch's loss (a scalar, regularization included) and the
+    /// predictions, both detached and still on the device.
+    pub(crate) fn train_step(
+        &mut self,
+        inputs: &[Tensor],
+        targets: &Tensor,
+        seed: u64,
+    ) -> Result<(Tensor, Tensor)> {
+        let loss_fn = self.require_compiled("fit")?.loss;
+        let tape = Tape::new();
+        let mut ctx = ForwardCtx::training(&tape, seed);
+        let predictions = self.forward(inputs, &mut ctx)?;
+        let loss = with_regularization(self, loss_fn.compute(targets, &predictions)?, &mut ctx)?;
+        // A model whose weights are all frozen has nothing on the tape to differentiate.
+        let updates: Vec<(u64, Tensor, Tensor)> = if loss.is_tracked() {
+            let grads = tape.backward(&loss)?;
+            self.trainable_weights()
+                .into_iter()
+                .filter_map(|w| ctx.gradient(&grads, w).map(|g| (w.id(), w.value().clone(), g.clone())))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        self.require_compiled_mut("fit")?.optimizer.apply(&updates)?;
+        Ok((loss.detach(), predictions.detach()))
+    }
+
+    /// The loss and predictions on a batch in inference mode, recording nothing.
+    pub(crate) fn test_step(
+        &self,
+        inputs: &[Tensor],
+        targets: &Tensor,
+        loss_fn: Loss,
+    ) -> Result<(Tensor, Tensor)> {
+        no_grad(|| {
+            let mut ctx = ForwardCtx::inference();
+            let predictions = self.forward(inputs, &mut ctx)?;
+            let loss = with_regularization(self, loss_fn.compute(targets, &predictions)?, &mut ctx)?;
+            Ok((loss, predictions))
+        })
+    }
+}
+
+/// `loss` plus the model's regularization penalties for this pass, as Keras adds them to the
+/// loss it reports and differentiates.
+fn with_regularization(model: &Model, loss: Tensor, ctx: &mut ForwardCtx<'_>) -> Result<Tensor> {
+    Ok(match model.regularization_loss(ctx)? {
+        Some(penalty) => loss.add(&penalty)?,
+        None => loss,
+    })
+}

@@ -1,0 +1,418 @@
+//! Layers one at a time: gradient checks in f64 on the CPU through the layer API (weights built
+//! in f64, checked by central differences), BatchNormalization and dropout in training and at
+//! inference, Dense on N-D input, regularizers, initializers, and clear errors for bad shapes.
+
+mod common;
+
+use common::{assert_close, rand, rand_in, tensor};
+use tessera::nn::{
+    Activation, ActivationLayer, Add, AveragePooling2D, BatchNormalization, Concatenate, Conv2D, Dense,
+    Dropout, Flatten, ForwardCtx, GlobalAveragePooling2D, Layer, MaxPooling2D, NnError, Regularizer,
+    SimpleRNN, SpatialDropout2D,
+};
+use tessera::tensor_core::gradcheck::{self, GradCheck};
+use tessera::{DType, Device, Tape, Tensor};
+
+/// Bound on the max relative error of a layer's gradient check (see `gradcheck::check`). The
+/// layers are smooth where checked (tanh, sigmoid, softmax, linear; pooling and dropout away
+/// from ties), so only round-off remains: the objective sums at most a few hundred terms of
+/// O(1), ~1e-14 over 2 * STEP, ~1e-8 absolute, up to 1e-5 against the 1e-3 floor of small
+/// gradients. A wrong rule, or a weight the layer ignores, errs by O(1).
+const BOUND: f64 = 1e-5;
+
+/// Builds `layer` for `inputs` (shapes without the batch axis), then checks the gradients of
+/// its forward pass, in training or inference mode, with respect to a random batch of each
+/// input and to every trainable weight, which the pass reads through `ForwardCtx::substitute`.
+fn check_layer(
+    name: &str,
+    mut layer: impl Layer,
+    inputs: &[&[usize]],
+    batch: usize,
+    training: bool,
+) -> GradCheck {
+    let shapes: Vec<Vec<usize>> = inputs.iter().map(|s| s.to_vec()).collect();
+    layer.build(&shapes).unwrap();
+    let xs: Vec<Tensor> = shapes
+        .iter()
+        .enumerate()
+        .map(|(k, s)| rand(&[[batch].as_slice(), s].concat(), 100 + k as u64))
+        .collect();
+    let weights: Vec<_> = layer.weights().into_iter().filter(|w| w.trainable()).collect();
+    let mut all: Vec<&Tensor> = xs.iter().collect();
+    all.extend(weights.iter().map(|w| w.value()));
+    gradcheck::check(name, &all, |values| {
+        let tape = Tape::new();
+        let mut ctx = if training { ForwardCtx::training(&tape, 7) } else { ForwardCtx::inference() };
+        for (w, v) in weights.iter().zip(&values[xs.len()..]) {
+            ctx.substitute(w, v.clone());
+        }
+        layer.forward(&values[..xs.len()], &mut ctx).map_err(|e| match e {
+            NnError::Tensor(t) => t,
+            other => panic!("{other}"),
+        })
+    })
+    .unwrap()
+}
+
+#[test]
+fn dense_gradients() {
+    for (activation, input, batch) in [
+        (Activation::Tanh, &[5][..], 3),
+        (Activation::Sigmoid, &[2, 3, 7][..], 2),
+        (Activation::Softmax, &[4][..], 1),
+        (Activation::Linear, &[1][..], 13),
+    ] {
+        let layer = Dense::new(4).activation(activation).dtype(DType::F64);
+        let name = format!("Dense {activation:?} on {input:?}");
+        let report = check_layer(&name, layer, &[input], batch, false);
+        assert_eq!(report.elements, batch * input.iter().product::<usize>() + input.last().unwrap() * 4 + 4);
+        report.assert_within(BOUND);
+    }
+    check_layer("Dense no bias", Dense::new(3).use_bias(false).dtype(DType::F64), &[&[6]], 2, true)
+        .assert_within(BOUND);
+}
+
+#[test]
+fn conv2d_gradients() {
+    for (kernel, strides, padding) in [
+        ((3, 3), (1, 1), "valid"),
+        ((3, 2), (2, 2), "same"),
+        ((1, 1), (1, 1), "same"),
+        ((2, 3), (1, 2), "valid"),
+    ] {
+        let layer =
+            Conv2D::new(3, kernel).strides(strides).padding(padding).activation("tanh").dtype(DType::F64);
+        let name = format!("Conv2D {kernel:?} {padding}");
+        check_layer(&name, layer, &[&[5, 6, 2]], 2, false).assert_within(BOUND);
+    }
+}
+
+#[test]
+fn pooling_flatten_and_activation_gradients() {
+    let image: &[usize] = &[5, 7, 3];
+    check_layer("MaxPooling2D", MaxPooling2D::new(), &[image], 2, false).assert_within(BOUND);
+    check_layer(
+        "MaxPooling2D 3x3/2 same",
+        MaxPooling2D::new().pool_size(3).strides(2).padding("same"),
+        &[image],
+        2,
+        false,
+    )
+    .assert_within(BOUND);
+    check_layer("AveragePooling2D same", AveragePooling2D::new().padding("same"), &[image], 2, false)
+        .assert_within(BOUND);
+    check_layer("GlobalAveragePooling2D", GlobalAveragePooling2D::new(), &[image], 2, false)
+        .assert_within(BOUND);
+    check_layer("Flatten", Flatten::new(), &[image], 2, false).assert_within(BOUND);
+    check_layer("Activation softmax", ActivationLayer::new("softmax"), &[&[3, 4]], 2, false)
+        .assert_within(BOUND);
+}
+
+#[test]
+fn dropout_gradients_follow_the_mask() {
+    // In training the mask is fixed by the context's seed, so the pass is a fixed linear map.
+    check_layer("Dropout", Dropout::new(0.4), &[&[6, 5]], 3, true).assert_within(BOUND);
+    check_layer("SpatialDropout2D", SpatialDropout2D::new(0.5), &[&[3, 4, 5]], 3, true).assert_within(BOUND);
+}
+
+#[test]
+fn batch_normalization_gradients() {
+    for training in [true, false] {
+        for (input, axis) in [(&[4][..], -1), (&[3, 4, 2][..], -1), (&[3, 4, 2][..], 1)] {
+            let layer = BatchNormalization::new().axis(axis).dtype(DType::F64);
+            let name = format!("BatchNormalization {input:?} axis {axis} training {training}");
+            check_layer(&name, layer, &[input], 5, training).assert_within(BOUND);
+        }
+    }
+}
+
+#[test]
+fn simple_rnn_gradients() {
+    for return_sequences in [false, true] {
+        let layer = SimpleRNN::new(3).return_sequences(return_sequences).dtype(DType::F64);
+        let name = format!("SimpleRNN return_sequences {return_sequences}");
+        check_layer(&name, layer, &[&[4, 2]], 2, false).assert_within(BOUND);
+    }
+    let layer = SimpleRNN::new(2).activation("sigmoid").dtype(DType::F64);
+    check_layer("SimpleRNN one step", layer, &[&[1, 3]], 3, false).assert_within(BOUND);
+}
+
+#[test]
+fn merge_gradients() {
+    check_layer("Add", Add::new(), &[&[3, 2], &[3, 2], &[3, 2]], 2, false).assert_within(BOUND);
+    check_layer("Concatenate", Concatenate::new(), &[&[3, 2], &[3, 1]], 2, false).assert_within(BOUND);
+    check_layer("Concatenate axis 1", Concatenate::new().axis(1), &[&[3, 2], &[1, 2]], 2, false)
+        .assert_within(BOUND);
+}
+
+#[test]
+fn regularization_gradients() {
+    let mut layer = Dense::new(3)
+        .kernel_regularizer(Regularizer::L1L2 { l1: 0.3, l2: 0.2 })
+        .bias_regularizer("l2")
+        .bias_initializer("random_normal")
+        .dtype(DType::F64);
+    layer.build(&[vec![4]]).unwrap();
+    let weights = layer.weights();
+    let values: Vec<&Tensor> = weights.iter().map(|w| w.value()).collect();
+    gradcheck::check("Dense penalties", &values, |v| {
+        let mut ctx = ForwardCtx::inference();
+        ctx.substitute(weights[0], v[0].clone());
+        ctx.substitute(weights[1], v[1].clone());
+        Ok(layer.regularization_loss(&mut ctx).unwrap().unwrap())
+    })
+    .unwrap()
+    .assert_within(BOUND);
+}
+
+#[test]
+fn weights_are_read_through_the_context() {
+    // A layer that read a weight's stored value instead of `ctx.weight` would escape both
+    // gradient-check sides, so check that every trainable weight moves the output.
+    let cases: Vec<(Box<dyn Layer>, Vec<usize>, bool)> = vec![
+        (Box::new(Dense::new(2).dtype(DType::F64)), vec![3], false),
+        (Box::new(Conv2D::new(2, 2).dtype(DType::F64)), vec![3, 3, 2], false),
+        (Box::new(BatchNormalization::new().dtype(DType::F64)), vec![3], true),
+        (Box::new(BatchNormalization::new().dtype(DType::F64)), vec![3], false),
+        (Box::new(SimpleRNN::new(2).dtype(DType::F64)), vec![2, 3], false),
+    ];
+    for (mut layer, shape, training) in cases {
+        layer.build(std::slice::from_ref(&shape)).unwrap();
+        let x = rand(&[[4].as_slice(), &shape].concat(), 9);
+        let run = |shifted: Option<usize>| {
+            let tape = Tape::new();
+            let mut ctx = if training { ForwardCtx::training(&tape, 1) } else { ForwardCtx::inference() };
+            for (k, w) in layer.weights().into_iter().enumerate() {
+                let value =
+                    if shifted == Some(k) { w.value().add_scalar(0.5).unwrap() } else { w.value().clone() };
+                ctx.substitute(w, value);
+            }
+            layer.forward(std::slice::from_ref(&x), &mut ctx).unwrap().to_vec_f64().unwrap()
+        };
+        let base = run(None);
+        for (k, w) in layer.weights().iter().enumerate().filter(|(_, w)| w.trainable()) {
+            let moved = run(Some(k)).iter().zip(&base).any(|(a, b)| (a - b).abs() > 1e-6);
+            assert!(moved, "{} ignores the context's {}", layer.name(), w.name());
+        }
+    }
+}
+
+/// The values of `layer`'s weight `index`.
+fn weight_values(layer: &dyn Layer, index: usize) -> Vec<f64> {
+    layer.weights()[index].value().to_vec_f64().unwrap()
+}
+
+#[test]
+fn batch_normalization_trains_on_batch_statistics_and_infers_on_moving_ones() {
+    // Two channels; per channel the batch mean is (4, 5) and the biased variance (5, 5).
+    let x = tensor(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0], &[4, 2]);
+    let mut bn = BatchNormalization::new().dtype(DType::F64);
+    assert_eq!(bn.build(&[vec![2]]).unwrap(), vec![2]);
+    let names: Vec<&str> = bn.weights().iter().map(|w| w.name()).collect();
+    assert_eq!(names, ["gamma", "beta", "moving_mean", "moving_variance"]);
+    assert_eq!(bn.weights().iter().map(|w| w.trainable()).collect::<Vec<_>>(), [true, true, false, false]);
+
+    // Training: normalized with the batch's statistics, epsilon 1e-3 (exact up to round-off).
+    let tape = Tape::new();
+    let y = bn
+        .forward(std::slice::from_ref(&x), &mut ForwardCtx::training(&tape, 0))
+        .unwrap()
+        .to_vec_f64()
+        .unwrap();
+    let expected: Vec<f64> = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0]
+        .iter()
+        .enumerate()
+        .map(|(i, v)| (v - [4.0, 5.0][i % 2]) / (5.0f64 + 1e-3).sqrt())
+        .collect();
+    assert_close(&y, &expected, 1e-12);
+    // Moving statistics: moving * 0.99 + batch * 0.01 from (0, 1).
+    assert_close(&weight_values(&bn, 2), &[0.04, 0.05], 1e-12);
+    assert_close(&weight_values(&bn, 3), &[1.04, 1.04], 1e-12);
+
+    // Inference: normalized with the moving statistics, which stay as they are.
+    let y = bn.forward(std::slice::from_ref(&x), &mut ForwardCtx::inference()).unwrap().to_vec_f64().unwrap();
+    let expected: Vec<f64> = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0]
+        .iter()
+        .enumerate()
+        .map(|(i, v)| (v - [0.04, 0.05][i % 2]) / (1.04f64 + 1e-3).sqrt())
+        .collect();
+    assert_close(&y, &expected, 1e-12);
+    assert_close(&weight_values(&bn, 2), &[0.04, 0.05], 1e-12);
+
+    // Frozen (Keras 3): inference mode even in a training pass; the statistics do not move, and
+    // unfreezing never makes them trainable.
+    bn.set_trainable(false);
+    assert!(bn.weights().iter().all(|w| !w.trainable()));
+    let tape = Tape::new();
+    let y = bn
+        .forward(std::slice::from_ref(&x), &mut ForwardCtx::training(&tape, 0))
+        .unwrap()
+        .to_vec_f64()
+        .unwrap();
+    assert_close(&y, &expected, 1e-12);
+    assert_close(&weight_values(&bn, 2), &[0.04, 0.05], 1e-12);
+    bn.set_trainable(true);
+    assert_eq!(bn.weights().iter().map(|w| w.trainable()).collect::<Vec<_>>(), [true, true, false, false]);
+}
+
+#[test]
+fn dropout_scales_in_training_and_passes_through_at_inference() {
+    let x = rand_in(&[100, 100], 1.0, 2.0, 1);
+    let mut dropout = Dropout::new(0.3);
+    dropout.build(&[vec![100]]).unwrap();
+    let at_inference = dropout.forward(std::slice::from_ref(&x), &mut ForwardCtx::inference()).unwrap();
+    assert_eq!(at_inference.to_vec_f64().unwrap(), x.to_vec_f64().unwrap());
+
+    let tape = Tape::new();
+    let trained = dropout.forward(std::slice::from_ref(&x), &mut ForwardCtx::training(&tape, 3)).unwrap();
+    let (xs, ys) = (x.to_vec_f64().unwrap(), trained.to_vec_f64().unwrap());
+    // Every element is dropped or scaled by 1 / 0.7 (to round-off).
+    assert!(xs.iter().zip(&ys).all(|(x, y)| *y == 0.0 || (y - x / 0.7).abs() < 1e-12));
+    // 10,000 draws: the dropped fraction is within 0.02 of 0.3 (4.4 standard deviations).
+    let dropped = ys.iter().filter(|&&y| y == 0.0).count() as f64 / ys.len() as f64;
+    assert!((dropped - 0.3).abs() < 0.02, "dropped {dropped}");
+}
+
+#[test]
+fn spatial_dropout_drops_whole_feature_maps() {
+    let x = rand_in(&[8, 3, 4, 16], 1.0, 2.0, 2);
+    let mut dropout = SpatialDropout2D::new(0.5);
+    dropout.build(&[vec![3, 4, 16]]).unwrap();
+    let tape = Tape::new();
+    let y = dropout
+        .forward(std::slice::from_ref(&x), &mut ForwardCtx::training(&tape, 5))
+        .unwrap()
+        .to_vec_f64()
+        .unwrap();
+    let xs = x.to_vec_f64().unwrap();
+    let mut kept = 0;
+    for n in 0..8 {
+        for c in 0..16 {
+            let at = |p: usize| n * 192 + p * 16 + c;
+            let zeroed = y[at(0)] == 0.0;
+            kept += usize::from(!zeroed);
+            for p in 0..12 {
+                let expected = if zeroed { 0.0 } else { xs[at(p)] * 2.0 };
+                assert!((y[at(p)] - expected).abs() < 1e-12, "sample {n} channel {c} pixel {p}");
+            }
+        }
+    }
+    assert!((16..=112).contains(&kept), "{kept} of 128 maps kept");
+    let unchanged = dropout.forward(std::slice::from_ref(&x), &mut ForwardCtx::inference()).unwrap();
+    assert_eq!(unchanged.to_vec_f64().unwrap(), xs);
+}
+
+#[test]
+fn dense_acts_on_the_last_axis() {
+    let mut dense = Dense::new(3).bias_initializer("random_uniform").dtype(DType::F64);
+    assert_eq!(dense.build(&[vec![4, 2, 5]]).unwrap(), vec![4, 2, 3]);
+    let x = rand(&[2, 4, 2, 5], 3);
+    let y = dense.forward(std::slice::from_ref(&x), &mut ForwardCtx::inference()).unwrap();
+    assert_eq!(y.dims(), [2, 4, 2, 3]);
+    let (k, b) = (weight_values(&dense, 0), weight_values(&dense, 1));
+    let xs = x.to_vec_f64().unwrap();
+    // Each of the 16 positions maps its 5 features alone: y = x · kernel + bias (round-off only).
+    let expected: Vec<f64> = (0..16)
+        .flat_map(|p| {
+            let row = &xs[p * 5..p * 5 + 5];
+            let (k, b) = (&k, &b);
+            (0..3).map(move |u| b[u] + (0..5).map(|f| row[f] * k[f * 3 + u]).sum::<f64>())
+        })
+        .collect();
+    assert_close(&y.to_vec_f64().unwrap(), &expected, 1e-12);
+}
+
+#[test]
+fn step_neuron_computes_and_and_or() {
+    // McCulloch–Pitts: weights 1, 1 and threshold 2 (AND) or 1 (OR), set by hand.
+    for (threshold, truth) in [(2.0, [0.0, 0.0, 0.0, 1.0]), (1.0, [0.0, 1.0, 1.0, 1.0])] {
+        let mut neuron =
+            Dense::new(1).activation(Activation::Step(threshold)).use_bias(false).dtype(DType::F64);
+        neuron.build(&[vec![2]]).unwrap();
+        neuron.weights()[0].assign(&tensor(&[1.0, 1.0], &[2, 1])).unwrap();
+        let inputs = tensor(&[0.0, 0.0, 0.0, 1.0, 1.0, 0.0, 1.0, 1.0], &[4, 2]);
+        let out = neuron.forward(&[inputs], &mut ForwardCtx::inference()).unwrap();
+        assert_eq!(out.to_vec_f64().unwrap(), truth);
+    }
+}
+
+#[test]
+fn regularizers_add_keras_penalties() {
+    let mut dense = Dense::new(2).kernel_regularizer("l2");
+    dense.build(&[vec![3]]).unwrap();
+    let kernel = weight_values(&dense, 0);
+    let penalty = dense.regularization_loss(&mut ForwardCtx::inference()).unwrap().unwrap().item().unwrap();
+    // 0.01 * sum(k²), in f32: relative tolerance 1e-6.
+    let expected = 0.01 * kernel.iter().map(|k| k * k).sum::<f64>();
+    assert!((penalty - expected).abs() <= 1e-6 * expected, "{penalty} vs {expected}");
+    let mut plain = Dense::new(2);
+    plain.build(&[vec![3]]).unwrap();
+    assert!(plain.regularization_loss(&mut ForwardCtx::inference()).unwrap().is_none());
+}
+
+#[test]
+fn layers_get_distinct_reproducible_weights() {
+    let built = |layer: Dense| {
+        let mut layer = layer;
+        layer.build(&[vec![4]]).unwrap();
+        weight_values(&layer, 0)
+    };
+    assert_ne!(built(Dense::new(3)), built(Dense::new(3)));
+    assert_eq!(built(Dense::new(3).seed(11)), built(Dense::new(3).seed(11)));
+    tessera::nn::set_random_seed(42);
+    let first = (built(Dense::new(3)), built(Dense::new(3)));
+    tessera::nn::set_random_seed(42);
+    assert_eq!(first, (built(Dense::new(3)), built(Dense::new(3))));
+    // Biases start at zero; the kernel is within glorot_uniform's limit sqrt(6 / (4 + 3)).
+    let mut dense = Dense::new(3);
+    dense.build(&[vec![4]]).unwrap();
+    assert_eq!(weight_values(&dense, 1), [0.0; 3]);
+    assert!(weight_values(&dense, 0).iter().all(|k| k.abs() <= (6.0f64 / 7.0).sqrt()));
+}
+
+/// The message of a layer error, asserting that it is one and names `layer`.
+fn layer_error(result: tessera::nn::Result<impl std::fmt::Debug>, layer: &str) -> String {
+    match result {
+        Err(e @ NnError::Layer { .. }) => {
+            let message = e.to_string();
+            assert!(message.starts_with(&format!("layer {layer}:")), "{message}");
+            message
+        }
+        other => panic!("expected a layer error from {layer}, got {other:?}"),
+    }
+}
+
+#[test]
+fn bad_shapes_and_settings_are_errors_not_panics() {
+    let message = layer_error(Conv2D::new(4, 3).build(&[vec![10, 10]]), "conv2d");
+    assert!(message.contains("(height, width, channels)") && message.contains("(None, 10, 10)"), "{message}");
+    let message = layer_error(Conv2D::new(4, 5).build(&[vec![3, 3, 1]]), "conv2d");
+    assert!(message.contains("(None, 3, 3, 1)") && message.contains("same"), "{message}");
+    layer_error(Dense::new(4).build(&[vec![]]), "dense");
+    layer_error(Dense::new(4).build(&[vec![2], vec![2]]), "dense");
+    let message = layer_error(Dense::new(4).activation("relux").build(&[vec![2]]), "dense");
+    assert!(message.contains("\"relux\"") && message.contains("leaky_relu"), "{message}");
+    layer_error(Dense::new(4).kernel_initializer("xavier").build(&[vec![2]]), "dense");
+    layer_error(Dropout::new(1.5).build(&[vec![2]]), "dropout");
+    layer_error(SpatialDropout2D::new(0.1).build(&[vec![4, 4]]), "spatial_dropout2d");
+    layer_error(BatchNormalization::new().axis(0).build(&[vec![4]]), "batch_normalization");
+    layer_error(SimpleRNN::new(4).build(&[vec![4]]), "simple_rnn");
+    layer_error(GlobalAveragePooling2D::new().build(&[vec![4, 4]]), "global_average_pooling2d");
+    layer_error(MaxPooling2D::new().padding("full").build(&[vec![4, 4, 1]]), "max_pooling2d");
+    let message = layer_error(Add::new().build(&[vec![3], vec![4]]), "add");
+    assert!(message.contains("(None, 3), (None, 4)"), "{message}");
+    layer_error(Concatenate::new().build(&[vec![3, 2], vec![4, 2]]), "concatenate");
+    layer_error(Concatenate::new().axis(0).build(&[vec![3], vec![3]]), "concatenate");
+
+    // At call time: unbuilt, wrong sample shape, wrong dtype, rebuilt for other shapes.
+    let mut dense = Dense::new(2).named("head");
+    layer_error(dense.forward(&[rand(&[1, 3], 0)], &mut ForwardCtx::inference()), "head");
+    dense.build(&[vec![3]]).unwrap();
+    let wrong = Tensor::zeros([5, 4], DType::F32, &Device::Cpu).unwrap();
+    let message = layer_error(dense.forward(&[wrong], &mut ForwardCtx::inference()), "head");
+    assert!(message.contains("(None, 3)") && message.contains("(5, 4)"), "{message}");
+    let message = layer_error(dense.forward(&[rand(&[5, 3], 0)], &mut ForwardCtx::inference()), "head");
+    assert!(message.contains("f32") && message.contains("f64"), "{message}");
+    layer_error(dense.build(&[vec![4]]), "head");
+    assert_eq!(dense.build(&[vec![3]]).unwrap(), vec![2]);
+}
