@@ -1,6 +1,8 @@
 //! tessera: a GPU tensor engine with WGSL kernels, tape autodiff, a CPU reference backend and a
 //! Keras-style API. This crate re-exports its two libraries.
 
+pub mod train;
+
 pub use nn;
 pub use tensor_core;
 pub use tensor_core::{DType, Device, Error, Result, Shape, Tape, Tensor, no_grad};

@@ -1,0 +1,125 @@
+//! The main job: train the reference CNN on Fashion-MNIST, evaluate it on the test set and save
+//! its weights. `tessera train` runs it; its fast mode (a slice of the data) runs in the tests.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use nn::data::{FashionMnist, LabelledImages, labels_to_tensor};
+use nn::{Conv2D, Dense, EvaluateOptions, FitOptions, Flatten, History, MaxPooling2D, Model, Result};
+use tensor_core::{Device, Tensor};
+
+/// What to train on, for how long, where, and where to write the results.
+#[derive(Clone, Debug)]
+pub struct TrainOptions {
+    /// Directory holding the four Fashion-MNIST IDX files (gzip or raw).
+    pub data_dir: PathBuf,
+    pub epochs: usize,
+    pub batch_size: usize,
+    pub device: Device,
+    /// Where the weights (and the report) go.
+    pub out_dir: PathBuf,
+    /// Use only the first `n` training and `n / 6` test images (a fast run, for checks).
+    pub limit: Option<usize>,
+    /// Fraction of the training images held out for validation, as Keras's `validation_split`.
+    pub validation_split: f64,
+    pub seed: u64,
+    /// Keras's verbosity: 0 silent, 1 progress bar, 2 one line per epoch.
+    pub verbose: u8,
+}
+
+impl Default for TrainOptions {
+    fn default() -> Self {
+        TrainOptions {
+            data_dir: FashionMnist::DEFAULT_DIR.into(),
+            epochs: 3,
+            batch_size: 64,
+            device: Device::Cpu,
+            out_dir: "tessera-report".into(),
+            limit: None,
+            validation_split: 0.1,
+            seed: 1,
+            verbose: 1,
+        }
+    }
+}
+
+/// What a run achieved.
+#[derive(Debug)]
+pub struct TrainResult {
+    pub history: History,
+    pub test_loss: f64,
+    pub test_accuracy: f64,
+    pub train_seconds: f64,
+    /// Training samples per second over the whole fit (validation included in the time).
+    pub samples_per_second: f64,
+    pub weights_path: PathBuf,
+}
+
+/// The reference CNN: Conv2D 32 3x3 same relu, MaxPool 2, Conv2D 64 3x3 same relu, MaxPool 2,
+/// Flatten, Dense 128 relu, Dense 10 softmax — 421,642 parameters.
+pub fn reference_cnn() -> Result<Model> {
+    let mut model = Model::sequential(vec![
+        Box::new(Conv2D::new(32, 3).padding("same").activation("relu").input_shape(&[28, 28, 1])),
+        Box::new(MaxPooling2D::new()),
+        Box::new(Conv2D::new(64, 3).padding("same").activation("relu")),
+        Box::new(MaxPooling2D::new()),
+        Box::new(Flatten::new()),
+        Box::new(Dense::new(128).activation("relu")),
+        Box::new(Dense::new(10).activation("softmax")),
+    ])?;
+    model.compile("adam", "sparse_categorical_crossentropy", &["accuracy"])?;
+    Ok(model)
+}
+
+/// Pixels scaled to [0, 1] as an (n, 28, 28, 1) tensor, and the labels as class ids, on `device`.
+fn tensors(part: &LabelledImages, limit: Option<usize>, device: &Device) -> Result<(Tensor, Tensor)> {
+    let n = limit.unwrap_or(part.images.n).min(part.images.n);
+    let (rows, cols) = (part.images.rows, part.images.cols);
+    let pixels: Vec<f32> =
+        part.images.pixels[..n * rows * cols].iter().map(|&p| f32::from(p) / 255.0).collect();
+    let x = Tensor::from_vec(pixels, [n, rows, cols, 1], device)?;
+    let y = labels_to_tensor(&part.labels[..n], device)?;
+    Ok((x, y))
+}
+
+/// Loads the data, trains, evaluates on the test images and saves the weights.
+pub fn run(options: &TrainOptions) -> Result<(Model, TrainResult)> {
+    let data = FashionMnist::load(&options.data_dir)?;
+    let (x_train, y_train) = tensors(&data.train, options.limit, &options.device)?;
+    let (x_test, y_test) = tensors(&data.test, options.limit.map(|n| n.div_ceil(6)), &options.device)?;
+    nn::set_random_seed(options.seed);
+    let mut model = reference_cnn()?;
+    model.to_device(&options.device)?;
+    if options.verbose > 0 {
+        model.print_summary();
+    }
+    let start = Instant::now();
+    let history = model.fit(
+        &x_train,
+        &y_train,
+        FitOptions::default()
+            .epochs(options.epochs)
+            .batch_size(options.batch_size)
+            .validation_split(options.validation_split)
+            .seed(options.seed)
+            .verbose(options.verbose),
+    )?;
+    let train_seconds = start.elapsed().as_secs_f64();
+    let logs = model.evaluate(&x_test, &y_test, EvaluateOptions::default().batch_size(256).verbose(0))?;
+    std::fs::create_dir_all(&options.out_dir).map_err(|e| nn::NnError::Io {
+        path: options.out_dir.display().to_string(),
+        detail: e.to_string(),
+    })?;
+    let weights_path = options.out_dir.join("model.safetensors");
+    nn::io::save_weights(&model, &weights_path)?;
+    let samples = x_train.dims()[0] as f64 * options.epochs as f64;
+    let result = TrainResult {
+        history,
+        test_loss: logs.get("loss").copied().unwrap_or(f64::NAN),
+        test_accuracy: logs.get("accuracy").copied().unwrap_or(f64::NAN),
+        train_seconds,
+        samples_per_second: samples / train_seconds,
+        weights_path,
+    };
+    Ok((model, result))
+}

@@ -1,0 +1,28 @@
+//! The main job's fast mode: the reference CNN on a slice of the real Fashion-MNIST learns far
+//! past chance, and its weights file is written.
+
+use tessera::train::{TrainOptions, reference_cnn, run};
+
+#[test]
+fn the_reference_cnn_has_keras_parameter_count() {
+    assert_eq!(reference_cnn().unwrap().count_params(), (421_642, 0));
+}
+
+#[test]
+fn fast_mode_learns_on_the_cpu() {
+    let out_dir = std::env::temp_dir().join(format!("tessera-main-job-{}", std::process::id()));
+    let options = TrainOptions {
+        epochs: 1,
+        limit: Some(3000),
+        out_dir: out_dir.clone(),
+        verbose: 0,
+        ..Default::default()
+    };
+    let (_, result) = run(&options).unwrap();
+    // Chance is 10% over ten classes; one epoch on 2,700 images reaches about 70%.
+    assert!(result.test_accuracy > 0.5, "test accuracy {}", result.test_accuracy);
+    let losses = result.history.get("loss").unwrap();
+    assert!(losses[0] < 2.3, "the first epoch's mean loss {} should be below ln(10) = 2.303", losses[0]);
+    assert!(result.weights_path.exists());
+    std::fs::remove_dir_all(out_dir).unwrap();
+}
