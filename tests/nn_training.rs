@@ -462,3 +462,34 @@ fn verbose_2_prints_one_line_per_epoch_in_keras_format() {
     model.fit(&x, &y, FitOptions::default().verbose(0).output(&mut silent)).unwrap();
     assert!(silent.is_empty());
 }
+
+/// A cross-entropy on a softmax output is computed from the logits behind it (as Keras's
+/// TensorFlow backend does): the same value where nothing saturates (tolerance 1e-6), and a
+/// gradient that still flows where the clipped probabilities would have stopped it.
+#[test]
+fn cross_entropy_on_a_softmax_output_uses_its_logits() {
+    use tessera::nn::Activation;
+    let logits = Tensor::from_vec(vec![0.5f64, -1.0, 2.0, 0.1, 0.2, 0.3], [2, 3], &Device::Cpu).unwrap();
+    let labels = Tensor::from_vec(vec![2.0f64, 0.0], [2], &Device::Cpu).unwrap();
+    let mut ctx = ForwardCtx::inference();
+    let probabilities = ctx.activate(Activation::Softmax, &logits).unwrap();
+    let loss = Loss::SparseCategoricalCrossentropy { from_logits: false };
+    let plain = loss.compute(&labels, &probabilities).unwrap().item().unwrap();
+    let fused =
+        loss.compute_for(&labels, &probabilities, ctx.logits_of(&probabilities)).unwrap().item().unwrap();
+    assert!((plain - fused).abs() < 1e-6, "{plain} vs {fused}");
+
+    // Unscaled inputs saturate the softmax: clipped probabilities would give no gradient at all.
+    let mut model =
+        Model::sequential(vec![Box::new(Dense::new(2).input_shape(&[2]).activation("softmax"))]).unwrap();
+    model.compile("sgd", "sparse_categorical_crossentropy", &[]).unwrap();
+    let x = Tensor::from_vec(vec![150.0f32, 67.0, 130.0, 60.0], [2, 2], &Device::Cpu).unwrap();
+    let y = Tensor::from_vec(vec![1.0f32, 0.0], [2], &Device::Cpu).unwrap();
+    let before = model.weights()[0].value().to_vec::<f32>().unwrap();
+    model.train_on_batch(&x, &y).unwrap();
+    assert_ne!(
+        model.weights()[0].value().to_vec::<f32>().unwrap(),
+        before,
+        "the saturated model must still learn"
+    );
+}

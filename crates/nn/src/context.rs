@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use tensor_core::{Gradients, Tape, Tensor};
 
-use crate::Weight;
+use crate::{Activation, Result, Weight};
 
 /// The state of one forward pass. In training, every trainable weight a layer reads is watched
 /// on the tape (once), so its gradient can be looked up after the backward sweep; layers with
@@ -16,17 +16,36 @@ pub struct ForwardCtx<'t> {
     watched: HashMap<u64, Tensor>,
     seed: u64,
     draws: u64,
+    /// The last softmax or sigmoid output a layer produced, with the logits it came from.
+    squashed: Option<Squashed>,
+}
+
+/// A probability output and the logits it was computed from, so that a cross-entropy on the
+/// probabilities can be computed from the logits instead, as Keras's TensorFlow backend does:
+/// exact, and free of the clipping that stops gradients when the probabilities saturate.
+#[derive(Clone)]
+pub struct Squashed {
+    pub activation: Activation,
+    pub output: Tensor,
+    pub logits: Tensor,
 }
 
 impl<'t> ForwardCtx<'t> {
     /// Inference: nothing is recorded, dropout is off, batch norm uses its moving statistics.
     pub fn inference() -> ForwardCtx<'static> {
-        ForwardCtx { training: false, tape: None, watched: HashMap::new(), seed: 0, draws: 0 }
+        ForwardCtx { training: false, tape: None, watched: HashMap::new(), seed: 0, draws: 0, squashed: None }
     }
 
     /// Training: trainable weights are watched on `tape`; `seed` starts this step's random streams.
     pub fn training(tape: &'t Tape, seed: u64) -> ForwardCtx<'t> {
-        ForwardCtx { training: true, tape: Some(tape), watched: HashMap::new(), seed, draws: 0 }
+        ForwardCtx {
+            training: true,
+            tape: Some(tape),
+            watched: HashMap::new(),
+            seed,
+            draws: 0,
+            squashed: None,
+        }
     }
 
     pub fn is_training(&self) -> bool {
@@ -53,6 +72,22 @@ impl<'t> ForwardCtx<'t> {
     /// mode: a gradient check passes its own watched, perturbed tensors this way.
     pub fn substitute(&mut self, weight: &Weight, value: Tensor) {
         self.watched.insert(weight.id(), value);
+    }
+
+    /// Applies `activation` to `x`, remembering the logits behind a softmax or sigmoid output.
+    pub fn activate(&mut self, activation: Activation, x: &Tensor) -> Result<Tensor> {
+        let output = activation.apply(x)?;
+        if matches!(activation, Activation::Softmax | Activation::Sigmoid) {
+            self.squashed = Some(Squashed { activation, output: output.clone(), logits: x.clone() });
+        }
+        Ok(output)
+    }
+
+    /// The logits behind `output`, if it is the last softmax or sigmoid output of this pass.
+    pub fn logits_of(&self, output: &Tensor) -> Option<&Squashed> {
+        self.squashed
+            .as_ref()
+            .filter(|s| s.output.shares_storage(output) && s.output.shape() == output.shape())
     }
 
     /// A fresh seed for a random op, distinct for every call within and across steps.

@@ -22,7 +22,7 @@ mod weight;
 
 pub use activations::Activation;
 pub use callbacks::{Callback, CallbackContext};
-pub use context::ForwardCtx;
+pub use context::{ForwardCtx, Squashed};
 pub use error::{NnError, Result};
 pub use history::{History, Logs};
 pub use initializers::{Initializer, set_random_seed};

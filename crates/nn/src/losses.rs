@@ -15,7 +15,7 @@ use std::str::FromStr;
 
 use tensor_core::{Tensor, no_grad};
 
-use crate::{NnError, Result};
+use crate::{Activation, NnError, Result, Squashed};
 
 /// Keras's `backend.epsilon()`: how far probabilities are kept from 0 and 1 before a log.
 pub const EPSILON: f64 = 1e-7;
@@ -56,6 +56,37 @@ impl Loss {
     /// Whether targets are class ids rather than values shaped like the output.
     pub fn is_sparse(&self) -> bool {
         matches!(self, Loss::SparseCategoricalCrossentropy { .. })
+    }
+
+    /// The batch loss of `y_pred`. When `squashed` holds the logits behind `y_pred` and this is
+    /// the cross-entropy that matches its activation (softmax for the categorical ones, sigmoid for
+    /// the binary one), the loss is computed from the logits, as Keras's TensorFlow backend does:
+    /// the same value where the probabilities are not clipped, and a gradient where they are.
+    pub fn compute_for(
+        &self,
+        y_true: &Tensor,
+        y_pred: &Tensor,
+        squashed: Option<&Squashed>,
+    ) -> Result<Tensor> {
+        let from_logits = match (*self, squashed) {
+            (Loss::CategoricalCrossentropy { from_logits: false }, Some(s))
+                if s.activation == Activation::Softmax =>
+            {
+                Loss::CategoricalCrossentropy { from_logits: true }
+            }
+            (Loss::SparseCategoricalCrossentropy { from_logits: false }, Some(s))
+                if s.activation == Activation::Softmax =>
+            {
+                Loss::SparseCategoricalCrossentropy { from_logits: true }
+            }
+            (Loss::BinaryCrossentropy { from_logits: false }, Some(s))
+                if s.activation == Activation::Sigmoid =>
+            {
+                Loss::BinaryCrossentropy { from_logits: true }
+            }
+            _ => return self.compute(y_true, y_pred),
+        };
+        from_logits.compute(y_true, &squashed.expect("matched above").logits)
     }
 
     /// The batch loss, a scalar: the mean of [`Loss::per_sample`].

@@ -33,8 +33,8 @@ impl Layer for ActivationLayer {
         Ok(output)
     }
 
-    fn forward(&self, inputs: &[Tensor], _ctx: &mut ForwardCtx<'_>) -> Result<Tensor> {
+    fn forward(&self, inputs: &[Tensor], ctx: &mut ForwardCtx<'_>) -> Result<Tensor> {
         self.base.check_inputs(inputs)?;
-        self.base.resolve(&self.activation)?.apply(&inputs[0])
+        ctx.activate(self.base.resolve(&self.activation)?, &inputs[0])
     }
 }

@@ -116,7 +116,7 @@ impl Layer for Conv2D {
         if self.use_bias {
             y = y.add(&ctx.weight(self.base.weight(BIAS)?))?;
         }
-        self.base.resolve(&self.activation)?.apply(&y)
+        ctx.activate(self.base.resolve(&self.activation)?, &y)
     }
 
     fn regularization_loss(&self, ctx: &mut ForwardCtx<'_>) -> Result<Option<Tensor>> {

@@ -77,7 +77,7 @@ impl Layer for Dense {
         if self.use_bias {
             y = y.add(&ctx.weight(self.base.weight(BIAS)?))?;
         }
-        self.base.resolve(&self.activation)?.apply(&y)
+        ctx.activate(self.base.resolve(&self.activation)?, &y)
     }
 
     fn regularization_loss(&self, ctx: &mut ForwardCtx<'_>) -> Result<Option<Tensor>> {

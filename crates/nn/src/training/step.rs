@@ -46,7 +46,8 @@ impl Model {
         let tape = Tape::new();
         let mut ctx = ForwardCtx::training(&tape, seed);
         let predictions = self.forward(inputs, &mut ctx)?;
-        let loss = with_regularization(self, loss_fn.compute(targets, &predictions)?, &mut ctx)?;
+        let loss = loss_fn.compute_for(targets, &predictions, ctx.logits_of(&predictions))?;
+        let loss = with_regularization(self, loss, &mut ctx)?;
         // A model whose weights are all frozen has nothing on the tape to differentiate.
         let updates: Vec<(u64, Tensor, Tensor)> = if loss.is_tracked() {
             let grads = tape.backward(&loss)?;
@@ -71,7 +72,8 @@ impl Model {
         no_grad(|| {
             let mut ctx = ForwardCtx::inference();
             let predictions = self.forward(inputs, &mut ctx)?;
-            let loss = with_regularization(self, loss_fn.compute(targets, &predictions)?, &mut ctx)?;
+            let loss = loss_fn.compute_for(targets, &predictions, ctx.logits_of(&predictions))?;
+            let loss = with_regularization(self, loss, &mut ctx)?;
             Ok((loss, predictions))
         })
     }
