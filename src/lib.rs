@@ -1,5 +1,8 @@
 //! tessera: a GPU tensor engine with WGSL kernels, tape autodiff, a CPU reference backend and a
-//! Keras-style API. This crate re-exports its two libraries.
+//! Keras-style API. This crate re-exports its two libraries and holds what the command line
+//! shares with the tests (the GPU health check).
+
+pub mod check;
 
 pub use nn;
 pub use tensor_core;

@@ -78,6 +78,7 @@ impl Tensor {
                 let (y, mean, var) = cpu::batch_norm::batch_norm_train::<T>(p, x.typed(), g.typed(), b.typed());
                 (Storage::Cpu(T::into_storage(y)), Storage::Cpu(T::into_storage(mean)), Storage::Cpu(T::into_storage(var)))
             }),
+            _ => return Err(crate::gpu::unported("batch_norm")),
         };
         let channels = Shape::new([split.len]);
         let mean = Tensor::from_storage(mean, channels.clone());

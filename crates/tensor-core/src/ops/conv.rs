@@ -218,6 +218,7 @@ fn im2col_forward(x: &Tensor, g: &Conv2dGeometry) -> Result<Tensor> {
         Storage::Cpu(s) => Storage::Cpu(for_dtype!(x.dtype(), T => T::into_storage(
             cpu::conv::im2col::<T>(g, images, s.typed())
         ))),
+        _ => return Err(crate::gpu::unported("conv")),
     };
     Ok(Tensor::from_storage(storage, Shape::new([images * g.out_h * g.out_w, g.patch_len()])))
 }
@@ -229,25 +230,18 @@ fn col2im_forward(cols: &Tensor, g: &Conv2dGeometry) -> Result<Tensor> {
         Storage::Cpu(s) => Storage::Cpu(for_dtype!(cols.dtype(), T => T::into_storage(
             cpu::conv::col2im::<T>(g, images, s.typed())
         ))),
+        _ => return Err(crate::gpu::unported("conv")),
     };
     Ok(Tensor::from_storage(storage, Shape::new([images, g.in_h, g.in_w, g.channels])))
 }
 
-/// Entries `range` of `t` along its first (batch) axis; shares storage when that is all of it.
-fn images_of(t: &Tensor, range: Range<usize>) -> Tensor {
-    let batch = t.dims()[0];
-    if range == (0..batch) {
-        return t.detach();
+/// Entries `range` of `t` along its first (batch) axis, untracked; shares storage when that is
+/// all of it.
+fn images_of(t: &Tensor, range: Range<usize>) -> Result<Tensor> {
+    if range == (0..t.dims()[0]) {
+        return Ok(t.detach());
     }
-    let per_image = t.numel() / batch;
-    let mut dims = t.dims().to_vec();
-    dims[0] = range.len();
-    let storage = match &*t.storage() {
-        Storage::Cpu(s) => Storage::Cpu(for_dtype!(t.dtype(), T => T::into_storage(
-            s.typed::<T>()[range.start * per_image..range.end * per_image].to_vec()
-        ))),
-    };
-    Tensor::from_storage(storage, Shape::new(dims))
+    crate::no_grad(|| t.detach().slice(0, range.start, range.end))
 }
 
 // conv2d's forward and backward are split by ranges of images so that a backend with a limit
@@ -258,16 +252,16 @@ fn images_of(t: &Tensor, range: Range<usize>) -> Tensor {
 /// matrix. Returns (images, OH, OW, F), untracked.
 fn forward_images(x: &Tensor, kernel: &Tensor, g: &Conv2dGeometry, images: Range<usize>) -> Result<Tensor> {
     let n = images.len();
-    let cols = im2col_forward(&images_of(x, images), g)?;
+    let cols = im2col_forward(&images_of(x, images)?, g)?;
     let out = matmul::forward(&cols, kernel, false, false)?;
     Ok(out.with_shape(Shape::new([n, g.out_h, g.out_w, kernel.dims()[1]])))
 }
 
 /// The output gradient of the images `images` as rows: (images * OH * OW, F).
-fn grad_rows(grad: &Tensor, g: &Conv2dGeometry, images: Range<usize>) -> Tensor {
+fn grad_rows(grad: &Tensor, g: &Conv2dGeometry, images: Range<usize>) -> Result<Tensor> {
     let rows = images.len() * g.out_h * g.out_w;
-    let block = images_of(grad, images);
-    block.with_shape(Shape::new([rows, grad.dims()[3]]))
+    let block = images_of(grad, images)?;
+    Ok(block.with_shape(Shape::new([rows, grad.dims()[3]])))
 }
 
 /// The input gradient of the images `images`: col2im(dY · Wᵀ).
@@ -277,14 +271,14 @@ fn input_grad_images(
     g: &Conv2dGeometry,
     images: Range<usize>,
 ) -> Result<Tensor> {
-    let cols = matmul::forward(&grad_rows(grad, g, images), kernel, false, true)?;
+    let cols = matmul::forward(&grad_rows(grad, g, images)?, kernel, false, true)?;
     col2im_forward(&cols, g)
 }
 
 /// The images `images`' share of the kernel gradient, as (KH*KW*C, F): im2col(x)ᵀ · dY.
 fn kernel_grad_images(x: &Tensor, grad: &Tensor, g: &Conv2dGeometry, images: Range<usize>) -> Result<Tensor> {
-    let cols = im2col_forward(&images_of(x, images.clone()), g)?;
-    matmul::forward(&cols, &grad_rows(grad, g, images), true, false)
+    let cols = im2col_forward(&images_of(x, images.clone())?, g)?;
+    matmul::forward(&cols, &grad_rows(grad, g, images)?, true, false)
 }
 
 impl Tensor {

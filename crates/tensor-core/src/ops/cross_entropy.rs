@@ -63,7 +63,7 @@ fn check_class_ids(op: &'static str, ids: &Tensor, p: Rows) -> Result<()> {
 }
 
 /// Runs the forward kernel without recording: one loss per sample.
-fn forward(kind: Labels, p: Rows, logits: &Tensor, labels: &Tensor) -> Tensor {
+fn forward(kind: Labels, p: Rows, logits: &Tensor, labels: &Tensor) -> Result<Tensor> {
     let storage = match (&*logits.storage(), &*labels.storage()) {
         (Storage::Cpu(z), Storage::Cpu(y)) => {
             Storage::Cpu(for_dtype!(logits.dtype(), T => T::into_storage(match kind {
@@ -73,8 +73,9 @@ fn forward(kind: Labels, p: Rows, logits: &Tensor, labels: &Tensor) -> Tensor {
                 }
             })))
         }
+        _ => return Err(crate::gpu::unported("cross_entropy")),
     };
-    Tensor::from_storage(storage, Shape::new([p.rows]))
+    Ok(Tensor::from_storage(storage, Shape::new([p.rows])))
 }
 
 /// The gradient with respect to the logits given each sample's loss gradient `grad`: the fused
@@ -95,13 +96,14 @@ fn logits_grad(kind: Labels, p: Rows, logits: &Tensor, labels: &Tensor, grad: &T
                 ),
             })))
         }
+        _ => return Err(crate::gpu::unported("cross_entropy")),
     };
     Ok(Tensor::from_storage(storage, logits.shape().clone()))
 }
 
 /// Runs the forward kernel and records the fused backward rule.
 fn cross_entropy(kind: Labels, p: Rows, logits: &Tensor, labels: &Tensor) -> Result<Tensor> {
-    let out = forward(kind, p, logits, labels);
+    let out = forward(kind, p, logits, labels)?;
     record(out, &[logits, labels], || {
         Box::new(CrossEntropyBackward { kind, rows: p, logits: logits.detach(), labels: labels.detach() })
     })

@@ -42,6 +42,7 @@ impl Tensor {
             Storage::Cpu(s) => Storage::Cpu(for_dtype!(self.dtype(), T => T::into_storage(
                 cpu::layout::gather_rows::<T>(s.typed(), row_len, indices)
             ))),
+            _ => return Err(crate::gpu::unported("gather")),
         };
         let out = Tensor::from_storage(storage, with_rows(self.shape(), indices.len()));
         record(out, &[self], || Box::new(GatherRowsBackward { indices: indices.to_vec(), rows }))
@@ -67,6 +68,7 @@ impl Tensor {
             Storage::Cpu(s) => Storage::Cpu(for_dtype!(self.dtype(), T => T::into_storage(
                 cpu::layout::scatter_add_rows::<T>(s.typed(), row_len, indices, rows)
             ))),
+            _ => return Err(crate::gpu::unported("gather")),
         };
         let out = Tensor::from_storage(storage, shape);
         record(out, &[self], || Box::new(ScatterAddRowsBackward { indices: indices.to_vec() }))

@@ -23,6 +23,7 @@ fn max_pool_forward(x: &Tensor, batch: usize, g: &Conv2dGeometry) -> Result<(Ten
             let (out, argmax) = cpu::pool::max_pool::<T>(g, batch, s.typed());
             (Storage::Cpu(T::into_storage(out)), Argmax::Cpu(argmax))
         }),
+        _ => return Err(crate::gpu::unported("pool")),
     };
     Ok((Tensor::from_storage(storage, pooled_shape(batch, g)), argmax))
 }
@@ -35,6 +36,7 @@ fn max_pool_backward(grad: &Tensor, argmax: &Argmax, input: &Shape) -> Result<Te
                 cpu::pool::max_pool_backward::<T>(s.typed(), argmax, input.numel())
             )))
         }
+        _ => return Err(crate::gpu::unported("pool")),
     };
     Ok(Tensor::from_storage(storage, input.clone()))
 }
@@ -45,6 +47,7 @@ fn avg_pool_forward(x: &Tensor, batch: usize, g: &Conv2dGeometry) -> Result<Tens
         Storage::Cpu(s) => Storage::Cpu(for_dtype!(x.dtype(), T => T::into_storage(
             cpu::pool::avg_pool::<T>(g, batch, s.typed())
         ))),
+        _ => return Err(crate::gpu::unported("pool")),
     };
     Ok(Tensor::from_storage(storage, pooled_shape(batch, g)))
 }
@@ -55,6 +58,7 @@ fn avg_pool_backward(grad: &Tensor, batch: usize, g: &Conv2dGeometry) -> Result<
         Storage::Cpu(s) => Storage::Cpu(for_dtype!(grad.dtype(), T => T::into_storage(
             cpu::pool::avg_pool_backward::<T>(g, batch, s.typed())
         ))),
+        _ => return Err(crate::gpu::unported("pool")),
     };
     Ok(Tensor::from_storage(storage, Shape::new([batch, g.in_h, g.in_w, g.channels])))
 }

@@ -32,6 +32,7 @@ fn softmax(op: SoftmaxOp, x: &Tensor, axis: isize) -> Result<Tensor> {
             SoftmaxOp::Softmax => cpu::softmax::softmax::<T>(s.typed(), split),
             SoftmaxOp::LogSoftmax => cpu::softmax::log_softmax::<T>(s.typed(), split),
         }))),
+        _ => return Err(crate::gpu::unported("softmax")),
     };
     let out = Tensor::from_storage(storage, x.shape().clone());
     let saved = out.detach();

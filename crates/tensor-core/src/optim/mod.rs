@@ -303,8 +303,10 @@ fn apply<const K: usize>(
             g,
             guards.each_mut().map(|s| match &mut **s {
                 Storage::Cpu(s) => s,
+                Storage::Gpu(_) => unreachable!("unported"),
             }),
         ),
+        _ => return Err(crate::gpu::unported("mod")),
     }
     Ok(())
 }
