@@ -1,7 +1,8 @@
 //! tessera: a GPU tensor engine with WGSL kernels, tape autodiff, a CPU reference backend and a
 //! Keras-style API. This crate re-exports its two libraries and holds what the command line
-//! shares with the tests (the GPU health check).
+//! shares with the tests and benches (the GPU health check, the kernel benchmarks).
 
+pub mod bench;
 pub mod check;
 
 pub use nn;

@@ -19,6 +19,9 @@ pub const ELEMENTWISE_TOLERANCE: f64 = 1e-5;
 /// (summation order differs between the backends).
 pub const REDUCTION_TOLERANCE: f64 = 1e-4;
 
+/// The op under test, applied to a case's inputs on either device.
+pub type CaseFn = Box<dyn Fn(&[Tensor]) -> Result<Tensor>>;
+
 /// One comparison: an op applied to fixed inputs.
 pub struct Case {
     pub op: &'static str,
@@ -26,7 +29,7 @@ pub struct Case {
     pub shapes: String,
     pub tolerance: f64,
     pub inputs: Vec<Tensor>,
-    pub f: Box<dyn Fn(&[Tensor]) -> Result<Tensor>>,
+    pub f: CaseFn,
     /// Whether to compare gradients too.
     pub backward: bool,
 }

@@ -132,7 +132,7 @@ impl GpuDevice {
 
     /// The largest buffer range a kernel may bind, in bytes.
     pub fn max_binding_bytes(&self) -> u64 {
-        u64::from(self.ctx.limits.max_storage_buffer_binding_size)
+        self.ctx.limits.max_storage_buffer_binding_size
     }
 
     /// Whether compiled pipelines persist on disk between runs.
@@ -160,6 +160,25 @@ impl GpuDevice {
         self.ctx.pool.trim();
     }
 
+    /// Measures the adapter's arithmetic ceiling in GFLOP/s: register-only FMA chains, timed
+    /// from submission to completion (the best of `repeats` runs).
+    pub fn peak_gflops(&self, repeats: usize) -> Result<f64> {
+        use super::kernels::peak;
+        let (invocations, iterations) = (1 << 20, 2048);
+        // Warm-up: compiles the pipeline and wakes the device.
+        drop(peak::fma_burst(self, invocations, 16)?);
+        self.synchronize()?;
+        let mut best = f64::INFINITY;
+        for _ in 0..repeats.max(1) {
+            let start = std::time::Instant::now();
+            let out = peak::fma_burst(self, invocations, iterations)?;
+            self.synchronize()?;
+            best = best.min(start.elapsed().as_secs_f64());
+            drop(out);
+        }
+        Ok(peak::flops(invocations, iterations) / best / 1e9)
+    }
+
     /// Submits pending work and waits for the device to finish it (for timing).
     pub fn synchronize(&self) -> Result<()> {
         self.ctx.flush();
@@ -179,7 +198,7 @@ impl Context {
     ) -> Result<()> {
         debug_assert_eq!(buffers.len(), spec.buffers.len(), "{}: binding count", spec.entry);
         debug_assert!(params.len() as u64 <= self.param_slot);
-        let max_binding = u64::from(self.limits.max_storage_buffer_binding_size);
+        let max_binding = self.limits.max_storage_buffer_binding_size;
         if let Some(b) = buffers.iter().find(|b| b.size > max_binding) {
             return Err(Error::Limit(format!(
                 "{}: a {} MiB buffer range exceeds this adapter's max_storage_buffer_binding_size of {} MiB",

@@ -12,8 +12,3 @@ pub use adapter::{ADAPTER_ENV, AdapterSummary, list_adapters};
 pub use context::{GpuDevice, GpuStats};
 pub use pool::PoolStats;
 pub(crate) use pool::PooledBuffer;
-
-/// Placeholder error for op families whose GPU kernels are being ported.
-pub(crate) fn unported(family: &'static str) -> crate::Error {
-    crate::Error::Gpu(format!("{family}: no GPU kernel yet"))
-}

@@ -10,6 +10,7 @@ pub(crate) mod fill;
 pub(crate) mod gather;
 pub(crate) mod matmul;
 pub(crate) mod optim;
+pub(crate) mod peak;
 pub(crate) mod pool;
 pub(crate) mod random;
 pub(crate) mod reduce;
