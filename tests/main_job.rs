@@ -1,6 +1,8 @@
 //! The main job's fast mode: the reference CNN on a slice of the real Fashion-MNIST learns far
 //! past chance, and its weights file is written.
 
+mod common;
+
 use tessera::train::{TrainOptions, reference_cnn, run};
 
 #[test]
@@ -24,5 +26,23 @@ fn fast_mode_learns_on_the_cpu() {
     let losses = result.history.get("loss").unwrap();
     assert!(losses[0] < 2.3, "the first epoch's mean loss {} should be below ln(10) = 2.303", losses[0]);
     assert!(result.weights_path.exists());
+    std::fs::remove_dir_all(out_dir).unwrap();
+}
+
+#[test]
+fn fast_mode_learns_on_the_gpu() {
+    let Some(device) = common::gpu() else { return };
+    let out_dir = std::env::temp_dir().join(format!("tessera-main-job-gpu-{}", std::process::id()));
+    let options = TrainOptions {
+        epochs: 1,
+        limit: Some(3000),
+        device,
+        out_dir: out_dir.clone(),
+        verbose: 0,
+        ..Default::default()
+    };
+    let (_, result) = run(&options).unwrap();
+    // Same bound as on the CPU: chance is 10%.
+    assert!(result.test_accuracy > 0.5, "test accuracy {}", result.test_accuracy);
     std::fs::remove_dir_all(out_dir).unwrap();
 }

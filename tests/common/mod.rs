@@ -31,3 +31,16 @@ pub fn assert_close(actual: &[f64], expected: &[f64], tol: f64) {
         );
     }
 }
+
+/// The GPU to test on. With no adapter the test fails, unless `TESSERA_ALLOW_NO_GPU=1` says a
+/// machine without one is expected: then it prints that it skipped and returns `None`.
+pub fn gpu() -> Option<Device> {
+    match Device::gpu() {
+        Ok(device) => Some(device),
+        Err(e) if std::env::var("TESSERA_ALLOW_NO_GPU").as_deref() == Ok("1") => {
+            println!("skipped: no GPU ({e}); TESSERA_ALLOW_NO_GPU=1");
+            None
+        }
+        Err(e) => panic!("{e}\n(set TESSERA_ALLOW_NO_GPU=1 to skip GPU tests on a machine without one)"),
+    }
+}

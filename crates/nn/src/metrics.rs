@@ -213,7 +213,7 @@ fn first_arg_max(x: &Tensor) -> Result<Tensor> {
     let classes = x.dims().last().copied().unwrap_or(1);
     // Among the maxima, the first has the highest descending rank C, C-1, ..., 1.
     let rank: Vec<f64> = (0..classes).map(|c| (classes - c) as f64).collect();
-    let rank = Tensor::from_vec(rank, [classes], x.device())?.to_dtype(x.dtype())?;
+    let rank = Tensor::from_f64_vec(rank, [classes], x.dtype(), x.device())?;
     let winners = row_maxima(x)?;
     let score = winners.mul(&rank)?;
     Ok(score.eq(&score.max(&[-1], true)?)?.mul(&winners)?)

@@ -3,7 +3,7 @@
 use crate::{DType, Device};
 
 /// Everything a caller can get wrong, and everything a backend can report.
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 pub enum Error {
     /// Operand shapes that the op cannot combine.
     #[error("{op}: {detail}")]
@@ -20,6 +20,29 @@ pub enum Error {
     /// An argument outside the op's domain (a zero stride, an axis past the rank, a rate of 1.5...).
     #[error("{op}: {detail}")]
     Argument { op: &'static str, detail: String },
+
+    /// No GPU adapter could be found.
+    #[error(
+        "no GPU adapter found (no Vulkan, Metal, DX12 or GL driver that can run compute shaders); \
+         on Debian install a driver, or the software one: `apt-get install mesa-vulkan-drivers`"
+    )]
+    NoAdapter,
+
+    /// `TESSERA_ADAPTER` (or an explicit selector) matched no adapter.
+    #[error("no GPU adapter matches {selector:?}; available: {available}")]
+    AdapterNotFound { selector: String, available: String },
+
+    /// A shader failed to compile or validate on this adapter.
+    #[error("shader {file} (entry point {entry}) failed to compile: {message}")]
+    Shader { file: &'static str, entry: &'static str, message: String },
+
+    /// A tensor or dispatch exceeds one of the adapter's limits and cannot be split.
+    #[error("device limit: {0}")]
+    Limit(String),
+
+    /// The device reported an error (lost device, failed mapping, out of memory...).
+    #[error("gpu: {0}")]
+    Gpu(String),
 
     /// Misuse of the tape: a gradient asked of a tensor that was never watched, two tapes mixed...
     #[error("autodiff: {0}")]

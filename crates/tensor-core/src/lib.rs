@@ -6,6 +6,7 @@ pub mod cpu;
 mod device;
 mod dtype;
 mod error;
+pub mod gpu;
 pub mod gradcheck;
 mod ops;
 pub mod optim;

@@ -8,6 +8,8 @@ use parking_lot::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use crate::autodiff::TapeLink;
 use crate::cpu::{CpuStorage, for_dtype};
+use crate::gpu::kernels::{copy, fill, random};
+use crate::gpu::storage::GpuStorage;
 use crate::storage::Storage;
 use crate::{DType, Device, Element, Error, Result, Shape, rng};
 
@@ -44,16 +46,33 @@ impl Tensor {
         Tensor::from_storage(Storage::Cpu(T::into_storage(data)), shape).to(device)
     }
 
+    /// A tensor of `dtype` on `device` holding `data`, rounded when `dtype` is f32. Converting on
+    /// the host first means f64 data can fill a GPU (f32-only) tensor.
+    pub fn from_f64_vec(
+        data: Vec<f64>,
+        shape: impl Into<Shape>,
+        dtype: DType,
+        device: &Device,
+    ) -> Result<Tensor> {
+        Tensor::from_vec(data, shape, &Device::Cpu)?.to_dtype(dtype)?.to(device)
+    }
+
     /// A tensor holding a copy of `data`.
     pub fn from_slice<T: Element>(data: &[T], shape: impl Into<Shape>, device: &Device) -> Result<Tensor> {
         Tensor::from_vec(data.to_vec(), shape, device)
     }
 
-    /// A tensor of `shape` filled with `value`.
+    /// A tensor of `shape` filled with `value` (on a GPU, by a kernel: nothing is uploaded).
     pub fn full(shape: impl Into<Shape>, value: f64, dtype: DType, device: &Device) -> Result<Tensor> {
         let shape = shape.into();
-        let storage = CpuStorage::full(shape.numel(), value, dtype);
-        Tensor::from_storage(Storage::Cpu(storage), shape).to(device)
+        let storage = match device {
+            Device::Cpu => Storage::Cpu(CpuStorage::full(shape.numel(), value, dtype)),
+            Device::Gpu(gpu) => {
+                gpu_dtype("full", dtype)?;
+                Storage::Gpu(fill::fill(gpu, shape.numel(), value as f32)?)
+            }
+        };
+        Ok(Tensor::from_storage(storage, shape))
     }
 
     pub fn zeros(shape: impl Into<Shape>, dtype: DType, device: &Device) -> Result<Tensor> {
@@ -91,9 +110,13 @@ impl Tensor {
         dtype: DType,
         device: &Device,
     ) -> Result<Tensor> {
-        Tensor::sampled("uniform", shape.into(), dtype, device, |i| {
-            low + (high - low) * rng::uniform(seed, i)
-        })
+        let shape = shape.into();
+        if let Device::Gpu(gpu) = device {
+            gpu_dtype("uniform", dtype)?;
+            let n = stream_len("uniform", &shape)?;
+            return Ok(Tensor::from_storage(Storage::Gpu(random::uniform(gpu, n, low, high, seed)?), shape));
+        }
+        Tensor::sampled("uniform", shape, dtype, device, |i| low + (high - low) * rng::uniform(seed, i))
     }
 
     /// Normal samples with mean `mean` and standard deviation `std`, reproducible from `seed`.
@@ -115,9 +138,7 @@ impl Tensor {
         device: &Device,
         sample: impl Fn(u32) -> f64,
     ) -> Result<Tensor> {
-        let n = u32::try_from(shape.numel()).map_err(|_| {
-            Error::argument(op, format!("{shape} has more elements than a random stream ({})", u32::MAX))
-        })?;
+        let n = stream_len(op, &shape)?;
         let storage = for_dtype!(dtype, T => T::into_storage((0..n).map(|i| T::of(sample(i))).collect()));
         Tensor::from_storage(Storage::Cpu(storage), shape).to(device)
     }
@@ -184,6 +205,8 @@ impl Tensor {
         }
         match &*self.storage() {
             Storage::Cpu(s) => Ok(s.typed::<T>().to_vec()),
+            // The dtype check above makes `T` f32 here: the conversion is exact.
+            Storage::Gpu(s) => Ok(s.to_host()?.into_iter().map(|v| T::of(f64::from(v))).collect()),
         }
     }
 
@@ -191,6 +214,7 @@ impl Tensor {
     pub fn to_vec_f64(&self) -> Result<Vec<f64>> {
         match &*self.storage() {
             Storage::Cpu(s) => Ok(s.to_f64_vec()),
+            Storage::Gpu(s) => Ok(s.to_host()?.into_iter().map(f64::from).collect()),
         }
     }
 
@@ -207,14 +231,18 @@ impl Tensor {
         if &self.device == device {
             return Ok(self.clone());
         }
-        match device {
-            Device::Cpu => {
-                let host = match &*self.storage() {
-                    Storage::Cpu(s) => s.clone(),
-                };
-                Ok(Tensor::from_storage(Storage::Cpu(host), self.shape.clone()))
-            }
-        }
+        let host = match &*self.storage() {
+            Storage::Cpu(s) => s.clone(),
+            Storage::Gpu(s) => CpuStorage::F32(s.to_host()?),
+        };
+        let storage = match device {
+            Device::Cpu => Storage::Cpu(host),
+            Device::Gpu(gpu) => match host {
+                CpuStorage::F32(data) => Storage::Gpu(GpuStorage::from_host(gpu, &data)?),
+                CpuStorage::F64(_) => return Err(gpu_dtype("to", DType::F64).unwrap_err()),
+            },
+        };
+        Ok(Tensor::from_storage(storage, self.shape.clone()))
     }
 
     /// A copy converted to `dtype`; not differentiable (casts happen at data boundaries).
@@ -224,6 +252,7 @@ impl Tensor {
         }
         let storage = match &*self.storage() {
             Storage::Cpu(s) => Storage::Cpu(s.cast(dtype)),
+            Storage::Gpu(_) => return Err(gpu_dtype("to_dtype", dtype).unwrap_err()),
         };
         Ok(Tensor::from_storage(storage, self.shape.clone()))
     }
@@ -239,6 +268,8 @@ impl Tensor {
         let mut dst = self.storage_mut();
         match (&mut *dst, &*src_guard) {
             (Storage::Cpu(d), Storage::Cpu(s)) => *d = s.clone(),
+            (Storage::Gpu(d), Storage::Gpu(s)) => copy::copy(s, d)?,
+            _ => unreachable!("same_layout checked the devices"),
         }
         Ok(())
     }
@@ -262,6 +293,18 @@ impl Tensor {
         }
         Ok(())
     }
+}
+
+/// The number of draws for `shape`, which must fit one random stream (u32 positions).
+fn stream_len(op: &'static str, shape: &Shape) -> Result<u32> {
+    u32::try_from(shape.numel()).map_err(|_| {
+        Error::argument(op, format!("{shape} has more elements than a random stream ({})", u32::MAX))
+    })
+}
+
+/// GPU tensors hold f32: any other dtype is refused with an error naming the op.
+fn gpu_dtype(op: &'static str, dtype: DType) -> Result<()> {
+    if dtype == DType::F32 { Ok(()) } else { Err(Error::DType { op, expected: DType::F32, got: dtype }) }
 }
 
 impl fmt::Debug for Tensor {

@@ -9,6 +9,7 @@ use crate::autodiff::{Backward, record};
 use crate::cpu::batch_norm::BatchNormParams;
 use crate::cpu::layout::AxisSplit;
 use crate::cpu::{self, for_dtype};
+use crate::gpu;
 use crate::storage::Storage;
 use crate::{Error, Result, Shape, Tensor};
 
@@ -78,20 +79,24 @@ impl Tensor {
                 let (y, mean, var) = cpu::batch_norm::batch_norm_train::<T>(p, x.typed(), g.typed(), b.typed());
                 (Storage::Cpu(T::into_storage(y)), Storage::Cpu(T::into_storage(mean)), Storage::Cpu(T::into_storage(var)))
             }),
+            (Storage::Gpu(x), Storage::Gpu(g), Storage::Gpu(b)) => {
+                let (y, mean, var) = gpu::kernels::batch_norm::batch_norm_train(p, x, g, b)?;
+                (Storage::Gpu(y), Storage::Gpu(mean), Storage::Gpu(var))
+            }
+            _ => return Err(super::mixed_devices(op, self, gamma)),
         };
         let channels = Shape::new([split.len]);
         let mean = Tensor::from_storage(mean, channels.clone());
         let var = Tensor::from_storage(var, channels);
-        let rstd = var.add_scalar(epsilon)?.powf(-0.5)?;
-        let reduced: Vec<isize> = (0..self.rank()).filter(|&a| a != axis).map(|a| a as isize).collect();
         let y = record(Tensor::from_storage(y, self.shape().clone()), &[self, gamma, beta], || {
             Box::new(BatchNormTrainBackward {
                 x: self.detach(),
-                gamma: gamma.with_shape(channel_shape.clone()),
-                mean: mean.with_shape(channel_shape.clone()),
-                rstd: rstd.with_shape(channel_shape),
-                reduced,
-                count: count as f64,
+                gamma: gamma.detach(),
+                mean: mean.clone(),
+                var: var.clone(),
+                params: p,
+                axis,
+                channel_shape,
             })
         })?;
         Ok((y, mean, var))
@@ -119,16 +124,44 @@ impl Tensor {
     }
 }
 
-/// Saves the per-channel tensors already shaped to broadcast against `x`.
+/// Saves the input, gamma and the batch statistics, all (C,) vectors as the forward pass saw
+/// them. On a GPU the gradients come from one fused kernel; elsewhere they are composed from
+/// tensor ops (the rule the CPU gradient checks vouch for, and the GPU kernel is compared with).
 struct BatchNormTrainBackward {
     x: Tensor,
     gamma: Tensor,
     mean: Tensor,
-    rstd: Tensor,
-    /// Every axis but the channel axis.
-    reduced: Vec<isize>,
-    /// Values per channel (M).
-    count: f64,
+    var: Tensor,
+    params: BatchNormParams,
+    axis: usize,
+    /// (1, .., C, .., 1), for broadcasting the per-channel vectors against `x`.
+    channel_shape: Shape,
+}
+
+impl BatchNormTrainBackward {
+    /// The gradients of x (when `needs_x`), gamma and beta, composed from tensor ops:
+    /// with x_hat = (x - mean) * rstd, d_beta = sum(g), d_gamma = sum(g * x_hat) and
+    /// dx = gamma * rstd / M * (M * g - d_beta - x_hat * d_gamma), summing over every axis but
+    /// the channel axis (M values per channel).
+    fn composed(&self, grad: &Tensor, needs_x: bool) -> Result<(Option<Tensor>, Tensor, Tensor)> {
+        let shape = &self.channel_shape;
+        let count = (self.params.split.outer * self.params.split.inner) as f64;
+        let reduced: Vec<isize> =
+            (0..self.x.rank()).filter(|&a| a != self.axis).map(|a| a as isize).collect();
+        let gamma = self.gamma.with_shape(shape.clone());
+        let rstd = self.var.add_scalar(self.params.epsilon)?.powf(-0.5)?.with_shape(shape.clone());
+        let x_hat = self.x.sub(&self.mean.with_shape(shape.clone()))?.mul(&rstd)?;
+        let d_beta = grad.sum(&reduced, true)?;
+        let d_gamma = grad.mul(&x_hat)?.sum(&reduced, true)?;
+        let d_x = needs_x
+            .then(|| {
+                let centered = grad.mul_scalar(count)?.sub(&d_beta)?.sub(&x_hat.mul(&d_gamma)?)?;
+                centered.mul(&gamma.mul(&rstd)?.mul_scalar(1.0 / count)?)
+            })
+            .transpose()?;
+        let channels = self.gamma.shape().clone();
+        Ok((d_x, d_gamma.with_shape(channels.clone()), d_beta.with_shape(channels)))
+    }
 }
 
 impl Backward for BatchNormTrainBackward {
@@ -137,17 +170,33 @@ impl Backward for BatchNormTrainBackward {
     }
 
     fn backward(&self, grad: &Tensor, needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
-        let channels = Shape::new([self.gamma.numel()]);
-        let x_hat = self.x.sub(&self.mean)?.mul(&self.rstd)?;
-        let d_beta = grad.sum(&self.reduced, true)?;
-        let d_gamma = grad.mul(&x_hat)?.sum(&self.reduced, true)?;
-        // dx = gamma * rstd / M * (M * g - sum(g) - x_hat * sum(g * x_hat))
-        let d_x = needs[0]
-            .then(|| {
-                let centered = grad.mul_scalar(self.count)?.sub(&d_beta)?.sub(&x_hat.mul(&d_gamma)?)?;
-                centered.mul(&self.gamma.mul(&self.rstd)?.mul_scalar(1.0 / self.count)?)
-            })
-            .transpose()?;
-        Ok(vec![d_x, Some(d_gamma.reshape(channels.clone())?), Some(d_beta.reshape(channels)?)])
+        let fused = match (
+            &*self.x.storage(),
+            &*self.gamma.storage(),
+            &*self.mean.storage(),
+            &*self.var.storage(),
+            &*grad.storage(),
+        ) {
+            (
+                Storage::Gpu(x),
+                Storage::Gpu(gamma),
+                Storage::Gpu(mean),
+                Storage::Gpu(var),
+                Storage::Gpu(g),
+            ) => Some(gpu::kernels::batch_norm::batch_norm_train_grad(self.params, x, gamma, mean, var, g)?),
+            _ => None,
+        };
+        let (d_x, d_gamma, d_beta) = match fused {
+            Some((d_x, d_gamma, d_beta)) => {
+                let channels = self.gamma.shape();
+                (
+                    needs[0].then(|| Tensor::from_storage(Storage::Gpu(d_x), self.x.shape().clone())),
+                    Tensor::from_storage(Storage::Gpu(d_gamma), channels.clone()),
+                    Tensor::from_storage(Storage::Gpu(d_beta), channels.clone()),
+                )
+            }
+            None => self.composed(grad, needs[0])?,
+        };
+        Ok(vec![d_x, Some(d_gamma), Some(d_beta)])
     }
 }

@@ -2,6 +2,7 @@
 
 use crate::autodiff::{Backward, record};
 use crate::cpu::{self, for_dtype};
+use crate::gpu;
 use crate::storage::Storage;
 use crate::{Result, Tensor};
 
@@ -36,6 +37,10 @@ fn forward(op: BinaryOp, a: &Tensor, b: &Tensor) -> Result<Tensor> {
         (Storage::Cpu(x), Storage::Cpu(y)) => Storage::Cpu(for_dtype!(a.dtype(), T => T::into_storage(
             cpu::binary::broadcast::<T>(op, x.typed(), a.shape(), y.typed(), b.shape(), &shape)
         ))),
+        (Storage::Gpu(x), Storage::Gpu(y)) => {
+            Storage::Gpu(gpu::kernels::binary::binary(op, x, a.shape(), y, b.shape(), &shape)?)
+        }
+        _ => return Err(super::mixed_devices(op.name(), a, b)),
     };
     Ok(Tensor::from_storage(storage, shape))
 }

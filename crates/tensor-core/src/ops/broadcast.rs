@@ -2,6 +2,7 @@
 
 use crate::autodiff::{Backward, record};
 use crate::cpu::{self, for_dtype};
+use crate::gpu;
 use crate::storage::Storage;
 use crate::{Error, Result, Shape, Tensor};
 
@@ -21,6 +22,7 @@ impl Tensor {
             Storage::Cpu(s) => Storage::Cpu(for_dtype!(self.dtype(), T => T::into_storage(
                 cpu::binary::expand::<T>(s.typed(), self.shape(), shape)
             ))),
+            Storage::Gpu(s) => Storage::Gpu(gpu::kernels::strided_copy::expand(s, self.shape(), shape)?),
         };
         let out = Tensor::from_storage(storage, shape.clone());
         record(out, &[self], || Box::new(BroadcastBackward { input: self.shape().clone() }))

@@ -3,6 +3,7 @@
 use crate::autodiff::{Backward, record};
 use crate::cpu::layout::{AxisSplit, Window};
 use crate::cpu::{self, for_dtype};
+use crate::gpu;
 use crate::storage::Storage;
 use crate::{Error, Result, Shape, Tensor};
 
@@ -49,11 +50,25 @@ impl Tensor {
                     .iter()
                     .zip(&windows)
                     .map(|(guard, &window)| match &**guard {
-                        Storage::Cpu(s) => (s.typed::<T>(), window),
+                        Storage::Cpu(s) => Ok((s.typed::<T>(), window)),
+                        Storage::Gpu(_) => Err(super::mixed_devices("concat", first, tensors[tensors.len() - 1])),
                     })
-                    .collect();
+                    .collect::<Result<_>>()?;
                 T::into_storage(cpu::layout::assemble::<T>(&parts, shape.numel()))
             })),
+            Storage::Gpu(g) => {
+                let parts = guards
+                    .iter()
+                    .zip(&windows)
+                    .map(|(guard, &window)| match &**guard {
+                        Storage::Gpu(s) => Ok((s, window)),
+                        Storage::Cpu(_) => {
+                            Err(super::mixed_devices("concat", first, tensors[tensors.len() - 1]))
+                        }
+                    })
+                    .collect::<Result<Vec<_>>>()?;
+                Storage::Gpu(gpu::kernels::strided_copy::assemble(&g.device, &parts, shape.numel())?)
+            }
         };
         let out = Tensor::from_storage(storage, shape);
         record(out, tensors, || {

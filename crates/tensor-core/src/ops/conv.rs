@@ -6,8 +6,9 @@ use std::ops::Range;
 use super::matmul;
 use crate::autodiff::{Backward, record};
 use crate::cpu::{self, for_dtype};
+use crate::gpu::{self, storage::GpuStorage};
 use crate::storage::Storage;
-use crate::{Error, Result, Shape, Tensor};
+use crate::{Device, Error, Result, Shape, Tensor};
 
 /// How a sliding window treats the borders of its input, as Keras's `padding` argument.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -211,15 +212,17 @@ impl Conv2dGeometry {
     }
 }
 
-/// im2col of the NHWC batch `x`, untracked.
-fn im2col_forward(x: &Tensor, g: &Conv2dGeometry) -> Result<Tensor> {
-    let images = x.dims()[0];
+/// im2col of the images `images` of the NHWC batch `x`, untracked.
+fn im2col_forward(x: &Tensor, g: &Conv2dGeometry, images: Range<usize>) -> Result<Tensor> {
+    let rows = images.len() * g.out_h * g.out_w;
     let storage = match &*x.storage() {
-        Storage::Cpu(s) => Storage::Cpu(for_dtype!(x.dtype(), T => T::into_storage(
-            cpu::conv::im2col::<T>(g, images, s.typed())
-        ))),
+        Storage::Cpu(s) => Storage::Cpu(for_dtype!(x.dtype(), T => {
+            let block = &s.typed::<T>()[images.start * g.image_len()..images.end * g.image_len()];
+            T::into_storage(cpu::conv::im2col::<T>(g, images.len(), block))
+        })),
+        Storage::Gpu(s) => Storage::Gpu(gpu::kernels::conv::im2col(s, g, images)?),
     };
-    Ok(Tensor::from_storage(storage, Shape::new([images * g.out_h * g.out_w, g.patch_len()])))
+    Ok(Tensor::from_storage(storage, Shape::new([rows, g.patch_len()])))
 }
 
 /// col2im of the im2col matrix `cols`, untracked.
@@ -229,62 +232,179 @@ fn col2im_forward(cols: &Tensor, g: &Conv2dGeometry) -> Result<Tensor> {
         Storage::Cpu(s) => Storage::Cpu(for_dtype!(cols.dtype(), T => T::into_storage(
             cpu::conv::col2im::<T>(g, images, s.typed())
         ))),
+        Storage::Gpu(s) => Storage::Gpu(gpu::kernels::conv::col2im(s, g, images)?),
     };
     Ok(Tensor::from_storage(storage, Shape::new([images, g.in_h, g.in_w, g.channels])))
 }
 
-/// Entries `range` of `t` along its first (batch) axis; shares storage when that is all of it.
-fn images_of(t: &Tensor, range: Range<usize>) -> Tensor {
-    let batch = t.dims()[0];
-    if range == (0..batch) {
-        return t.detach();
+/// The 1x1, stride-1 window over the images of the NHWC batch `t`. Its im2col and col2im copy
+/// images unchanged; through them a range of images is read out of a batch, or written into
+/// one, binding no more of either buffer than a chunk of images needs.
+fn identity(t: &Tensor) -> Result<Conv2dGeometry> {
+    let [_, h, w, c] = nhwc("conv2d", t)?;
+    Conv2dGeometry::new([h, w, c], (1, 1), (1, 1), Padding::Valid)
+}
+
+/// Entries `range` of the NHWC batch `t`, untracked; shares storage when that is all of it.
+fn images_of(t: &Tensor, range: Range<usize>) -> Result<Tensor> {
+    if range == (0..t.dims()[0]) {
+        return Ok(t.detach());
     }
-    let per_image = t.numel() / batch;
     let mut dims = t.dims().to_vec();
     dims[0] = range.len();
-    let storage = match &*t.storage() {
-        Storage::Cpu(s) => Storage::Cpu(for_dtype!(t.dtype(), T => T::into_storage(
-            s.typed::<T>()[range.start * per_image..range.end * per_image].to_vec()
-        ))),
-    };
-    Tensor::from_storage(storage, Shape::new(dims))
+    Ok(im2col_forward(t, &identity(t)?, range)?.with_shape(Shape::new(dims)))
+}
+
+/// Writes the NHWC images `part` over the images of `batch` from `first` on.
+fn write_images(batch: &Tensor, first: usize, part: &Tensor) -> Result<()> {
+    let images = first..first + part.dims()[0];
+    let source = part.storage();
+    match (&mut *batch.storage_mut(), &*source) {
+        (Storage::Cpu(dst), Storage::Cpu(src)) => for_dtype!(batch.dtype(), T => {
+            let image_len = part.numel() / images.len().max(1);
+            dst.typed_mut::<T>()[images.start * image_len..images.end * image_len]
+                .copy_from_slice(src.typed::<T>());
+        }),
+        (Storage::Gpu(dst), Storage::Gpu(src)) => {
+            gpu::kernels::conv::col2im_into(src, &identity(part)?, dst, images)?
+        }
+        _ => return Err(super::mixed_devices("conv2d", batch, part)),
+    }
+    Ok(())
 }
 
 // conv2d's forward and backward are split by ranges of images so that a backend with a limit
 // on buffer sizes can run the batch in chunks: the im2col matrix is up to KH*KW times the size
 // of the images it comes from.
 
+/// The ranges of images conv2d takes one at a time: the whole batch, unless it runs on a GPU
+/// whose storage binding limit one of the pass's matrices (images, im2col matrix, output or its
+/// gradient) would exceed; then the most images per pass that fit.
+fn passes(x: &Tensor, g: &Conv2dGeometry, filters: usize) -> Result<Vec<Range<usize>>> {
+    let batch = x.dims()[0];
+    let per_pass = match &*x.storage() {
+        Storage::Cpu(_) => batch,
+        Storage::Gpu(s) => gpu::kernels::conv::images_per_dispatch(
+            &s.device,
+            "conv2d",
+            &[
+                ("input", g.image_len()),
+                ("im2col matrix", g.out_h * g.out_w * g.patch_len()),
+                ("output", g.out_h * g.out_w * filters),
+            ],
+        )?,
+    };
+    // An empty batch still makes one (empty) pass, so that both gradients get a value.
+    let per_pass = per_pass.max(1);
+    Ok((0..batch.max(1)).step_by(per_pass).map(|start| start..(start + per_pass).min(batch)).collect())
+}
+
+/// A batch gathered from results that each cover one pass's images: with one pass its result is
+/// the batch; with several, each is written in place into a batch allocated once.
+enum Joined {
+    One(Option<Tensor>),
+    Several(Tensor),
+}
+
+impl Joined {
+    /// Room for a batch of `shape` on `like`'s device and dtype, built over `passes`.
+    fn new(passes: &[Range<usize>], shape: Shape, like: &Tensor) -> Result<Joined> {
+        if passes.len() == 1 {
+            return Ok(Joined::One(None));
+        }
+        // Every element is written by one pass or another, so a GPU batch starts uninitialised.
+        let batch = match like.device() {
+            Device::Cpu => Tensor::zeros(shape, like.dtype(), &Device::Cpu)?,
+            Device::Gpu(gpu) => {
+                Tensor::from_storage(Storage::Gpu(GpuStorage::empty(gpu, shape.numel())?), shape)
+            }
+        };
+        Ok(Joined::Several(batch))
+    }
+
+    /// Takes the result for the pass over the images `images`.
+    fn put(&mut self, images: &Range<usize>, part: Tensor) -> Result<()> {
+        match self {
+            Joined::One(slot) => *slot = Some(part),
+            Joined::Several(batch) => write_images(batch, images.start, &part)?,
+        }
+        Ok(())
+    }
+
+    fn into_batch(self) -> Tensor {
+        match self {
+            Joined::One(part) => part.expect("every pass puts its result"),
+            Joined::Several(batch) => batch,
+        }
+    }
+}
+
 /// conv2d of the images `images` of `x`: im2col, then one product with the (KH*KW*C, F) kernel
 /// matrix. Returns (images, OH, OW, F), untracked.
 fn forward_images(x: &Tensor, kernel: &Tensor, g: &Conv2dGeometry, images: Range<usize>) -> Result<Tensor> {
     let n = images.len();
-    let cols = im2col_forward(&images_of(x, images), g)?;
+    let cols = im2col_forward(x, g, images)?;
     let out = matmul::forward(&cols, kernel, false, false)?;
     Ok(out.with_shape(Shape::new([n, g.out_h, g.out_w, kernel.dims()[1]])))
 }
 
-/// The output gradient of the images `images` as rows: (images * OH * OW, F).
-fn grad_rows(grad: &Tensor, g: &Conv2dGeometry, images: Range<usize>) -> Tensor {
-    let rows = images.len() * g.out_h * g.out_w;
-    let block = images_of(grad, images);
-    block.with_shape(Shape::new([rows, grad.dims()[3]]))
+/// conv2d of all of `x` with the kernel matrix `kernel`, pass by pass, untracked.
+fn forward(x: &Tensor, kernel: &Tensor, g: &Conv2dGeometry, passes: &[Range<usize>]) -> Result<Tensor> {
+    let shape = Shape::new([x.dims()[0], g.out_h, g.out_w, kernel.dims()[1]]);
+    let mut out = Joined::new(passes, shape, x)?;
+    for images in passes {
+        out.put(images, forward_images(x, kernel, g, images.clone())?)?;
+    }
+    Ok(out.into_batch())
 }
 
-/// The input gradient of the images `images`: col2im(dY · Wᵀ).
-fn input_grad_images(
-    grad: &Tensor,
-    kernel: &Tensor,
-    g: &Conv2dGeometry,
-    images: Range<usize>,
-) -> Result<Tensor> {
-    let cols = matmul::forward(&grad_rows(grad, g, images), kernel, false, true)?;
+/// The output gradient of the images `images` as rows: (images * OH * OW, F).
+fn grad_rows(grad: &Tensor, g: &Conv2dGeometry, images: Range<usize>) -> Result<Tensor> {
+    let rows = images.len() * g.out_h * g.out_w;
+    let block = images_of(grad, images)?;
+    Ok(block.with_shape(Shape::new([rows, grad.dims()[3]])))
+}
+
+/// The input gradient of the images whose output gradient is `rows`: col2im(dY · Wᵀ).
+fn input_grad_rows(rows: &Tensor, kernel: &Tensor, g: &Conv2dGeometry) -> Result<Tensor> {
+    let cols = matmul::forward(rows, kernel, false, true)?;
     col2im_forward(&cols, g)
 }
 
-/// The images `images`' share of the kernel gradient, as (KH*KW*C, F): im2col(x)ᵀ · dY.
-fn kernel_grad_images(x: &Tensor, grad: &Tensor, g: &Conv2dGeometry, images: Range<usize>) -> Result<Tensor> {
-    let cols = im2col_forward(&images_of(x, images.clone()), g)?;
-    matmul::forward(&cols, &grad_rows(grad, g, images), true, false)
+/// The images `images`' share of the kernel gradient, as (KH*KW*C, F): im2col(x)ᵀ · dY, where
+/// `rows` is their output gradient.
+fn kernel_grad_rows(x: &Tensor, rows: &Tensor, g: &Conv2dGeometry, images: Range<usize>) -> Result<Tensor> {
+    let cols = im2col_forward(x, g, images)?;
+    matmul::forward(&cols, rows, true, false)
+}
+
+/// The gradients of conv2d with respect to its input and its kernel matrix (those `needs`
+/// asks for), pass by pass, untracked.
+fn gradients(
+    x: &Tensor,
+    kernel: &Tensor,
+    grad: &Tensor,
+    g: &Conv2dGeometry,
+    passes: &[Range<usize>],
+    needs: &[bool],
+) -> Result<(Option<Tensor>, Option<Tensor>)> {
+    let mut dx = needs[0].then(|| Joined::new(passes, x.shape().clone(), x)).transpose()?;
+    let mut dw: Option<Tensor> = None;
+    for images in passes {
+        // Both gradients read this pass's output gradient: it is cut out of the batch once.
+        let rows = grad_rows(grad, g, images.clone())?;
+        if let Some(dx) = &mut dx {
+            dx.put(images, input_grad_rows(&rows, kernel, g)?)?;
+        }
+        if needs[1] {
+            let part = kernel_grad_rows(x, &rows, g, images.clone())?;
+            dw = Some(match dw {
+                Some(sum) => sum.add(&part)?,
+                None => part,
+            });
+        }
+    }
+    Ok((dx.map(Joined::into_batch), dw))
 }
 
 impl Tensor {
@@ -292,7 +412,7 @@ impl Tensor {
     /// window overlaps padding: the lowering that turns a convolution into one matmul.
     pub fn im2col(&self, geometry: &Conv2dGeometry) -> Result<Tensor> {
         geometry.check_images("im2col", self)?;
-        let out = im2col_forward(self, geometry)?;
+        let out = im2col_forward(self, geometry, 0..self.dims()[0])?;
         record(out, &[self], || Box::new(Im2colBackward { geometry: *geometry }))
     }
 
@@ -314,7 +434,7 @@ impl Tensor {
                 format!("expected a kernel of shape (KH, KW, C, F), got {}", kernel.shape()),
             ));
         };
-        let (batch, geometry) = Conv2dGeometry::of_images("conv2d", self, (kh, kw), strides, padding)?;
+        let (_, geometry) = Conv2dGeometry::of_images("conv2d", self, (kh, kw), strides, padding)?;
         if kc != geometry.channels {
             return Err(Error::shape(
                 "conv2d",
@@ -327,7 +447,7 @@ impl Tensor {
             ));
         }
         let matrix = kernel.with_shape(Shape::new([geometry.patch_len(), filters]));
-        let out = forward_images(self, &matrix, &geometry, 0..batch)?;
+        let out = forward(self, &matrix, &geometry, &passes(self, &geometry, filters)?)?;
         record(out, &[self, kernel], || {
             Box::new(Conv2dBackward {
                 x: self.detach(),
@@ -363,7 +483,7 @@ impl Backward for Col2imBackward {
     }
 
     fn backward(&self, grad: &Tensor, _needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
-        Ok(vec![Some(im2col_forward(grad, &self.geometry)?)])
+        Ok(vec![Some(im2col_forward(grad, &self.geometry, 0..grad.dims()[0])?)])
     }
 }
 
@@ -383,16 +503,10 @@ impl Backward for Conv2dBackward {
     fn backward(&self, grad: &Tensor, needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
         // The im2col matrix is rebuilt rather than saved from the forward pass: it is up to
         // KH*KW times the size of the input, too much to hold per layer until the backward sweep.
-        let all = 0..self.x.dims()[0];
-        let dx = needs[0]
-            .then(|| input_grad_images(grad, &self.kernel, &self.geometry, all.clone()))
-            .transpose()?;
-        let dw = needs[1]
-            .then(|| {
-                kernel_grad_images(&self.x, grad, &self.geometry, all)?.reshape(self.kernel_shape.clone())
-            })
-            .transpose()?;
-        Ok(vec![dx, dw])
+        let (x, g) = (&self.x, &self.geometry);
+        let passes = passes(x, g, self.kernel.dims()[1])?;
+        let (dx, dw) = gradients(x, &self.kernel, grad, g, &passes, needs)?;
+        Ok(vec![dx, dw.map(|dw| dw.reshape(self.kernel_shape.clone())).transpose()?])
     }
 }
 
@@ -401,29 +515,28 @@ mod tests {
     use super::*;
     use crate::{DType, Device};
 
-    /// Running the batch in two chunks gives what one pass gives.
+    /// Running the batch in several passes gives what one pass gives.
     #[test]
-    fn chunks_of_the_batch_agree_with_the_whole() {
+    fn passes_over_the_batch_agree_with_one() {
         let x = Tensor::uniform([3, 5, 4, 2], -1.0, 1.0, 1, DType::F64, &Device::Cpu).unwrap();
         let kernel = Tensor::uniform([3 * 2 * 2, 3], -1.0, 1.0, 2, DType::F64, &Device::Cpu).unwrap();
         let g = Conv2dGeometry::new([5, 4, 2], (3, 2), (2, 1), Padding::Same).unwrap();
         let grad = Tensor::uniform([3, g.out_h, g.out_w, 3], -1.0, 1.0, 3, DType::F64, &Device::Cpu).unwrap();
-        let joined = |parts: [Tensor; 2]| -> Vec<f64> {
-            parts.iter().flat_map(|p| p.to_vec::<f64>().unwrap()).collect()
-        };
-        let whole = forward_images(&x, &kernel, &g, 0..3).unwrap().to_vec::<f64>().unwrap();
-        let parts = [0..1, 1..3].map(|r| forward_images(&x, &kernel, &g, r).unwrap());
-        assert_eq!(joined(parts), whole);
+        let values = |t: Tensor| t.to_vec::<f64>().unwrap();
+        let batch = 0..3;
+        let (one, several) = (std::slice::from_ref(&batch), [0..1, 1..3]);
 
-        let whole = input_grad_images(&grad, &kernel, &g, 0..3).unwrap().to_vec::<f64>().unwrap();
-        let parts = [0..2, 2..3].map(|r| input_grad_images(&grad, &kernel, &g, r).unwrap());
-        assert_eq!(joined(parts), whole);
+        let whole = values(forward(&x, &kernel, &g, one).unwrap());
+        assert_eq!(values(forward(&x, &kernel, &g, &several).unwrap()), whole);
 
-        let whole = kernel_grad_images(&x, &grad, &g, 0..3).unwrap().to_vec::<f64>().unwrap();
-        let [a, b] = [0..1, 1..3].map(|r| kernel_grad_images(&x, &grad, &g, r).unwrap());
-        let summed = a.add(&b).unwrap().to_vec::<f64>().unwrap();
-        for (s, w) in summed.iter().zip(&whole) {
+        let all = [true, true];
+        let (dx, dw) = gradients(&x, &kernel, &grad, &g, one, &all).unwrap();
+        let (split_dx, split_dw) = gradients(&x, &kernel, &grad, &g, &several, &all).unwrap();
+        assert_eq!(values(split_dx.unwrap()), values(dx.unwrap()));
+        for (s, w) in values(split_dw.unwrap()).iter().zip(&values(dw.unwrap())) {
             assert!((s - w).abs() < 1e-12, "{s} vs {w}");
         }
+        let (dx, dw) = gradients(&x, &kernel, &grad, &g, &several, &[false, true]).unwrap();
+        assert!(dx.is_none() && dw.is_some());
     }
 }

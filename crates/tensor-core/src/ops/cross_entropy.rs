@@ -5,6 +5,7 @@
 use crate::autodiff::{Backward, record};
 use crate::cpu::cross_entropy::Rows;
 use crate::cpu::{self, for_dtype};
+use crate::gpu;
 use crate::storage::Storage;
 use crate::{Error, Result, Shape, Tensor};
 
@@ -37,8 +38,9 @@ fn rows(op: &'static str, logits: &Tensor) -> Result<Rows> {
     }
 }
 
-/// Checks that `ids` holds one integer class id in `[0, C)` per sample.
-fn check_class_ids(op: &'static str, ids: &Tensor, p: Rows) -> Result<()> {
+/// Checks that `ids` holds one class id per sample, shaped (N,) or (N, 1), and, where
+/// `check_values` says so, that each is an integer in `[0, C)` (which reads GPU labels back).
+fn check_class_ids(op: &'static str, ids: &Tensor, p: Rows, check_values: bool) -> Result<()> {
     if !matches!(*ids.dims(), [n] | [n, 1] if n == p.rows) {
         return Err(Error::shape(
             op,
@@ -50,6 +52,9 @@ fn check_class_ids(op: &'static str, ids: &Tensor, p: Rows) -> Result<()> {
                 ids.shape()
             ),
         ));
+    }
+    if !check_values {
+        return Ok(());
     }
     let values = ids.to_vec_f64()?;
     let in_range = |v: f64| v.fract() == 0.0 && v >= 0.0 && v < p.classes as f64;
@@ -63,7 +68,7 @@ fn check_class_ids(op: &'static str, ids: &Tensor, p: Rows) -> Result<()> {
 }
 
 /// Runs the forward kernel without recording: one loss per sample.
-fn forward(kind: Labels, p: Rows, logits: &Tensor, labels: &Tensor) -> Tensor {
+fn forward(kind: Labels, p: Rows, logits: &Tensor, labels: &Tensor) -> Result<Tensor> {
     let storage = match (&*logits.storage(), &*labels.storage()) {
         (Storage::Cpu(z), Storage::Cpu(y)) => {
             Storage::Cpu(for_dtype!(logits.dtype(), T => T::into_storage(match kind {
@@ -73,8 +78,12 @@ fn forward(kind: Labels, p: Rows, logits: &Tensor, labels: &Tensor) -> Tensor {
                 }
             })))
         }
+        (Storage::Gpu(z), Storage::Gpu(y)) => {
+            Storage::Gpu(gpu::kernels::cross_entropy::loss(p, kind == Labels::Sparse, z, y)?)
+        }
+        _ => return Err(super::mixed_devices(kind.name(), logits, labels)),
     };
-    Tensor::from_storage(storage, Shape::new([p.rows]))
+    Ok(Tensor::from_storage(storage, Shape::new([p.rows])))
 }
 
 /// The gradient with respect to the logits given each sample's loss gradient `grad`: the fused
@@ -95,13 +104,17 @@ fn logits_grad(kind: Labels, p: Rows, logits: &Tensor, labels: &Tensor, grad: &T
                 ),
             })))
         }
+        (Storage::Gpu(z), Storage::Gpu(y), Storage::Gpu(g)) => {
+            Storage::Gpu(gpu::kernels::cross_entropy::logits_grad(p, kind == Labels::Sparse, z, y, g)?)
+        }
+        _ => return Err(super::mixed_devices(kind.name(), logits, grad)),
     };
     Ok(Tensor::from_storage(storage, logits.shape().clone()))
 }
 
 /// Runs the forward kernel and records the fused backward rule.
 fn cross_entropy(kind: Labels, p: Rows, logits: &Tensor, labels: &Tensor) -> Result<Tensor> {
-    let out = forward(kind, p, logits, labels);
+    let out = forward(kind, p, logits, labels)?;
     record(out, &[logits, labels], || {
         Box::new(CrossEntropyBackward { kind, rows: p, logits: logits.detach(), labels: labels.detach() })
     })
@@ -121,12 +134,28 @@ impl Tensor {
 
     /// Cross-entropy of `softmax(self)` against class ids, one value per sample: `self` holds
     /// (N, C) logits and `labels` N integer class ids stored as floats (shape (N,) or (N, 1), as
-    /// Keras accepts). The ids are checked on the host. Labels get no gradient.
+    /// Keras accepts). The ids are checked, which for labels on a GPU reads them back to the
+    /// host; see [`Tensor::sparse_softmax_cross_entropy_prechecked`] for training loops. Labels
+    /// get no gradient.
     pub fn sparse_softmax_cross_entropy(&self, labels: &Tensor) -> Result<Tensor> {
+        self.sparse_cross_entropy(labels, true)
+    }
+
+    /// [`Tensor::sparse_softmax_cross_entropy`] for labels whose ids the caller has already
+    /// checked (a training loop checks its whole label set once, before the first step): labels
+    /// on a GPU are not read back, so a step does not wait on the device. Labels on the CPU are
+    /// still checked, which costs nothing. On a GPU an id that is not an integer in `[0, C)` gives
+    /// NaN for its sample's loss and gradient; nothing is ever read out of range.
+    pub fn sparse_softmax_cross_entropy_prechecked(&self, labels: &Tensor) -> Result<Tensor> {
+        self.sparse_cross_entropy(labels, false)
+    }
+
+    /// The sparse cross-entropy, checking the ids' values on a GPU only when `check_on_gpu`.
+    fn sparse_cross_entropy(&self, labels: &Tensor, check_on_gpu: bool) -> Result<Tensor> {
         let kind = Labels::Sparse;
         let p = rows(kind.name(), self)?;
         self.same_kind(kind.name(), labels)?;
-        check_class_ids(kind.name(), labels, p)?;
+        check_class_ids(kind.name(), labels, p, check_on_gpu || !labels.device().is_gpu())?;
         cross_entropy(kind, p, self, labels)
     }
 }

@@ -2,6 +2,7 @@
 
 use crate::autodiff::{Backward, record};
 use crate::cpu::{self, for_dtype};
+use crate::gpu;
 use crate::storage::Storage;
 use crate::{Error, Result, Shape, Tensor};
 
@@ -35,6 +36,7 @@ fn with_rows(shape: &Shape, rows: usize) -> Shape {
 
 impl Tensor {
     /// The rows (entries along axis 0) named by `indices`, in that order; an index may repeat.
+    /// On a GPU the indices are uploaded, which submits the work recorded so far.
     pub fn gather_rows(&self, indices: &[usize]) -> Result<Tensor> {
         let (rows, row_len) = rows_of("gather_rows", self)?;
         check_indices("gather_rows", indices, rows, self.shape())?;
@@ -42,13 +44,16 @@ impl Tensor {
             Storage::Cpu(s) => Storage::Cpu(for_dtype!(self.dtype(), T => T::into_storage(
                 cpu::layout::gather_rows::<T>(s.typed(), row_len, indices)
             ))),
+            Storage::Gpu(s) => Storage::Gpu(gpu::kernels::gather::gather_rows(s, row_len, indices)?),
         };
         let out = Tensor::from_storage(storage, with_rows(self.shape(), indices.len()));
         record(out, &[self], || Box::new(GatherRowsBackward { indices: indices.to_vec(), rows }))
     }
 
     /// A zero tensor of `rows` rows into whose row `indices[k]` this tensor's row `k` is added;
-    /// repeated indices accumulate. The adjoint of [`Tensor::gather_rows`].
+    /// repeated indices accumulate. The adjoint of [`Tensor::gather_rows`]. On a GPU each output
+    /// row sums its own sources (listed on the host and uploaded), so no two invocations write
+    /// one element and the sums run in the CPU's order.
     pub fn scatter_add_rows(&self, indices: &[usize], rows: usize) -> Result<Tensor> {
         let (own_rows, row_len) = rows_of("scatter_add_rows", self)?;
         if own_rows != indices.len() {
@@ -67,6 +72,9 @@ impl Tensor {
             Storage::Cpu(s) => Storage::Cpu(for_dtype!(self.dtype(), T => T::into_storage(
                 cpu::layout::scatter_add_rows::<T>(s.typed(), row_len, indices, rows)
             ))),
+            Storage::Gpu(s) => {
+                Storage::Gpu(gpu::kernels::gather::scatter_add_rows(s, row_len, indices, rows)?)
+            }
         };
         let out = Tensor::from_storage(storage, shape);
         record(out, &[self], || Box::new(ScatterAddRowsBackward { indices: indices.to_vec() }))

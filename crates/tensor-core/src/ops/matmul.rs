@@ -3,6 +3,7 @@
 use crate::autodiff::{Backward, record};
 use crate::cpu::matmul::MatmulDims;
 use crate::cpu::{self, for_dtype};
+use crate::gpu;
 use crate::storage::Storage;
 use crate::{Error, Result, Shape, Tensor};
 
@@ -74,13 +75,15 @@ fn plan(lhs: &Tensor, rhs: &Tensor, transpose_lhs: bool, transpose_rhs: bool) ->
 }
 
 /// Runs the kernel on checked operands without recording anything.
-fn run(dims: &MatmulDims, lhs: &Tensor, rhs: &Tensor, shape: Shape) -> Tensor {
+fn run(dims: &MatmulDims, lhs: &Tensor, rhs: &Tensor, shape: Shape) -> Result<Tensor> {
     let storage = match (&*lhs.storage(), &*rhs.storage()) {
         (Storage::Cpu(a), Storage::Cpu(b)) => Storage::Cpu(for_dtype!(lhs.dtype(), T => T::into_storage(
             cpu::matmul::matmul::<T>(dims, a.typed(), b.typed())
         ))),
+        (Storage::Gpu(a), Storage::Gpu(b)) => Storage::Gpu(gpu::kernels::matmul::matmul(a, b, dims)?),
+        _ => return Err(super::mixed_devices("matmul", lhs, rhs)),
     };
-    Tensor::from_storage(storage, shape)
+    Ok(Tensor::from_storage(storage, shape))
 }
 
 /// `op(lhs) · op(rhs)` without recording anything; for ops (such as conv2d) that record
@@ -92,7 +95,7 @@ pub(super) fn forward(
     transpose_rhs: bool,
 ) -> Result<Tensor> {
     let (dims, shape) = plan(lhs, rhs, transpose_lhs, transpose_rhs)?;
-    Ok(run(&dims, lhs, rhs, shape))
+    run(&dims, lhs, rhs, shape)
 }
 
 impl Tensor {
@@ -115,7 +118,7 @@ impl Tensor {
                 .matmul_t(rhs, false, transpose_rhs)?
                 .reshape(shape);
         }
-        let out = run(&dims, self, rhs, shape);
+        let out = run(&dims, self, rhs, shape)?;
         record(out, &[self, rhs], || {
             Box::new(MatmulBackward { lhs: self.detach(), rhs: rhs.detach(), transpose_lhs, transpose_rhs })
         })

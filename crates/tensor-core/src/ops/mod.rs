@@ -21,3 +21,11 @@ mod unary;
 pub(crate) use binary::BinaryOp;
 pub(crate) use reduce::ReduceOp;
 pub(crate) use unary::UnaryOp;
+
+use crate::{Error, Tensor};
+
+/// The error for operands on different devices, for the arm of a storage match that pairs a
+/// CPU buffer with a GPU one (ops check devices first, so this only keeps the match total).
+pub(crate) fn mixed_devices(op: &'static str, a: &Tensor, b: &Tensor) -> Error {
+    Error::Device { op, lhs: a.device().clone(), rhs: b.device().clone() }
+}

@@ -2,6 +2,7 @@
 
 use crate::autodiff::{Backward, record};
 use crate::cpu::{self, for_dtype};
+use crate::gpu;
 use crate::storage::Storage;
 use crate::{Error, Result, Shape, Tensor};
 
@@ -28,6 +29,7 @@ impl Tensor {
             Storage::Cpu(s) => Storage::Cpu(for_dtype!(self.dtype(), T => T::into_storage(
                 cpu::layout::strided_gather::<T>(s.typed(), &dims, &strides)
             ))),
+            Storage::Gpu(s) => Storage::Gpu(gpu::kernels::strided_copy::permute(s, self.shape(), axes)?),
         };
         let out = Tensor::from_storage(storage, Shape::new(dims));
         record(out, &[self], || {

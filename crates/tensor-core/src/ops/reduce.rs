@@ -2,6 +2,7 @@
 
 use crate::autodiff::{Backward, record};
 use crate::cpu::{self, for_dtype};
+use crate::gpu;
 use crate::storage::Storage;
 use crate::{Result, Shape, Tensor};
 
@@ -43,6 +44,7 @@ fn forward(op: ReduceOp, x: &Tensor, kept: &Shape) -> Result<Tensor> {
         Storage::Cpu(s) => Storage::Cpu(for_dtype!(x.dtype(), T => T::into_storage(
             cpu::reduce::reduce::<T>(op, s.typed(), x.shape(), kept)
         ))),
+        Storage::Gpu(s) => Storage::Gpu(gpu::kernels::reduce::reduce(op, s, x.shape(), kept)?),
     };
     Ok(Tensor::from_storage(storage, kept.clone()))
 }

@@ -3,6 +3,7 @@
 use crate::autodiff::{Backward, record};
 use crate::cpu::layout::{AxisSplit, Window};
 use crate::cpu::{self, for_dtype};
+use crate::gpu;
 use crate::storage::Storage;
 use crate::{Error, Result, Shape, Tensor};
 
@@ -32,6 +33,7 @@ impl Tensor {
             Storage::Cpu(s) => Storage::Cpu(for_dtype!(self.dtype(), T => T::into_storage(
                 cpu::layout::read_window::<T>(s.typed(), window)
             ))),
+            Storage::Gpu(s) => Storage::Gpu(gpu::kernels::strided_copy::read_window(s, window)?),
         };
         let out = Tensor::from_storage(storage, resized(self.shape(), axis, end - start));
         record(out, &[self], || Box::new(SliceBackward { axis, before: start, after: dim - end }))
@@ -54,6 +56,9 @@ impl Tensor {
             Storage::Cpu(s) => Storage::Cpu(for_dtype!(self.dtype(), T => T::into_storage(
                 cpu::layout::assemble::<T>(&[(s.typed(), window)], shape.numel())
             ))),
+            Storage::Gpu(s) => {
+                Storage::Gpu(gpu::kernels::strided_copy::assemble(&s.device, &[(s, window)], shape.numel())?)
+            }
         };
         let out = Tensor::from_storage(storage, shape);
         record(out, &[self], || Box::new(PadBackward { axis, start: before, end: before + dim }))

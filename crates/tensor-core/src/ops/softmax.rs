@@ -4,6 +4,7 @@
 use crate::autodiff::{Backward, record};
 use crate::cpu::layout::AxisSplit;
 use crate::cpu::{self, for_dtype};
+use crate::gpu;
 use crate::storage::Storage;
 use crate::{Result, Tensor};
 
@@ -32,6 +33,9 @@ fn softmax(op: SoftmaxOp, x: &Tensor, axis: isize) -> Result<Tensor> {
             SoftmaxOp::Softmax => cpu::softmax::softmax::<T>(s.typed(), split),
             SoftmaxOp::LogSoftmax => cpu::softmax::log_softmax::<T>(s.typed(), split),
         }))),
+        Storage::Gpu(s) => {
+            Storage::Gpu(gpu::kernels::softmax::softmax(s, split, op == SoftmaxOp::LogSoftmax)?)
+        }
     };
     let out = Tensor::from_storage(storage, x.shape().clone());
     let saved = out.detach();

@@ -2,6 +2,7 @@
 
 use crate::autodiff::{Backward, record};
 use crate::cpu::{self, for_dtype};
+use crate::gpu;
 use crate::storage::Storage;
 use crate::{Error, Result, Tensor};
 
@@ -58,6 +59,7 @@ fn forward(op: UnaryOp, x: &Tensor) -> Result<Tensor> {
         Storage::Cpu(s) => {
             Storage::Cpu(for_dtype!(x.dtype(), T => T::into_storage(cpu::unary::map::<T>(op, s.typed()))))
         }
+        Storage::Gpu(s) => Storage::Gpu(gpu::kernels::unary::unary(op, s)?),
     };
     Ok(Tensor::from_storage(storage, x.shape().clone()))
 }

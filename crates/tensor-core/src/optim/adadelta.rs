@@ -2,6 +2,7 @@
 
 use super::{NON_NEGATIVE, Slots, apply, check_range};
 use crate::cpu::{self, for_dtype};
+use crate::gpu::kernels::optim as gpu;
 use crate::{Result, Tensor};
 
 pub(super) const NAME: &str = "adadelta";
@@ -46,10 +47,17 @@ impl Adadelta {
         accumulated_grad: &Tensor,
         accumulated_delta_var: &Tensor,
     ) -> Result<()> {
-        apply(NAME, param, grad, [accumulated_grad, accumulated_delta_var], |p, g, [acc_g, acc_delta]| {
-            for_dtype!(p.dtype(), T => cpu::optim::adadelta::<T>(
-                self, p.typed_mut(), g.typed(), acc_g.typed_mut(), acc_delta.typed_mut()
-            ))
-        })
+        apply(
+            NAME,
+            param,
+            grad,
+            [accumulated_grad, accumulated_delta_var],
+            |p, g, [acc_g, acc_delta]| {
+                for_dtype!(p.dtype(), T => cpu::optim::adadelta::<T>(
+                    self, p.typed_mut(), g.typed(), acc_g.typed_mut(), acc_delta.typed_mut()
+                ))
+            },
+            |p, g, [acc_g, acc_delta]| gpu::adadelta(self, p, g, acc_g, acc_delta),
+        )
     }
 }

@@ -2,6 +2,7 @@
 
 use super::{NON_NEGATIVE, Slots, apply, check_range};
 use crate::cpu::{self, for_dtype};
+use crate::gpu::kernels::optim as gpu;
 use crate::{Result, Tensor};
 
 pub(super) const NAME: &str = "adagrad";
@@ -41,6 +42,7 @@ impl Adagrad {
             grad,
             [accumulator],
             |p, g, [acc]| for_dtype!(p.dtype(), T => cpu::optim::adagrad::<T>(self, p.typed_mut(), g.typed(), acc.typed_mut())),
+            |p, g, [acc]| gpu::adagrad(self, p, g, acc),
         )
     }
 }

@@ -3,6 +3,7 @@
 use super::{NON_NEGATIVE, Slots, apply, check_range};
 use crate::cpu::optim::AdamStep;
 use crate::cpu::{self, for_dtype};
+use crate::gpu::kernels::optim as gpu;
 use crate::{Result, Tensor};
 
 pub(super) const NAME: &str = "adam";
@@ -61,6 +62,7 @@ impl Adam {
             grad,
             [momentum, velocity],
             |p, g, [m, v]| for_dtype!(p.dtype(), T => cpu::optim::adam::<T>(&step, p.typed_mut(), g.typed(), m.typed_mut(), v.typed_mut())),
+            |p, g, [m, v]| gpu::adam(&step, p, g, m, v),
         )
     }
 }

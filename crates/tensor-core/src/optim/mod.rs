@@ -38,6 +38,7 @@ pub use rmsprop::RmsProp;
 pub use sgd::Sgd;
 
 use crate::cpu::CpuStorage;
+use crate::gpu::storage::GpuStorage;
 use crate::storage::Storage;
 use crate::{Error, Result, Tensor};
 
@@ -261,14 +262,16 @@ fn settings_changed(op: &'static str, detail: String) -> Error {
     Error::argument(op, format!("{detail}; make a new state with `state_for` after changing the settings"))
 }
 
-/// Checks `grad` and the state `slots` against `param`, then runs `kernel` on their host data;
-/// the kernel updates `param` and the slots in place.
+/// Checks `grad` and the state `slots` against `param`, then runs the kernel of their device:
+/// `cpu` on their host data, or `gpu`, which records one fused dispatch. Either updates `param`
+/// and the slots in place.
 fn apply<const K: usize>(
     op: &'static str,
     param: &Tensor,
     grad: &Tensor,
     slots: [&Tensor; K],
-    kernel: impl FnOnce(&mut CpuStorage, &CpuStorage, [&mut CpuStorage; K]),
+    cpu: impl FnOnce(&mut CpuStorage, &CpuStorage, [&mut CpuStorage; K]),
+    gpu: impl FnOnce(&GpuStorage, &GpuStorage, [&GpuStorage; K]) -> Result<()>,
 ) -> Result<()> {
     param.same_layout(op, grad)?;
     for slot in slots {
@@ -297,14 +300,25 @@ fn apply<const K: usize>(
     let mut p = param.storage_mut();
     let g = grad.storage();
     let mut guards = slots.map(Tensor::storage_mut);
+    // The devices were checked above: every slot lives where the parameter does.
     match (&mut *p, &*g) {
-        (Storage::Cpu(p), Storage::Cpu(g)) => kernel(
+        (Storage::Cpu(p), Storage::Cpu(g)) => cpu(
             p,
             g,
             guards.each_mut().map(|s| match &mut **s {
                 Storage::Cpu(s) => s,
+                Storage::Gpu(_) => unreachable!("a slot on another device than its parameter"),
             }),
         ),
+        (Storage::Gpu(p), Storage::Gpu(g)) => gpu(
+            p,
+            g,
+            guards.each_ref().map(|s| match &**s {
+                Storage::Gpu(s) => s,
+                Storage::Cpu(_) => unreachable!("a slot on another device than its parameter"),
+            }),
+        )?,
+        _ => return Err(crate::ops::mixed_devices(op, param, grad)),
     }
     Ok(())
 }

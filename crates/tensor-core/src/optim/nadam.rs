@@ -4,6 +4,7 @@
 use super::{NON_NEGATIVE, Slots, apply, check_range};
 use crate::cpu::optim::NadamStep;
 use crate::cpu::{self, for_dtype};
+use crate::gpu::kernels::optim as gpu;
 use crate::{Result, Tensor};
 
 pub(super) const NAME: &str = "nadam";
@@ -106,6 +107,7 @@ impl Nadam {
             grad,
             [momentum, velocity],
             |p, g, [m, v]| for_dtype!(p.dtype(), T => cpu::optim::nadam::<T>(&step, p.typed_mut(), g.typed(), m.typed_mut(), v.typed_mut())),
+            |p, g, [m, v]| gpu::nadam(&step, p, g, m, v),
         )
     }
 }

@@ -2,6 +2,7 @@
 
 use super::{NON_NEGATIVE, Slots, apply, check_range, settings_changed};
 use crate::cpu::{self, for_dtype};
+use crate::gpu::kernels::optim as gpu;
 use crate::{Result, Tensor};
 
 pub(super) const NAME: &str = "rmsprop";
@@ -74,22 +75,44 @@ impl RmsProp {
                 grad,
                 [velocity],
                 |p, g, [v]| for_dtype!(p.dtype(), T => cpu::optim::rmsprop::<T>(self, p.typed_mut(), g.typed(), v.typed_mut(), None, None)),
+                |p, g, [v]| gpu::rmsprop(self, p, g, v, None, None),
             ),
-            (Some(m), None) => apply(NAME, param, grad, [velocity, m], |p, g, [v, m]| {
-                for_dtype!(p.dtype(), T => cpu::optim::rmsprop::<T>(
-                    self, p.typed_mut(), g.typed(), v.typed_mut(), Some(m.typed_mut()), None
-                ))
-            }),
-            (None, Some(a)) => apply(NAME, param, grad, [velocity, a], |p, g, [v, a]| {
-                for_dtype!(p.dtype(), T => cpu::optim::rmsprop::<T>(
-                    self, p.typed_mut(), g.typed(), v.typed_mut(), None, Some(a.typed_mut())
-                ))
-            }),
-            (Some(m), Some(a)) => apply(NAME, param, grad, [velocity, m, a], |p, g, [v, m, a]| {
-                for_dtype!(p.dtype(), T => cpu::optim::rmsprop::<T>(
-                    self, p.typed_mut(), g.typed(), v.typed_mut(), Some(m.typed_mut()), Some(a.typed_mut())
-                ))
-            }),
+            (Some(m), None) => apply(
+                NAME,
+                param,
+                grad,
+                [velocity, m],
+                |p, g, [v, m]| {
+                    for_dtype!(p.dtype(), T => cpu::optim::rmsprop::<T>(
+                        self, p.typed_mut(), g.typed(), v.typed_mut(), Some(m.typed_mut()), None
+                    ))
+                },
+                |p, g, [v, m]| gpu::rmsprop(self, p, g, v, Some(m), None),
+            ),
+            (None, Some(a)) => apply(
+                NAME,
+                param,
+                grad,
+                [velocity, a],
+                |p, g, [v, a]| {
+                    for_dtype!(p.dtype(), T => cpu::optim::rmsprop::<T>(
+                        self, p.typed_mut(), g.typed(), v.typed_mut(), None, Some(a.typed_mut())
+                    ))
+                },
+                |p, g, [v, a]| gpu::rmsprop(self, p, g, v, None, Some(a)),
+            ),
+            (Some(m), Some(a)) => apply(
+                NAME,
+                param,
+                grad,
+                [velocity, m, a],
+                |p, g, [v, m, a]| {
+                    for_dtype!(p.dtype(), T => cpu::optim::rmsprop::<T>(
+                        self, p.typed_mut(), g.typed(), v.typed_mut(), Some(m.typed_mut()), Some(a.typed_mut())
+                    ))
+                },
+                |p, g, [v, m, a]| gpu::rmsprop(self, p, g, v, Some(m), Some(a)),
+            ),
         }
     }
 }

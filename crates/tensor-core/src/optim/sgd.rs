@@ -2,6 +2,7 @@
 
 use super::{NON_NEGATIVE, Slots, apply, check_range, settings_changed};
 use crate::cpu::{self, for_dtype};
+use crate::gpu::kernels::optim as gpu;
 use crate::{Result, Tensor};
 
 pub(super) const NAME: &str = "sgd";
@@ -43,6 +44,7 @@ impl Sgd {
                 grad,
                 [],
                 |p, g, []| for_dtype!(p.dtype(), T => cpu::optim::sgd::<T>(self, p.typed_mut(), g.typed())),
+                |p, g, []| gpu::sgd(self, p, g),
             ),
             (Some(momentum), true) => apply(
                 NAME,
@@ -50,6 +52,7 @@ impl Sgd {
                 grad,
                 [momentum],
                 |p, g, [m]| for_dtype!(p.dtype(), T => cpu::optim::sgd_momentum::<T>(self, p.typed_mut(), g.typed(), m.typed_mut())),
+                |p, g, [m]| gpu::sgd_momentum(self, p, g, m),
             ),
             (slot, _) => Err(settings_changed(
                 NAME,

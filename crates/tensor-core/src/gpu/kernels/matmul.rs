@@ -1,0 +1,107 @@
+//! Launcher for `shaders/matmul.wgsl`.
+
+use super::index;
+use crate::cpu::matmul::MatmulDims;
+use crate::gpu::pipelines::{KernelSpec, kernel};
+use crate::gpu::storage::GpuStorage;
+use crate::{Error, Result};
+
+const SPEC: KernelSpec = kernel!("matmul.wgsl", "main", [Read, Read, ReadWrite]);
+
+/// Output rows and columns per workgroup (see the shader).
+const TILE: usize = 64;
+
+#[repr(C)]
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct Params {
+    m: u32,
+    n: u32,
+    k: u32,
+    trans_a: u32,
+    trans_b: u32,
+    a_batch_stride: u32,
+    b_batch_stride: u32,
+    c_batch_stride: u32,
+    a_offset: u32,
+    b_offset: u32,
+    c_offset: u32,
+    pad: u32,
+}
+
+/// `batch` products of op(A) (m x k) by op(B) (k x n), as the CPU kernel computes them.
+pub(crate) fn matmul(a: &GpuStorage, b: &GpuStorage, d: &MatmulDims) -> Result<GpuStorage> {
+    let out = GpuStorage::empty(&a.device, d.batch * d.m * d.n)?;
+    let max_binding = a.device.max_binding_bytes() as usize / 4;
+    if a.len.max(b.len).max(out.len) <= max_binding {
+        launch(a, b, &out, d, 0..d.batch, 0..d.m)?;
+        return Ok(out);
+    }
+    // Too large to bind whole: one batch item at a time, and row blocks of A and C within it
+    // (rows are contiguous only when A is not stored transposed).
+    let row_bytes = (d.k.max(d.n)).max(1);
+    let rows_per_chunk =
+        if d.transpose_lhs { d.m } else { (max_binding / row_bytes).saturating_sub(TILE) / TILE * TILE };
+    if rows_per_chunk == 0 || d.k * d.n > max_binding {
+        return Err(Error::Limit(format!(
+            "matmul: operands of {}x{} and {}x{} cannot be split to fit the {} MiB binding limit",
+            d.m,
+            d.k,
+            d.k,
+            d.n,
+            max_binding >> 18
+        )));
+    }
+    for item in 0..d.batch {
+        let mut row = 0;
+        while row < d.m {
+            let rows = rows_per_chunk.min(d.m - row);
+            launch(a, b, &out, d, item..item + 1, row..row + rows)?;
+            row += rows;
+        }
+    }
+    Ok(out)
+}
+
+/// One dispatch over batch items `items` and output rows `rows`.
+fn launch(
+    a: &GpuStorage,
+    b: &GpuStorage,
+    out: &GpuStorage,
+    d: &MatmulDims,
+    items: std::ops::Range<usize>,
+    rows: std::ops::Range<usize>,
+) -> Result<()> {
+    let whole = items.len() == d.batch && rows.len() == d.m;
+    let m = rows.len();
+    let a_stride = if d.broadcast_lhs { 0 } else { d.m * d.k };
+    let b_stride = if d.broadcast_rhs { 0 } else { d.k * d.n };
+    let c_stride = d.m * d.n;
+    let (a_window, a_skew, b_window, b_skew, c_window, c_skew);
+    if whole {
+        (a_window, a_skew) = (a.binding(), 0);
+        (b_window, b_skew) = (b.binding(), 0);
+        (c_window, c_skew) = (out.binding(), 0);
+    } else {
+        // A single batch item; with a row block of a non-transposed A.
+        (a_window, a_skew) = a.window(items.start * a_stride + rows.start * d.k, m * d.k);
+        (b_window, b_skew) = b.window(items.start * b_stride, d.k * d.n);
+        (c_window, c_skew) = out.window(items.start * c_stride + rows.start * d.n, m * d.n);
+    }
+    let name = "matmul";
+    let params = Params {
+        m: index(name, m)?,
+        n: index(name, d.n)?,
+        k: index(name, d.k)?,
+        trans_a: d.transpose_lhs as u32,
+        trans_b: d.transpose_rhs as u32,
+        a_batch_stride: index(name, a_stride)?,
+        b_batch_stride: index(name, b_stride)?,
+        c_batch_stride: index(name, c_stride)?,
+        a_offset: index(name, a_skew)?,
+        b_offset: index(name, b_skew)?,
+        c_offset: index(name, c_skew)?,
+        pad: 0,
+    };
+    let groups = [d.n.div_ceil(TILE) as u32, m.div_ceil(TILE) as u32, items.len() as u32];
+    a.device.ctx.dispatch(&SPEC, bytemuck::bytes_of(&params), &[a_window, b_window, c_window], groups)
+}

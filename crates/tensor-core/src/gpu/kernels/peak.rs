@@ -1,0 +1,35 @@
+//! Launcher for `shaders/peak.wgsl`, the arithmetic ceiling benchmarks compare against.
+
+use super::WORKGROUP;
+use crate::Result;
+use crate::gpu::GpuDevice;
+use crate::gpu::pipelines::{KernelSpec, kernel};
+use crate::gpu::storage::GpuStorage;
+
+const SPEC: KernelSpec = kernel!("peak.wgsl", "main", [ReadWrite]);
+
+#[repr(C)]
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct Params {
+    n: u32,
+    iterations: u32,
+}
+
+/// Floating-point operations one `fma_burst` performs: 2 chains x 4 lanes x 2 flops per fma.
+pub(crate) fn flops(invocations: u32, iterations: u32) -> f64 {
+    f64::from(invocations) * f64::from(iterations) * 16.0
+}
+
+/// Records one dispatch of `invocations` register-only FMA chains.
+pub(crate) fn fma_burst(device: &GpuDevice, invocations: u32, iterations: u32) -> Result<GpuStorage> {
+    let out = GpuStorage::empty(device, invocations as usize)?;
+    let ctx = &device.ctx;
+    let params = Params { n: invocations, iterations };
+    ctx.dispatch(
+        &SPEC,
+        bytemuck::bytes_of(&params),
+        &[out.binding()],
+        ctx.linear_groups(invocations as usize, WORKGROUP),
+    )?;
+    Ok(out)
+}

@@ -1,0 +1,54 @@
+// Elementwise arithmetic between two tensors with NumPy broadcasting. Each invocation decodes its
+// output position into per-operand offsets through the operands' broadcast strides (0 along a
+// broadcast axis). Large outputs are processed in chunks: `base` is the chunk's first output
+// position, and an operand bound at the chunk's offset subtracts its own base.
+
+struct Params {
+    n: u32,
+    op: u32,
+    rank: u32,
+    base: u32,
+    a_base: u32,
+    b_base: u32,
+    _pad0: u32,
+    _pad1: u32,
+    dims: array<vec4u, 2>,
+    a_strides: array<vec4u, 2>,
+    b_strides: array<vec4u, 2>,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> a: array<f32>;
+@group(0) @binding(2) var<storage, read> b: array<f32>;
+@group(0) @binding(3) var<storage, read_write> y: array<f32>;
+
+fn apply(x: f32, z: f32) -> f32 {
+    switch p.op {
+        case 0u: { return x + z; }
+        case 1u: { return x - z; }
+        case 2u: { return x * z; }
+        case 3u: { return x / z; }
+        case 4u: { return select(0.0, 1.0, x == z); }
+        default: { return x; }
+    }
+}
+
+@compute @workgroup_size(256)
+fn main(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) groups: vec3u) {
+    let i = id.x + id.y * groups.x * 256u;
+    if i >= p.n {
+        return;
+    }
+    var rest = p.base + i;
+    var ia = 0u;
+    var ib = 0u;
+    for (var d = p.rank; d > 0u; d--) {
+        let k = d - 1u;
+        let size = p.dims[k / 4u][k % 4u];
+        let index = rest % size;
+        rest = rest / size;
+        ia += index * p.a_strides[k / 4u][k % 4u];
+        ib += index * p.b_strides[k / 4u][k % 4u];
+    }
+    y[i] = apply(a[ia - p.a_base], b[ib - p.b_base]);
+}

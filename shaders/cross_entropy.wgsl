@@ -1,0 +1,159 @@
+// Softmax cross-entropy straight from (rows, classes) logits, per row, and its gradient with
+// respect to the logits, with dense labels (a (rows, classes) distribution: one-hot or soft) or
+// sparse ones (one class id per row, stored as f32). A workgroup of 64 per row: class counts
+// range from 2 to tens of thousands, and a long row is then reduced in parallel, while a short
+// one only idles some invocations of a small dispatch.
+//
+// With m the row's maximum and s = sum(exp(z - m)), log-sum-exp is m + log(s), and
+//   loss  = sum_j y_j * (lse - z_j) = log(s) * sum(y) + sum_j y_j * (m - z_j)
+// (both terms are non-negative for non-negative labels: nothing cancels), or lse - z[id];
+//   dlogits = (softmax(z) * sum(y) - y) * g, or (softmax(z) - onehot(id)) * g.
+// A sparse label that is not an integer in [0, classes) gives NaN for its row (and never an
+// out-of-range read): the op validates labels on the host, except where the caller has
+// vouched for them so that a training step need not read them back.
+//
+// Large inputs are processed in blocks of rows; `wide_offset` locates the block's first
+// element in the per-class bindings (logits, dense labels, the gradient) and `narrow_offset` in
+// the per-row ones (sparse labels, losses, the incoming gradient).
+
+struct Params {
+    rows: u32,
+    classes: u32,
+    wide_offset: u32,
+    narrow_offset: u32,
+    sparse: u32,
+    _pad0: u32,
+    _pad1: u32,
+    _pad2: u32,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> logits: array<f32>;
+@group(0) @binding(2) var<storage, read> labels: array<f32>;
+// `cross_entropy_loss`: one value per row; `cross_entropy_grad`: the gradient with respect to the logits.
+@group(0) @binding(3) var<storage, read_write> out: array<f32>;
+// `cross_entropy_grad` only: the gradient of each row's loss.
+@group(0) @binding(4) var<storage, read> upstream: array<f32>;
+
+const THREADS: u32 = 64u;
+// The most negative finite f32: the identity of max (WGSL has no infinity literal).
+const LOWEST: f32 = -3.4028235e38;
+
+var<workgroup> partial: array<vec4f, THREADS>;
+
+// Combines every invocation's `v` componentwise by max (`take_max`) or sum, and hands the
+// result to all.
+fn workgroup_reduce(lane: u32, v: vec4f, take_max: bool) -> vec4f {
+    partial[lane] = v;
+    workgroupBarrier();
+    for (var width = THREADS / 2u; width > 0u; width /= 2u) {
+        if lane < width {
+            let other = partial[lane + width];
+            partial[lane] = select(partial[lane] + other, max(partial[lane], other), take_max);
+        }
+        workgroupBarrier();
+    }
+    let total = partial[0];
+    // Nobody may overwrite partial[0] for the next reduction before everyone has read it.
+    workgroupBarrier();
+    return total;
+}
+
+// The row's maximum logit.
+fn row_max(lane: u32, base: u32) -> f32 {
+    var m = LOWEST;
+    for (var j = lane; j < p.classes; j += THREADS) {
+        m = max(m, logits[base + j]);
+    }
+    return workgroup_reduce(lane, vec4f(m), true).x;
+}
+
+// For the row at `base` with maximum `m`: (sum exp(z - m), sum y, sum y * (m - z), 0), the
+// label sums being zero for sparse labels.
+fn row_sums(lane: u32, base: u32, m: f32) -> vec4f {
+    var acc = vec4f(0.0);
+    for (var j = lane; j < p.classes; j += THREADS) {
+        let z = logits[base + j];
+        acc.x += exp(z - m);
+        if p.sparse == 0u {
+            let y = labels[base + j];
+            acc.y += y;
+            acc.z += y * (m - z);
+        }
+    }
+    return workgroup_reduce(lane, acc, false);
+}
+
+// The class id of row `row`'s sparse label, or `classes` when it is not a valid id.
+fn class_of(row: u32) -> u32 {
+    let v = labels[p.narrow_offset + row];
+    // False for NaN too.
+    if v >= 0.0 && v < f32(p.classes) && v == floor(v) {
+        return u32(v);
+    }
+    return p.classes;
+}
+
+// A quiet NaN, made at run time (a NaN is not a valid WGSL constant).
+fn nan() -> f32 {
+    var bits = 0x7fc00000u;
+    return bitcast<f32>(bits);
+}
+
+@compute @workgroup_size(64)
+fn cross_entropy_loss(
+    @builtin(workgroup_id) group: vec3u,
+    @builtin(num_workgroups) groups: vec3u,
+    @builtin(local_invocation_index) lane: u32,
+) {
+    // The same for every invocation of the workgroup, so the barriers stay uniform.
+    let row = group.x + group.y * groups.x;
+    if row >= p.rows {
+        return;
+    }
+    let base = p.wide_offset + row * p.classes;
+    let m = row_max(lane, base);
+    let sums = row_sums(lane, base, m);
+    if lane != 0u {
+        return;
+    }
+    var value: f32;
+    if p.sparse == 0u {
+        value = log(sums.x) * sums.y + sums.z;
+    } else {
+        let id = class_of(row);
+        value = nan();
+        if id < p.classes {
+            value = log(sums.x) + (m - logits[base + id]);
+        }
+    }
+    out[p.narrow_offset + row] = value;
+}
+
+@compute @workgroup_size(64)
+fn cross_entropy_grad(
+    @builtin(workgroup_id) group: vec3u,
+    @builtin(num_workgroups) groups: vec3u,
+    @builtin(local_invocation_index) lane: u32,
+) {
+    let row = group.x + group.y * groups.x;
+    if row >= p.rows {
+        return;
+    }
+    let base = p.wide_offset + row * p.classes;
+    let m = row_max(lane, base);
+    let sums = row_sums(lane, base, m);
+    let lse = m + log(sums.x);
+    let g = upstream[p.narrow_offset + row];
+    if p.sparse == 1u {
+        let id = class_of(row);
+        for (var j = lane; j < p.classes; j += THREADS) {
+            let one_hot = select(0.0, 1.0, j == id);
+            out[base + j] = select(nan(), (exp(logits[base + j] - lse) - one_hot) * g, id < p.classes);
+        }
+    } else {
+        for (var j = lane; j < p.classes; j += THREADS) {
+            out[base + j] = (exp(logits[base + j] - lse) * sums.y - labels[base + j]) * g;
+        }
+    }
+}
