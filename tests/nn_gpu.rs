@@ -62,7 +62,7 @@ fn the_same_model_agrees_on_cpu_and_gpu() {
     // Three training steps: gradients, batch statistics and SGD updates all have to agree.
     for _ in 0..3 {
         let cpu_logs = on_cpu.train_on_batch(&x, &y).unwrap();
-        let gpu_logs = on_gpu.train_on_batch(&x.to(&gpu).unwrap(), &y.to(&gpu).unwrap()).unwrap();
+        let gpu_logs = on_gpu.train_on_batch(x.to(&gpu).unwrap(), &y.to(&gpu).unwrap()).unwrap();
         let (l1, l2) = (cpu_logs["loss"], gpu_logs["loss"]);
         assert!((l1 - l2).abs() <= TOLERANCE * l1.abs(), "losses differ: {l1} vs {l2}");
     }
