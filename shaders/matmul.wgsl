@@ -1,12 +1,15 @@
 // Batched matrix product C[b] = op(A[b]) · op(B[b]), op = identity or transpose, for any M, N, K.
 //
-// Each 16x16 workgroup computes a 64x64 tile of C; each invocation holds a 4x4 block of it in
-// registers. K is walked in slices of 16: both operands' slices are staged in workgroup memory
-// (out-of-range elements read as zero, so no size needs to be a multiple of a tile), then every
-// invocation does 4x4 fused multiply-adds per staged k. An invocation's rows and columns are
-// interleaved (ty + 16r, tx + 16c) so neighbouring invocations touch neighbouring addresses.
-// Transposes only change the address arithmetic of the staging loads. A batch stride of 0
-// broadcasts an operand over the batch.
+// Each 8x8 workgroup computes a 64x64 tile of C; each invocation holds an 8x8 block of it in
+// sixteen named vec4 registers. K is walked in slices of 16: both operands' slices are staged in
+// workgroup memory (out-of-range elements read as zero, so no size needs to be a multiple of a
+// tile), then every invocation does 64 fused multiply-adds per staged k, for 16 reads of
+// workgroup memory. An invocation's rows and columns are interleaved (ty + 8r, tx + 8c) so
+// neighbouring invocations touch neighbouring addresses. The accumulators are separate
+// variables, not an array, because drivers that cannot keep a dynamically indexed private array
+// in registers (lavapipe among them) spill it to memory: writing them out doubled throughput
+// there. Transposes only change the address arithmetic of the staging loads; a batch stride of
+// 0 broadcasts an operand over the batch.
 
 struct Params {
     m: u32,
@@ -31,8 +34,7 @@ struct Params {
 
 const TILE: u32 = 64u;
 const SLICE: u32 = 16u;
-const THREADS: u32 = 256u;
-
+const THREADS: u32 = 64u;
 // Staged slices, k-major: a_tile[kk * TILE + row], b_tile[kk * TILE + col].
 var<workgroup> a_tile: array<f32, 1024>;
 var<workgroup> b_tile: array<f32, 1024>;
@@ -46,7 +48,6 @@ fn load_a(base: u32, row: u32, col: u32) -> f32 {
     }
     return a[base + col * p.m + row];
 }
-
 fn load_b(base: u32, row: u32, col: u32) -> f32 {
     if row >= p.k || col >= p.n {
         return 0.0;
@@ -57,20 +58,49 @@ fn load_b(base: u32, row: u32, col: u32) -> f32 {
     return b[base + col * p.k + row];
 }
 
-@compute @workgroup_size(16, 16)
+// Writes one row of an invocation's block: columns col + 8j (lo) and col + 32 + 8j (hi).
+fn store_row(c_base: u32, row: u32, col: u32, lo: vec4f, hi: vec4f) {
+    if row >= p.m {
+        return;
+    }
+    for (var j = 0u; j < 4u; j++) {
+        if col + 8u * j < p.n {
+            c[c_base + row * p.n + col + 8u * j] = lo[j];
+        }
+        if col + 32u + 8u * j < p.n {
+            c[c_base + row * p.n + col + 32u + 8u * j] = hi[j];
+        }
+    }
+}
+
+@compute @workgroup_size(8, 8)
 fn main(@builtin(workgroup_id) group: vec3u, @builtin(local_invocation_id) local: vec3u) {
     let batch = group.z;
     let row0 = group.y * TILE;
     let col0 = group.x * TILE;
     let tx = local.x;
     let ty = local.y;
-    let lane = ty * 16u + tx;
+    let lane = ty * 8u + tx;
     let a_base = p.a_offset + batch * p.a_batch_stride;
     let b_base = p.b_offset + batch * p.b_batch_stride;
-
-    var acc: array<vec4f, 4>;
+    var acc0 = vec4f(0.0);
+    var acc1 = vec4f(0.0);
+    var acc2 = vec4f(0.0);
+    var acc3 = vec4f(0.0);
+    var acc4 = vec4f(0.0);
+    var acc5 = vec4f(0.0);
+    var acc6 = vec4f(0.0);
+    var acc7 = vec4f(0.0);
+    var acc8 = vec4f(0.0);
+    var acc9 = vec4f(0.0);
+    var acc10 = vec4f(0.0);
+    var acc11 = vec4f(0.0);
+    var acc12 = vec4f(0.0);
+    var acc13 = vec4f(0.0);
+    var acc14 = vec4f(0.0);
+    var acc15 = vec4f(0.0);
     for (var k0 = 0u; k0 < p.k; k0 += SLICE) {
-        for (var i = 0u; i < 4u; i++) {
+        for (var i = 0u; i < 16u; i++) {
             let index = lane + i * THREADS;
             // A: consecutive lanes walk k (row-major A is contiguous along k).
             let a_row = index / SLICE;
@@ -83,30 +113,43 @@ fn main(@builtin(workgroup_id) group: vec3u, @builtin(local_invocation_id) local
         }
         workgroupBarrier();
         for (var kk = 0u; kk < SLICE; kk++) {
-            let bv = vec4f(
-                b_tile[kk * TILE + tx],
-                b_tile[kk * TILE + tx + 16u],
-                b_tile[kk * TILE + tx + 32u],
-                b_tile[kk * TILE + tx + 48u],
-            );
-            for (var r = 0u; r < 4u; r++) {
-                acc[r] = fma(vec4f(a_tile[kk * TILE + ty + 16u * r]), bv, acc[r]);
-            }
+            let t = kk * TILE + tx;
+            let b0 = vec4f(b_tile[t], b_tile[t + 8u], b_tile[t + 16u], b_tile[t + 24u]);
+            let b1 = vec4f(b_tile[t + 32u], b_tile[t + 40u], b_tile[t + 48u], b_tile[t + 56u]);
+            let a0 = vec4f(a_tile[kk * TILE + ty + 0u]);
+            acc0 = fma(a0, b0, acc0);
+            acc1 = fma(a0, b1, acc1);
+            let a1 = vec4f(a_tile[kk * TILE + ty + 8u]);
+            acc2 = fma(a1, b0, acc2);
+            acc3 = fma(a1, b1, acc3);
+            let a2 = vec4f(a_tile[kk * TILE + ty + 16u]);
+            acc4 = fma(a2, b0, acc4);
+            acc5 = fma(a2, b1, acc5);
+            let a3 = vec4f(a_tile[kk * TILE + ty + 24u]);
+            acc6 = fma(a3, b0, acc6);
+            acc7 = fma(a3, b1, acc7);
+            let a4 = vec4f(a_tile[kk * TILE + ty + 32u]);
+            acc8 = fma(a4, b0, acc8);
+            acc9 = fma(a4, b1, acc9);
+            let a5 = vec4f(a_tile[kk * TILE + ty + 40u]);
+            acc10 = fma(a5, b0, acc10);
+            acc11 = fma(a5, b1, acc11);
+            let a6 = vec4f(a_tile[kk * TILE + ty + 48u]);
+            acc12 = fma(a6, b0, acc12);
+            acc13 = fma(a6, b1, acc13);
+            let a7 = vec4f(a_tile[kk * TILE + ty + 56u]);
+            acc14 = fma(a7, b0, acc14);
+            acc15 = fma(a7, b1, acc15);
         }
         workgroupBarrier();
     }
-
     let c_base = p.c_offset + batch * p.c_batch_stride;
-    for (var r = 0u; r < 4u; r++) {
-        let row = row0 + ty + 16u * r;
-        if row >= p.m {
-            continue;
-        }
-        for (var col_block = 0u; col_block < 4u; col_block++) {
-            let col = col0 + tx + 16u * col_block;
-            if col < p.n {
-                c[c_base + row * p.n + col] = acc[r][col_block];
-            }
-        }
-    }
+    store_row(c_base, row0 + ty + 0u, col0 + tx, acc0, acc1);
+    store_row(c_base, row0 + ty + 8u, col0 + tx, acc2, acc3);
+    store_row(c_base, row0 + ty + 16u, col0 + tx, acc4, acc5);
+    store_row(c_base, row0 + ty + 24u, col0 + tx, acc6, acc7);
+    store_row(c_base, row0 + ty + 32u, col0 + tx, acc8, acc9);
+    store_row(c_base, row0 + ty + 40u, col0 + tx, acc10, acc11);
+    store_row(c_base, row0 + ty + 48u, col0 + tx, acc12, acc13);
+    store_row(c_base, row0 + ty + 56u, col0 + tx, acc14, acc15);
 }
