@@ -1,6 +1,8 @@
-// Sum or max over a set of axes. One workgroup per output element: its 256 invocations stride
-// through the reduced elements, then combine their partial results in workgroup memory. The
-// reduced axes are walked through their input strides, so no transpose is needed first.
+// Sum or max over a set of axes, walking the reduced axes through their input strides (no
+// transpose first). Two schedules: `main` gives each output element a workgroup whose 256
+// invocations stride through the reduced elements and combine in workgroup memory (long
+// reductions, few outputs); `per_output` gives each output element one invocation that loops
+// over them (short reductions, many outputs, where a workgroup each would mostly idle).
 
 struct Params {
     outputs: u32,
@@ -38,6 +40,46 @@ fn identity() -> f32 {
     return -3.4028235e38;
 }
 
+// The input offset of output element `out`'s first reduced element.
+fn base_offset(out: u32) -> u32 {
+    var rest = out;
+    var base = 0u;
+    for (var d = p.kept_rank; d > 0u; d--) {
+        let k = d - 1u;
+        let size = p.kept_dims[k / 4u][k % 4u];
+        base += (rest % size) * p.kept_strides[k / 4u][k % 4u];
+        rest = rest / size;
+    }
+    return base;
+}
+
+// The offset of reduced element `j` relative to its output's first.
+fn reduced_offset(j: u32) -> u32 {
+    var r = j;
+    var offset = 0u;
+    for (var d = p.reduced_rank; d > 0u; d--) {
+        let k = d - 1u;
+        let size = p.reduced_dims[k / 4u][k % 4u];
+        offset += (r % size) * p.reduced_strides[k / 4u][k % 4u];
+        r = r / size;
+    }
+    return offset;
+}
+
+@compute @workgroup_size(64)
+fn per_output(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) groups: vec3u) {
+    let out = id.x + id.y * groups.x * 64u;
+    if out >= p.outputs {
+        return;
+    }
+    let base = base_offset(out);
+    var acc = identity();
+    for (var j = 0u; j < p.length; j++) {
+        acc = combine(acc, x[base + reduced_offset(j)]);
+    }
+    y[out] = acc;
+}
+
 @compute @workgroup_size(256)
 fn main(
     @builtin(workgroup_id) group: vec3u,
@@ -49,25 +91,10 @@ fn main(
     if out >= p.outputs {
         return;
     }
-    var rest = out;
-    var base = 0u;
-    for (var d = p.kept_rank; d > 0u; d--) {
-        let k = d - 1u;
-        let size = p.kept_dims[k / 4u][k % 4u];
-        base += (rest % size) * p.kept_strides[k / 4u][k % 4u];
-        rest = rest / size;
-    }
+    let base = base_offset(out);
     var acc = identity();
     for (var j = lane; j < p.length; j += WORKGROUP) {
-        var r = j;
-        var offset = base;
-        for (var d = p.reduced_rank; d > 0u; d--) {
-            let k = d - 1u;
-            let size = p.reduced_dims[k / 4u][k % 4u];
-            offset += (r % size) * p.reduced_strides[k / 4u][k % 4u];
-            r = r / size;
-        }
-        acc = combine(acc, x[offset]);
+        acc = combine(acc, x[base + reduced_offset(j)]);
     }
     partial[lane] = acc;
     workgroupBarrier();

@@ -162,5 +162,27 @@ fn train(args: TrainArgs) -> anyhow::Result<ExitCode> {
         options.epochs, result.train_seconds, result.test_accuracy, result.test_loss
     );
     println!("weights saved to {}", result.weights_path.display());
+    if let Device::Gpu(gpu) = &options.device {
+        print_profile(gpu);
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The per-kernel times `TESSERA_PROFILE=1` collected, if any.
+fn print_profile(gpu: &GpuDevice) {
+    let profile = gpu.profile();
+    if profile.is_empty() {
+        return;
+    }
+    let total: f64 = profile.iter().map(|k| k.seconds).sum();
+    println!("\n{:<40} {:>10} {:>10} {:>7}", "kernel (TESSERA_PROFILE)", "dispatches", "seconds", "share");
+    for k in profile {
+        println!(
+            "{:<40} {:>10} {:>10.3} {:>6.1}%",
+            k.kernel,
+            k.dispatches,
+            k.seconds,
+            100.0 * k.seconds / total
+        );
+    }
 }

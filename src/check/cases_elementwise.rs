@@ -66,5 +66,9 @@ pub(super) fn cases() -> Vec<Case> {
         cases.push(Case::new("mean", REDUCTION_TOLERANCE, vec![x.clone()], |x| x[0].mean_all()));
         cases.push(Case::new("max", REDUCTION_TOLERANCE, vec![x], move |x| x[0].max(&[last], true)));
     }
+    // Many outputs, each short: one invocation per output instead of a workgroup.
+    let x = input(&[5, 300], -1.0, 1.0, 410);
+    cases.push(Case::new("sum per output", REDUCTION_TOLERANCE, vec![x.clone()], |x| x[0].sum(&[0], false)));
+    cases.push(Case::new("max per output", REDUCTION_TOLERANCE, vec![x], |x| x[0].max(&[0], false)));
     cases
 }

@@ -17,6 +17,13 @@ pub(super) fn cases() -> Vec<Case> {
             }));
         }
     }
+    // A weight-gradient shape (Aᵀ·B, small output, deep k): split along k, with a remainder slice.
+    cases.push(Case::new(
+        "matmul split-k",
+        REDUCTION_TOLERANCE,
+        vec![input(&[5000, 9], -1.0, 1.0, 704), input(&[5000, 32], -1.0, 1.0, 705)],
+        |x| x[0].matmul_t(&x[1], true, false),
+    ));
     cases.push(Case::new(
         "matmul batched",
         REDUCTION_TOLERANCE,

@@ -37,6 +37,16 @@ pub(crate) struct Context {
     param_slot: u64,
     pending: Mutex<Pending>,
     stats: Counters,
+    /// Per-kernel wall time, kept only when `TESSERA_PROFILE` is set (see [`GpuDevice::profile`]).
+    profile: Option<Mutex<Vec<KernelTime>>>,
+}
+
+/// Time spent in one kernel, summed over its dispatches.
+#[derive(Clone, Debug, PartialEq)]
+pub struct KernelTime {
+    pub kernel: String,
+    pub dispatches: u64,
+    pub seconds: f64,
 }
 
 #[derive(Default)]
@@ -116,6 +126,7 @@ impl GpuDevice {
                 param_slot,
                 pending: Mutex::new(Pending::default()),
                 stats: Counters::default(),
+                profile: std::env::var_os("TESSERA_PROFILE").map(|_| Mutex::new(Vec::new())),
             }),
         })
     }
@@ -147,6 +158,15 @@ impl GpuDevice {
             readbacks: s.readbacks.load(Ordering::Relaxed),
             pool: self.ctx.pool.stats(),
         }
+    }
+
+    /// Time per kernel since the device was opened, slowest first — recorded only when the
+    /// environment variable `TESSERA_PROFILE` is set, because it makes every dispatch wait for
+    /// the device (which is exactly what batched submission avoids).
+    pub fn profile(&self) -> Vec<KernelTime> {
+        let mut times = self.ctx.profile.as_ref().map(|p| p.lock().clone()).unwrap_or_default();
+        times.sort_by(|a, b| b.seconds.total_cmp(&a.seconds));
+        times
     }
 
     /// Restarts the pool's peak-memory tracking.
@@ -259,6 +279,22 @@ impl Context {
             pass.dispatch_workgroups(groups[0], groups[1], groups[2]);
         }
         self.stats.dispatches.fetch_add(1, Ordering::Relaxed);
+        drop(pending);
+        if let Some(profile) = &self.profile {
+            let start = std::time::Instant::now();
+            self.flush();
+            self.wait()?;
+            let kernel = format!("{}:{}", spec.file, spec.entry);
+            let seconds = start.elapsed().as_secs_f64();
+            let mut times = profile.lock();
+            match times.iter_mut().find(|t| t.kernel == kernel) {
+                Some(t) => {
+                    t.dispatches += 1;
+                    t.seconds += seconds;
+                }
+                None => times.push(KernelTime { kernel, dispatches: 1, seconds }),
+            }
+        }
         Ok(())
     }
 

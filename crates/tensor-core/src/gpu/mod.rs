@@ -9,6 +9,6 @@ mod pool;
 pub(crate) mod storage;
 
 pub use adapter::{ADAPTER_ENV, AdapterSummary, list_adapters};
-pub use context::{GpuDevice, GpuStats};
+pub use context::{GpuDevice, GpuStats, KernelTime};
 pub use pool::PoolStats;
 pub(crate) use pool::PooledBuffer;

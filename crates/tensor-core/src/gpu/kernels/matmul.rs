@@ -1,15 +1,23 @@
 //! Launcher for `shaders/matmul.wgsl`.
 
-use super::index;
+use super::{index, reduce};
 use crate::cpu::matmul::MatmulDims;
 use crate::gpu::pipelines::{KernelSpec, kernel};
 use crate::gpu::storage::GpuStorage;
-use crate::{Error, Result};
+use crate::ops::ReduceOp;
+use crate::{Error, Result, Shape};
 
 const SPEC: KernelSpec = kernel!("matmul.wgsl", "main", [Read, Read, ReadWrite]);
 
 /// Output rows and columns per workgroup (see the shader).
 const TILE: usize = 64;
+
+/// Depth of one slice of a split-k product.
+const SPLIT_DEPTH: usize = 1024;
+
+/// A product with fewer output tiles than this leaves most of a device idle; when it is deep
+/// enough, it is split along k instead (see [`split_k`]).
+const FEW_TILES: usize = 8;
 
 #[repr(C)]
 #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
@@ -32,7 +40,20 @@ struct Params {
 pub(crate) fn matmul(a: &GpuStorage, b: &GpuStorage, d: &MatmulDims) -> Result<GpuStorage> {
     let out = GpuStorage::empty(&a.device, d.batch * d.m * d.n)?;
     let max_binding = a.device.max_binding_bytes() as usize / 4;
-    if a.len.max(b.len).max(out.len) <= max_binding {
+    let tiles = d.m.div_ceil(TILE) * d.n.div_ceil(TILE);
+    let fits = a.len.max(b.len).max(out.len) <= max_binding;
+    // The k-major layout of both operands (Aᵀ·B: a weight gradient) lets a slice of k be
+    // addressed by a batch stride, which is what split-k needs.
+    if fits
+        && d.batch == 1
+        && d.transpose_lhs
+        && !d.transpose_rhs
+        && tiles < FEW_TILES
+        && d.k >= 4 * SPLIT_DEPTH
+    {
+        return split_k(a, b, d);
+    }
+    if fits {
         launch(a, b, &out, d, 0..d.batch, 0..d.m)?;
         return Ok(out);
     }
@@ -60,6 +81,46 @@ pub(crate) fn matmul(a: &GpuStorage, b: &GpuStorage, d: &MatmulDims) -> Result<G
         }
     }
     Ok(out)
+}
+
+/// Aᵀ·B for a small output and a deep k (a convolution's weight gradient sums over every pixel
+/// of the batch): the slices of k are multiplied in parallel, as a batch of partial products,
+/// and then summed — instead of a handful of workgroups each walking all of k.
+fn split_k(a: &GpuStorage, b: &GpuStorage, d: &MatmulDims) -> Result<GpuStorage> {
+    let (m, n) = (d.m, d.n);
+    let slices = d.k / SPLIT_DEPTH;
+    let rest = d.k % SPLIT_DEPTH;
+    let parts = slices + usize::from(rest > 0);
+    let partial = GpuStorage::empty(&a.device, parts * m * n)?;
+    let name = "matmul";
+    let params = |k: usize, a_stride: usize, b_stride: usize, slice: usize| -> Result<Params> {
+        Ok(Params {
+            m: index(name, m)?,
+            n: index(name, n)?,
+            k: index(name, k)?,
+            trans_a: 1,
+            trans_b: 0,
+            a_batch_stride: index(name, a_stride)?,
+            b_batch_stride: index(name, b_stride)?,
+            c_batch_stride: index(name, m * n)?,
+            a_offset: index(name, slice * SPLIT_DEPTH * m)?,
+            b_offset: index(name, slice * SPLIT_DEPTH * n)?,
+            c_offset: index(name, slice * m * n)?,
+            pad: 0,
+        })
+    };
+    let bindings = [a.binding(), b.binding(), partial.binding()];
+    let groups = |items: usize| [n.div_ceil(TILE) as u32, m.div_ceil(TILE) as u32, items as u32];
+    let ctx = &a.device.ctx;
+    if slices > 0 {
+        let full = params(SPLIT_DEPTH, SPLIT_DEPTH * m, SPLIT_DEPTH * n, 0)?;
+        ctx.dispatch(&SPEC, bytemuck::bytes_of(&full), &bindings, groups(slices))?;
+    }
+    if rest > 0 {
+        let last = params(rest, 0, 0, slices)?;
+        ctx.dispatch(&SPEC, bytemuck::bytes_of(&last), &bindings, groups(1))?;
+    }
+    reduce::reduce(ReduceOp::Sum, &partial, &Shape::new([parts, m, n]), &Shape::new([1, m, n]))
 }
 
 /// One dispatch over batch items `items` and output rows `rows`.

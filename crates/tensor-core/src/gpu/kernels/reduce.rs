@@ -6,7 +6,13 @@ use crate::gpu::storage::GpuStorage;
 use crate::ops::ReduceOp;
 use crate::{Result, Shape};
 
-const SPEC: KernelSpec = kernel!("reduce.wgsl", "main", [Read, ReadWrite]);
+const PER_WORKGROUP: KernelSpec = kernel!("reduce.wgsl", "main", [Read, ReadWrite]);
+const PER_OUTPUT: KernelSpec = kernel!("reduce.wgsl", "per_output", [Read, ReadWrite]);
+
+/// Reductions at most this long, over at least `MANY_OUTPUTS` outputs, get one invocation per
+/// output; longer or fewer ones a workgroup per output.
+const SHORT: usize = 256;
+const MANY_OUTPUTS: usize = 256;
 
 #[repr(C)]
 #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
@@ -57,12 +63,11 @@ pub(crate) fn reduce(op: ReduceOp, x: &GpuStorage, shape: &Shape, kept: &Shape) 
         reduced_strides: pack(name, &reduced_strides)?,
     };
     let ctx = &x.device.ctx;
-    // One workgroup per output element.
-    ctx.dispatch(
-        &SPEC,
-        bytemuck::bytes_of(&params),
-        &[x.binding(), out.binding()],
-        ctx.linear_groups(outputs, 1),
-    )?;
+    let bindings = [x.binding(), out.binding()];
+    if length <= SHORT && outputs >= MANY_OUTPUTS {
+        ctx.dispatch(&PER_OUTPUT, bytemuck::bytes_of(&params), &bindings, ctx.linear_groups(outputs, 64))?;
+    } else {
+        ctx.dispatch(&PER_WORKGROUP, bytemuck::bytes_of(&params), &bindings, ctx.linear_groups(outputs, 1))?;
+    }
     Ok(out)
 }
