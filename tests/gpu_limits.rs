@@ -209,3 +209,22 @@ fn a_convolution_too_large_for_one_image_per_pass_is_an_error() {
         "{message}"
     );
 }
+
+/// Data movement on a Fashion-MNIST-sized training set (60,000 x 784 f32, 179 MiB): slicing off
+/// a validation tail, transposing, padding and concatenating bind only the ranges they touch, in
+/// pieces when those are too wide.
+#[test]
+fn layout_ops_split_large_tensors() {
+    let _turn = turn();
+    let Some(gpu) = common::gpu() else { return };
+    let x = uniform(&[60_000, 784], -1.0, 1.0, 40);
+    let xg = x.to(&gpu).unwrap();
+    let check = |what: &str, cpu: Tensor, gpu: Tensor| assert_close(what, &host(&gpu), &host(&cpu), 0.0);
+    check("slice head", x.slice(0, 0, 54_000).unwrap(), xg.slice(0, 0, 54_000).unwrap());
+    check("slice tail", x.slice(0, 54_000, 60_000).unwrap(), xg.slice(0, 54_000, 60_000).unwrap());
+    check("slice columns", x.slice(1, 700, 784).unwrap(), xg.slice(1, 700, 784).unwrap());
+    check("transpose", x.transpose(0, 1).unwrap(), xg.transpose(0, 1).unwrap());
+    check("pad", x.pad_axis(1, 3, 1).unwrap(), xg.pad_axis(1, 3, 1).unwrap());
+    let (a, b) = (x.slice(0, 0, 100).unwrap(), xg.slice(0, 0, 100).unwrap());
+    check("concat", Tensor::concat(&[&a, &x], 0).unwrap(), Tensor::concat(&[&b, &xg], 0).unwrap());
+}

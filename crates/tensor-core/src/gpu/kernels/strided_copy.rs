@@ -23,22 +23,62 @@ struct Params {
 }
 
 /// One side of a strided copy: a buffer, where the walk starts, and its strides per axis.
+#[derive(Clone, Copy)]
 pub(crate) struct View<'a> {
     pub storage: &'a GpuStorage,
     pub offset: usize,
     pub strides: &'a [usize],
 }
 
+/// How many elements a walk over `dims` through `strides` spans, from its first to its last.
+fn span(dims: &[usize], strides: &[usize]) -> usize {
+    dims.iter().zip(strides).map(|(&d, &s)| (d - 1) * s).sum::<usize>() + 1
+}
+
 /// For every index of `dims` (row-major), `dst[index · dst.strides + dst.offset] =
-/// src[index · src.strides + src.offset]`.
+/// src[index · src.strides + src.offset]`. Only the range each side spans is bound; a walk
+/// spanning more than one binding allows is split along its outer axes.
 pub(crate) fn strided_copy(dims: &[usize], src: View<'_>, dst: View<'_>) -> Result<()> {
+    if dims.contains(&0) {
+        return Ok(());
+    }
+    let device = &src.storage.device;
+    let align = (device.ctx.limits.min_storage_buffer_offset_alignment as usize / 4).max(1);
+    // A window starts up to `align - 1` elements early (see GpuStorage::window).
+    let fits = device.max_binding_bytes() as usize / 4 - align;
+    let (src_span, dst_span) = (span(dims, src.strides), span(dims, dst.strides));
+    if src_span <= fits && dst_span <= fits {
+        return launch(dims, &src, src_span, &dst, dst_span);
+    }
+    let (outer, inner) = (dims[0], &dims[1..]);
+    let (src_rest, dst_rest) = (&src.strides[1..], &dst.strides[1..]);
+    if outer == 1 {
+        return strided_copy(inner, View { strides: src_rest, ..src }, View { strides: dst_rest, ..dst });
+    }
+    let half = outer / 2;
+    for (start, len) in [(0, half), (half, outer - half)] {
+        let mut piece = dims.to_vec();
+        piece[0] = len;
+        strided_copy(
+            &piece,
+            View { offset: src.offset + start * src.strides[0], ..src },
+            View { offset: dst.offset + start * dst.strides[0], ..dst },
+        )?;
+    }
+    Ok(())
+}
+
+/// One dispatch over `dims`, each side bound to the window its walk spans.
+fn launch(dims: &[usize], src: &View<'_>, src_span: usize, dst: &View<'_>, dst_span: usize) -> Result<()> {
     let n: usize = dims.iter().product();
+    let (src_binding, src_skew) = src.storage.window(src.offset, src_span);
+    let (dst_binding, dst_skew) = dst.storage.window(dst.offset, dst_span);
     let name = "strided_copy";
     let params = Params {
-        n: n as u32,
+        n: index(name, n)?,
         rank: dims.len() as u32,
-        src_offset: index(name, src.offset)?,
-        dst_offset: index(name, dst.offset)?,
+        src_offset: index(name, src_skew)?,
+        dst_offset: index(name, dst_skew)?,
         dims: pack(name, dims)?,
         src_strides: pack(name, src.strides)?,
         dst_strides: pack(name, dst.strides)?,
@@ -47,7 +87,7 @@ pub(crate) fn strided_copy(dims: &[usize], src: View<'_>, dst: View<'_>) -> Resu
     ctx.dispatch(
         &SPEC,
         bytemuck::bytes_of(&params),
-        &[src.storage.binding(), dst.storage.binding()],
+        &[src_binding, dst_binding],
         ctx.linear_groups(n, WORKGROUP),
     )
 }
