@@ -1,8 +1,12 @@
-// Fills a buffer with one value (zeros, ones, a constant tensor) without an upload.
+// Fills a buffer with the sequence start + step * i without an upload: a constant tensor (step
+// 0: zeros, ones, padding) or a ramp (class ids to compare labels against).
 
 struct Params {
     n: u32,
-    value: f32,
+    // Position of this chunk's first element in the whole sequence.
+    offset: u32,
+    start: f32,
+    step: f32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -14,5 +18,5 @@ fn main(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) group
     if i >= p.n {
         return;
     }
-    y[i] = p.value;
+    y[i] = p.start + p.step * f32(p.offset + i);
 }

@@ -55,6 +55,11 @@ fn broadcasting_and_reductions(device: &Device) {
     assert_values(&a.mean_all().unwrap(), &[3.5]);
 }
 
+fn arange_counts_from_zero(device: &Device) {
+    assert_values(&Tensor::arange(5, DType::F32, device).unwrap(), &[0., 1., 2., 3., 4.]);
+    assert_eq!(Tensor::arange(0, DType::F32, device).unwrap().numel(), 0);
+}
+
 fn one_optimizer_step(device: &Device) {
     let step = |optimizer: Optimizer, expected: &[f64]| {
         let param = tensor(&[1.0, -2.0, 3.0], &[3], device);
@@ -118,6 +123,13 @@ macro_rules! backend_suite {
             fn broadcasting_and_reductions() {
                 if let Some(d) = device() {
                     super::broadcasting_and_reductions(&d)
+                }
+            }
+
+            #[test]
+            fn arange_counts_from_zero() {
+                if let Some(d) = device() {
+                    super::arange_counts_from_zero(&d)
                 }
             }
 

@@ -219,8 +219,7 @@ pub(crate) fn one_hot(what: &str, ids: &Tensor, y_pred: &Tensor) -> Result<Tenso
     no_grad(|| {
         let mut column = positions.to_vec();
         column.push(1);
-        let range: Vec<f64> = (0..classes).map(|c| c as f64).collect();
-        let range = Tensor::from_f64_vec(range, [classes], y_pred.dtype(), ids.device())?;
+        let range = Tensor::arange(classes, y_pred.dtype(), ids.device())?;
         Ok(ids.detach().to_dtype(y_pred.dtype())?.reshape(column)?.eq(&range)?)
     })
 }

@@ -212,8 +212,7 @@ fn row_maxima(x: &Tensor) -> Result<Tensor> {
 fn first_arg_max(x: &Tensor) -> Result<Tensor> {
     let classes = x.dims().last().copied().unwrap_or(1);
     // Among the maxima, the first has the highest descending rank C, C-1, ..., 1.
-    let rank: Vec<f64> = (0..classes).map(|c| (classes - c) as f64).collect();
-    let rank = Tensor::from_f64_vec(rank, [classes], x.dtype(), x.device())?;
+    let rank = Tensor::arange(classes, x.dtype(), x.device())?.neg()?.add_scalar(classes as f64)?;
     let winners = row_maxima(x)?;
     let score = winners.mul(&rank)?;
     Ok(score.eq(&score.max(&[-1], true)?)?.mul(&winners)?)

@@ -46,17 +46,6 @@ impl Tensor {
         Tensor::from_storage(Storage::Cpu(T::into_storage(data)), shape).to(device)
     }
 
-    /// A tensor of `dtype` on `device` holding `data`, rounded when `dtype` is f32. Converting on
-    /// the host first means f64 data can fill a GPU (f32-only) tensor.
-    pub fn from_f64_vec(
-        data: Vec<f64>,
-        shape: impl Into<Shape>,
-        dtype: DType,
-        device: &Device,
-    ) -> Result<Tensor> {
-        Tensor::from_vec(data, shape, &Device::Cpu)?.to_dtype(dtype)?.to(device)
-    }
-
     /// A tensor holding a copy of `data`.
     pub fn from_slice<T: Element>(data: &[T], shape: impl Into<Shape>, device: &Device) -> Result<Tensor> {
         Tensor::from_vec(data.to_vec(), shape, device)
@@ -73,6 +62,21 @@ impl Tensor {
             }
         };
         Ok(Tensor::from_storage(storage, shape))
+    }
+
+    /// The class ids `0, 1, ..., n - 1` as a rank-1 tensor (exact in f32 up to 2^24), made on the
+    /// device: a GPU fills it with a kernel instead of uploading it.
+    pub fn arange(n: usize, dtype: DType, device: &Device) -> Result<Tensor> {
+        let storage = match device {
+            Device::Cpu => Storage::Cpu(
+                for_dtype!(dtype, T => T::into_storage((0..n).map(|i| T::of(i as f64)).collect())),
+            ),
+            Device::Gpu(gpu) => {
+                gpu_dtype("arange", dtype)?;
+                Storage::Gpu(fill::ramp(gpu, n, 0.0, 1.0)?)
+            }
+        };
+        Ok(Tensor::from_storage(storage, Shape::new([n])))
     }
 
     pub fn zeros(shape: impl Into<Shape>, dtype: DType, device: &Device) -> Result<Tensor> {

@@ -21,15 +21,6 @@ impl Tensor {
         let out = self.with_shape(shape);
         record(out, &[self], || Box::new(ReshapeBackward { input: self.shape().clone() }))
     }
-
-    /// Collapses every axis after the first into one: (N, ...) to (N, rest).
-    pub fn flatten_batch(&self) -> Result<Tensor> {
-        let Some(&batch) = self.dims().first() else {
-            return Err(Error::shape("flatten", "a scalar has no batch axis to keep"));
-        };
-        let rest = self.dims()[1..].iter().product::<usize>();
-        self.reshape([batch, rest])
-    }
 }
 
 struct ReshapeBackward {

@@ -12,19 +12,26 @@ const SPEC: KernelSpec = kernel!("fill.wgsl", "main", [ReadWrite]);
 #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
 struct Params {
     n: u32,
-    value: f32,
+    offset: u32,
+    start: f32,
+    step: f32,
 }
 
 /// A new buffer of `len` copies of `value`.
 pub(crate) fn fill(device: &GpuDevice, len: usize, value: f32) -> Result<GpuStorage> {
+    ramp(device, len, value, 0.0)
+}
+
+/// A new buffer holding `start + step * i` for `i` in `0..len`.
+pub(crate) fn ramp(device: &GpuDevice, len: usize, start: f32, step: f32) -> Result<GpuStorage> {
     let out = GpuStorage::empty(device, len)?;
     let ctx = &device.ctx;
-    for_each_chunk(device, len, |start, n| {
-        let params = Params { n: n as u32, value };
+    for_each_chunk(device, len, |first, n| {
+        let params = Params { n: n as u32, offset: first as u32, start, step };
         ctx.dispatch(
             &SPEC,
             bytemuck::bytes_of(&params),
-            &[out.range(start, n)],
+            &[out.range(first, n)],
             ctx.linear_groups(n, WORKGROUP),
         )
     })?;
