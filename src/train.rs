@@ -4,9 +4,9 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use nn::data::{FashionMnist, LabelledImages, labels_to_tensor};
+use nn::data::FashionMnist;
 use nn::{Conv2D, Dense, EvaluateOptions, FitOptions, Flatten, History, MaxPooling2D, Model, Result};
-use tensor_core::{Device, Tensor};
+use tensor_core::Device;
 
 /// What to train on, for how long, where, and where to write the results.
 #[derive(Clone, Debug)]
@@ -71,22 +71,15 @@ pub fn reference_cnn() -> Result<Model> {
     Ok(model)
 }
 
-/// Pixels scaled to [0, 1] as an (n, 28, 28, 1) tensor, and the labels as class ids, on `device`.
-fn tensors(part: &LabelledImages, limit: Option<usize>, device: &Device) -> Result<(Tensor, Tensor)> {
-    let n = limit.unwrap_or(part.images.n).min(part.images.n);
-    let (rows, cols) = (part.images.rows, part.images.cols);
-    let pixels: Vec<f32> =
-        part.images.pixels[..n * rows * cols].iter().map(|&p| f32::from(p) / 255.0).collect();
-    let x = Tensor::from_vec(pixels, [n, rows, cols, 1], device)?;
-    let y = labels_to_tensor(&part.labels[..n], device)?;
-    Ok((x, y))
-}
-
 /// Loads the data, trains, evaluates on the test images and saves the weights.
 pub fn run(options: &TrainOptions) -> Result<(Model, TrainResult)> {
     let data = FashionMnist::load(&options.data_dir)?;
-    let (x_train, y_train) = tensors(&data.train, options.limit, &options.device)?;
-    let (x_test, y_test) = tensors(&data.test, options.limit.map(|n| n.div_ceil(6)), &options.device)?;
+    let (train, test) = match options.limit {
+        Some(n) => (data.train.first(n), data.test.first(n.div_ceil(6))),
+        None => (data.train, data.test),
+    };
+    let (x_train, y_train) = train.to_scaled_tensors(&options.device)?;
+    let (x_test, y_test) = test.to_scaled_tensors(&options.device)?;
     nn::set_random_seed(options.seed);
     let mut model = reference_cnn()?;
     model.to_device(&options.device)?;

@@ -177,6 +177,26 @@ pub struct LabelledImages {
     pub labels: Vec<u8>,
 }
 
+impl LabelledImages {
+    /// The first `n` images and their labels (all of them when there are fewer).
+    pub fn first(&self, n: usize) -> LabelledImages {
+        let n = n.min(self.images.n);
+        let pixels_per_image = self.images.rows * self.images.cols;
+        LabelledImages {
+            images: IdxImages { n, pixels: self.images.pixels[..n * pixels_per_image].to_vec(), ..self.images },
+            labels: self.labels[..n].to_vec(),
+        }
+    }
+
+    /// The images with pixels scaled to [0, 1], shape `[n, rows, cols, 1]`, and the labels as
+    /// class ids (for sparse categorical cross-entropy), both on `device`.
+    pub fn to_scaled_tensors(&self, device: &Device) -> Result<(Tensor, Tensor)> {
+        let values = self.images.pixels.iter().map(|&p| f32::from(p) / 255.0).collect();
+        let x = Tensor::from_vec(values, [self.images.n, self.images.rows, self.images.cols, 1], device)?;
+        Ok((x, super::labels_to_tensor(&self.labels, device)?))
+    }
+}
+
 /// The training and test parts of a dataset.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TrainTest {
