@@ -18,6 +18,7 @@ pub mod optimizers;
 mod progress;
 pub mod regularizers;
 mod training;
+pub mod viz;
 mod weight;
 
 pub use activations::Activation;
