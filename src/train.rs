@@ -1,5 +1,6 @@
-//! The main job: train the reference CNN on Fashion-MNIST, evaluate it on the test set and save
-//! its weights. `tessera train` runs it; its fast mode (a slice of the data) runs in the tests.
+//! The main job: train the reference CNN on Fashion-MNIST, evaluate it on the test set, save its
+//! weights and write the report. `tessera train` runs it; its fast mode (a slice of the data)
+//! runs in the tests.
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -53,6 +54,8 @@ pub struct TrainResult {
     /// Training samples per second over the whole fit (validation included in the time).
     pub samples_per_second: f64,
     pub weights_path: PathBuf,
+    /// The report's files: its Markdown summary first, then the pictures.
+    pub report: Vec<PathBuf>,
 }
 
 /// The reference CNN: Conv2D 32 3x3 same relu, MaxPool 2, Conv2D 64 3x3 same relu, MaxPool 2,
@@ -71,7 +74,7 @@ pub fn reference_cnn() -> Result<Model> {
     Ok(model)
 }
 
-/// Loads the data, trains, evaluates on the test images and saves the weights.
+/// Loads the data, trains, evaluates on the test images, saves the weights and writes the report.
 pub fn run(options: &TrainOptions) -> Result<(Model, TrainResult)> {
     let data = FashionMnist::load(&options.data_dir)?;
     let (train, test) = match options.limit {
@@ -106,13 +109,15 @@ pub fn run(options: &TrainOptions) -> Result<(Model, TrainResult)> {
     let weights_path = options.out_dir.join("model.safetensors");
     nn::io::save_weights(&model, &weights_path)?;
     let samples = x_train.dims()[0] as f64 * options.epochs as f64;
-    let result = TrainResult {
+    let mut result = TrainResult {
         history,
         test_loss: logs.get("loss").copied().unwrap_or(f64::NAN),
         test_accuracy: logs.get("accuracy").copied().unwrap_or(f64::NAN),
         train_seconds,
         samples_per_second: samples / train_seconds,
         weights_path,
+        report: Vec::new(),
     };
+    result.report = crate::report::write_report(&options.out_dir, &model, &result, &test, &options.device)?;
     Ok((model, result))
 }

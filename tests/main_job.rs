@@ -1,5 +1,5 @@
 //! The main job's fast mode: the reference CNN on a slice of the real Fashion-MNIST learns far
-//! past chance, and its weights file is written.
+//! past chance, and its weights file and report are written.
 
 mod common;
 
@@ -26,6 +26,14 @@ fn fast_mode_learns_on_the_cpu() {
     let losses = result.history.get("loss").unwrap();
     assert!(losses[0] < 2.3, "the first epoch's mean loss {} should be below ln(10) = 2.303", losses[0]);
     assert!(result.weights_path.exists());
+    let names: Vec<_> = result.report.iter().map(|p| p.file_name().unwrap().to_str().unwrap()).collect();
+    assert_eq!(names, ["report.md", "curves.png", "filters.png", "predictions.png"]);
+    for picture in &result.report[1..] {
+        let (width, height) = image::image_dimensions(picture).unwrap();
+        assert!(width >= 200 && height >= 100, "{}: {width}x{height}", picture.display());
+    }
+    let summary = std::fs::read_to_string(&result.report[0]).unwrap();
+    assert!(summary.contains(&format!("| test accuracy | {:.4} |", result.test_accuracy)), "{summary}");
     std::fs::remove_dir_all(out_dir).unwrap();
 }
 

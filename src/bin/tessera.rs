@@ -162,6 +162,9 @@ fn train(args: TrainArgs) -> anyhow::Result<ExitCode> {
         options.epochs, result.train_seconds, result.test_accuracy, result.test_loss
     );
     println!("weights saved to {}", result.weights_path.display());
+    if let Some(summary) = result.report.first() {
+        println!("report written to {}", summary.display());
+    }
     if let Device::Gpu(gpu) = &options.device {
         print_profile(gpu);
     }

@@ -182,8 +182,14 @@ impl ImageGrid {
         let title_h = if text && self.title.is_some() { TITLE_HEIGHT } else { 0 };
         let columns = self.columns.min(self.tiles.len()) as u32;
         let rows = self.tiles.len().div_ceil(self.columns) as u32;
-        // Captions may be wider than their tile; widen the cells rather than clip the text.
-        let cell_w = if captioned { cell_w.max(96) } else { cell_w };
+        // Captions may be wider than their tile; widen the cells rather than clip the text
+        // (about 7 px a character at the caption size).
+        let widest_caption =
+            self.tiles.iter().filter_map(|t| t.caption.as_ref()).map(|c| c.text.chars().count()).max();
+        let cell_w = match widest_caption {
+            Some(chars) if captioned => cell_w.max(chars as u32 * 7 + 4),
+            _ => cell_w,
+        };
         let mut canvas = Canvas::new(
             PADDING + columns * (cell_w + PADDING),
             title_h + PADDING + rows * (cell_h + PADDING),

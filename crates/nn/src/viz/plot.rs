@@ -64,6 +64,16 @@ impl LinePlot {
         self.series.push((name.into(), points.into_iter().collect()));
     }
 
+    /// The legend goes where the lines are not: low for rising curves (accuracy), high for
+    /// falling ones (loss), judged by the first series' ends.
+    fn legend_corner(&self) -> SeriesLabelPosition {
+        let first = self.series.first().map(|(_, points)| points.as_slice()).unwrap_or_default();
+        match (first.first(), first.last()) {
+            (Some(&(_, start)), Some(&(_, end))) if end > start => SeriesLabelPosition::LowerRight,
+            _ => SeriesLabelPosition::UpperRight,
+        }
+    }
+
     /// Every finite point that the y axis can show.
     fn shown_points(&self) -> impl Iterator<Item = (f64, f64)> + '_ {
         let log_y = self.log_y;
@@ -79,12 +89,17 @@ impl LinePlot {
         })?;
         let (y_low, y_high) = bounds(self.shown_points().map(|(_, y)| y)).unwrap_or((0.0, 1.0));
         let x_range = padded(x_low, x_high, false);
+        // Epochs and layer numbers are counts: give them whole-number ticks, never 1.5.
+        let x_ticks = self
+            .shown_points()
+            .all(|(x, _)| x.fract() == 0.0)
+            .then(|| ((x_high - x_low) as usize + 1).min(12));
         if self.log_y {
             let (low, high) = padded(y_low, y_high, true);
-            self.draw_on(area, x_range, (low..high).log_scale(), path)
+            self.draw_on(area, x_range, x_ticks, (low..high).log_scale(), path)
         } else {
             let (low, high) = padded(y_low, y_high, false);
-            self.draw_on(area, x_range, low..high, path)
+            self.draw_on(area, x_range, x_ticks, low..high, path)
         }
     }
 
@@ -92,6 +107,7 @@ impl LinePlot {
         &self,
         area: &DrawingArea<BitMapBackend<'_>, plotters::coord::Shift>,
         (x_low, x_high): (f64, f64),
+        whole_x_ticks: Option<usize>,
         y_range: Y,
         path: &Path,
     ) -> Result<()>
@@ -108,8 +124,12 @@ impl LinePlot {
         }
         let mut chart = builder.build_cartesian_2d(x_low..x_high, y_range).map_err(failed)?;
         let mut mesh = chart.configure_mesh();
+        let whole = |x: &f64| format!("{x:.0}");
         if text {
             mesh.x_desc(&self.x_label).y_desc(&self.y_label).label_style((font::FAMILY, 13));
+            if let Some(ticks) = whole_x_ticks {
+                mesh.x_labels(ticks).x_label_formatter(&whole);
+            }
         } else {
             mesh.x_labels(0).y_labels(0);
         }
@@ -136,7 +156,7 @@ impl LinePlot {
                 .label_font((font::FAMILY, 13))
                 .background_style(WHITE.mix(0.8))
                 .border_style(RGBColor(200, 200, 200))
-                .position(SeriesLabelPosition::UpperRight)
+                .position(self.legend_corner())
                 .draw()
                 .map_err(failed)?;
         }

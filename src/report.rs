@@ -1,0 +1,111 @@
+//! The main job's report folder: the training curves, the first convolution's filters, and test
+//! images labelled with what the model predicted, next to a Markdown summary that shows them.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use nn::data::{FashionMnist, LabelledImages};
+use nn::viz::{Caption, ImageGrid, Scale, history_plots, save_plots};
+use nn::{Model, NnError, Result};
+use tensor_core::Device;
+
+use crate::train::TrainResult;
+
+/// How many test images the predictions picture shows.
+const SHOWN_PREDICTIONS: usize = 32;
+const RIGHT: [u8; 3] = [0, 120, 0];
+const WRONG: [u8; 3] = [200, 0, 0];
+
+/// Writes `curves.png`, `filters.png`, `predictions.png` and `report.md` into `dir` and returns
+/// their paths. `test` are the test images the model was evaluated on.
+pub fn write_report(
+    dir: &Path,
+    model: &Model,
+    result: &TrainResult,
+    test: &LabelledImages,
+    device: &Device,
+) -> Result<Vec<PathBuf>> {
+    let curves = dir.join("curves.png");
+    save_plots(&history_plots(&result.history), &curves)?;
+
+    let filters = dir.join("filters.png");
+    let first_kernel = model
+        .layers()
+        .into_iter()
+        .find(|layer| layer.class_name() == "Conv2D")
+        .and_then(|layer| layer.weights().into_iter().find(|w| w.name() == "kernel"))
+        .ok_or_else(|| NnError::Usage("the report's filter picture needs a Conv2D layer".into()))?;
+    ImageGrid::from_conv_kernel(first_kernel.value(), 8)?
+        .title("first layer's 3x3 filters")
+        .save(&filters)?;
+
+    let predictions = dir.join("predictions.png");
+    predictions_grid(model, test, device)?.save(&predictions)?;
+
+    let summary = dir.join("report.md");
+    nn::io::write_atomically(&summary, markdown(result, device).as_bytes())?;
+    Ok(vec![summary, curves, filters, predictions])
+}
+
+/// The first test images, each captioned with the predicted class: green when right, red with
+/// the true class when wrong.
+fn predictions_grid(model: &Model, test: &LabelledImages, device: &Device) -> Result<ImageGrid> {
+    let shown = test.first(SHOWN_PREDICTIONS);
+    let (x, _) = shown.to_scaled_tensors(device)?;
+    let probabilities = model.predict(&x, SHOWN_PREDICTIONS)?.to_vec::<f32>()?;
+    let classes = FashionMnist::CLASS_NAMES.len();
+    let (rows, cols) = (shown.images.rows, shown.images.cols);
+    let mut grid = ImageGrid::new(8).title("test images: predicted class (true class when wrong)");
+    for (i, (row, &label)) in probabilities.chunks(classes).zip(&shown.labels).enumerate() {
+        let predicted = argmax(row);
+        let name = |class: usize| FashionMnist::CLASS_NAMES.get(class).copied().unwrap_or("?");
+        let caption = if predicted == usize::from(label) {
+            Caption::colored(name(predicted), RIGHT)
+        } else {
+            Caption::colored(format!("{} ({})", name(predicted), name(label.into())), WRONG)
+        };
+        let pixels: Vec<f32> = shown.images.pixels[i * rows * cols..(i + 1) * rows * cols]
+            .iter()
+            .map(|&p| f32::from(p))
+            .collect();
+        grid.push(&pixels, rows, cols, Scale::Range(0.0, 255.0), Some(caption))?;
+    }
+    Ok(grid)
+}
+
+fn argmax(values: &[f32]) -> usize {
+    values.iter().enumerate().fold(0, |best, (i, &v)| if v > values[best] { i } else { best })
+}
+
+/// The run's figures and per-epoch logs as Markdown, with the pictures inline.
+fn markdown(result: &TrainResult, device: &Device) -> String {
+    let mut md = String::from("# Fashion-MNIST: the reference CNN\n\n");
+    let _ = writeln!(md, "| | |\n|---|---|");
+    let _ = writeln!(md, "| device | {device} |");
+    let _ = writeln!(md, "| test accuracy | {:.4} |", result.test_accuracy);
+    let _ = writeln!(md, "| test loss | {:.4} |", result.test_loss);
+    let _ = writeln!(md, "| training time | {:.1} s |", result.train_seconds);
+    let _ = writeln!(md, "| training throughput | {:.0} samples/s |", result.samples_per_second);
+    let _ = writeln!(md, "| weights | {} |\n", file_name(&result.weights_path));
+
+    let keys: Vec<&str> = result.history.keys().collect();
+    let _ = writeln!(md, "| epoch | {} |", keys.join(" | "));
+    let _ = writeln!(md, "|---|{}", "---|".repeat(keys.len()));
+    for (row, epoch) in result.history.epochs().iter().enumerate() {
+        let values: Vec<String> = keys
+            .iter()
+            .map(|key| {
+                result.history.get(key).and_then(|v| v.get(row)).map_or("".into(), |v| format!("{v:.4}"))
+            })
+            .collect();
+        let _ = writeln!(md, "| {} | {} |", epoch + 1, values.join(" | "));
+    }
+    md.push_str("\n![loss and accuracy per epoch](curves.png)\n\n");
+    md.push_str("![the first convolution's filters](filters.png)\n\n");
+    md.push_str("![test images with predicted labels](predictions.png)\n");
+    md
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned())
+}
