@@ -15,7 +15,7 @@ fn io_error(path: &Path, detail: impl std::fmt::Display) -> NnError {
 }
 
 /// Every weight of `model` under a unique key, "layer_name/weight_name", in layer order.
-fn named_weights(model: &Model) -> Vec<(String, &crate::Weight)> {
+pub(crate) fn named_weights(model: &Model) -> Vec<(String, &crate::Weight)> {
     model
         .layers()
         .into_iter()

@@ -10,6 +10,7 @@ mod compile;
 mod data;
 mod evaluate;
 mod fit;
+mod introspect;
 mod options;
 mod step;
 

@@ -9,6 +9,17 @@ use crate::losses::Loss;
 use crate::metrics::Tracker;
 use crate::{ForwardCtx, Logs, Model, Result};
 
+/// What one forward and backward pass over a batch gives.
+pub(crate) struct BackwardPass {
+    /// The batch's loss (a scalar, regularization included), detached.
+    pub(crate) loss: Tensor,
+    /// The model's outputs, detached.
+    pub(crate) predictions: Tensor,
+    /// `(weight id, value, gradient)` for each trainable weight the loss depends on, in the
+    /// model's weight order: what an optimizer update takes.
+    pub(crate) gradients: Vec<(u64, Tensor, Tensor)>,
+}
+
 /// The seed of the random layers (dropout) at training step `iteration` of a run seeded `seed`:
 /// distinct for every step, reproducible for the run.
 pub(crate) fn step_seed(seed: u64, iteration: u64) -> u64 {
@@ -42,14 +53,29 @@ impl Model {
         targets: &Tensor,
         seed: u64,
     ) -> Result<(Tensor, Tensor)> {
-        let loss_fn = self.require_compiled("fit")?.loss;
+        let pass = self.backward_pass(inputs, targets, seed, "fit")?;
+        self.require_compiled_mut("fit")?.optimizer.apply(&pass.gradients)?;
+        Ok((pass.loss, pass.predictions))
+    }
+
+    /// The forward pass on a tape in training mode, the compiled loss plus regularization, and
+    /// the backward sweep, changing nothing: what a training step computes before its update,
+    /// and what introspection reads. `call` names the caller in errors.
+    pub(crate) fn backward_pass(
+        &self,
+        inputs: &[Tensor],
+        targets: &Tensor,
+        seed: u64,
+        call: &str,
+    ) -> Result<BackwardPass> {
+        let loss_fn = self.require_compiled(call)?.loss;
         let tape = Tape::new();
         let mut ctx = ForwardCtx::training(&tape, seed);
         let predictions = self.forward(inputs, &mut ctx)?;
         let loss = loss_fn.compute_for(targets, &predictions, ctx.logits_of(&predictions))?;
         let loss = with_regularization(self, loss, &mut ctx)?;
         // A model whose weights are all frozen has nothing on the tape to differentiate.
-        let updates: Vec<(u64, Tensor, Tensor)> = if loss.is_tracked() {
+        let gradients = if loss.is_tracked() {
             let grads = tape.backward(&loss)?;
             self.trainable_weights()
                 .into_iter()
@@ -58,8 +84,7 @@ impl Model {
         } else {
             Vec::new()
         };
-        self.require_compiled_mut("fit")?.optimizer.apply(&updates)?;
-        Ok((loss.detach(), predictions.detach()))
+        Ok(BackwardPass { loss: loss.detach(), predictions: predictions.detach(), gradients })
     }
 
     /// The loss and predictions on a batch in inference mode, recording nothing.
