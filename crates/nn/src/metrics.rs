@@ -40,6 +40,12 @@ pub enum MetricKind {
     Recall,
     /// The harmonic mean of precision and recall (macro-averaged over classes).
     F1Score,
+    /// The mean of `(y_pred - y_true)²` over every output.
+    MeanSquaredError,
+    /// The mean of `|y_pred - y_true|` over every output.
+    MeanAbsoluteError,
+    /// The square root of the mean squared error.
+    RootMeanSquaredError,
 }
 
 /// A metric resolved for a compiled model: its name in logs and history, and what it computes.
@@ -67,7 +73,11 @@ impl Metric {
             other => other.parse()?,
         };
         let fits = match kind {
-            MetricKind::BinaryAccuracy | MetricKind::CategoricalAccuracy => !loss.is_sparse(),
+            MetricKind::BinaryAccuracy
+            | MetricKind::CategoricalAccuracy
+            | MetricKind::MeanSquaredError
+            | MetricKind::MeanAbsoluteError
+            | MetricKind::RootMeanSquaredError => !loss.is_sparse(),
             MetricKind::SparseCategoricalAccuracy => loss.is_sparse(),
             MetricKind::Precision | MetricKind::Recall | MetricKind::F1Score => true,
         };
@@ -137,6 +147,14 @@ impl Metric {
                 let false_negatives = per_class(complement(&predicted)?.mul(&actual)?)?;
                 (vec![true_positives, false_positives, false_negatives], positions)
             }
+            MetricKind::MeanSquaredError | MetricKind::RootMeanSquaredError => {
+                let error = y_pred.sub(&losses::align(what, y_true, y_pred)?)?;
+                (vec![error.mul(&error)?.sum_all()?], y_pred.numel())
+            }
+            MetricKind::MeanAbsoluteError => {
+                let error = y_pred.sub(&losses::align(what, y_true, y_pred)?)?;
+                (vec![error.abs()?.sum_all()?], y_pred.numel())
+            }
         })
     }
 
@@ -146,7 +164,10 @@ impl Metric {
         match self.kind {
             MetricKind::BinaryAccuracy
             | MetricKind::CategoricalAccuracy
-            | MetricKind::SparseCategoricalAccuracy => ratio(sums[0][0], count as f64),
+            | MetricKind::SparseCategoricalAccuracy
+            | MetricKind::MeanSquaredError
+            | MetricKind::MeanAbsoluteError => ratio(sums[0][0], count as f64),
+            MetricKind::RootMeanSquaredError => ratio(sums[0][0], count as f64).sqrt(),
             MetricKind::Precision | MetricKind::Recall => ratio(sums[0][0], sums[0][0] + sums[1][0]),
             MetricKind::F1Score => {
                 let (tp, fp, fn_) = (&sums[0], &sums[1], &sums[2]);
@@ -176,10 +197,14 @@ impl FromStr for MetricKind {
             "precision" => MetricKind::Precision,
             "recall" => MetricKind::Recall,
             "f1score" | "f1" => MetricKind::F1Score,
+            "meansquarederror" | "mse" => MetricKind::MeanSquaredError,
+            "meanabsoluteerror" | "mae" => MetricKind::MeanAbsoluteError,
+            "rootmeansquarederror" | "rmse" => MetricKind::RootMeanSquaredError,
             _ => {
                 return Err(NnError::Usage(format!(
                     "unknown metric {name:?}; expected accuracy (acc), binary_accuracy, categorical_accuracy, \
-                     sparse_categorical_accuracy, precision, recall or f1_score (f1)"
+                     sparse_categorical_accuracy, precision, recall, f1_score (f1), mean_squared_error (mse), \
+                     mean_absolute_error (mae) or root_mean_squared_error (rmse)"
                 )));
             }
         })
@@ -368,6 +393,18 @@ mod tests {
         close(value("recall", bce, std::slice::from_ref(&batch)), 2.0 / 3.0);
         // 2PR / (P + R) = 4/7; Keras's epsilons move it by under 1e-7.
         assert!((value("f1_score", bce, &[batch]) - 4.0 / 7.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn regression_errors_average_over_every_output_of_every_batch() {
+        // Errors 1, -2 | 0.5, 0, -1, 3 over two batches: squares sum 15.25, absolutes 7.5, n = 6.
+        let batches = [
+            (t(&[0.0, 2.0], &[1, 2]), t(&[1.0, 0.0], &[1, 2])),
+            (t(&[1.0, 1.0, 1.0, 1.0], &[2, 2]), t(&[1.5, 1.0, 0.0, 4.0], &[2, 2])),
+        ];
+        close(value("mse", Loss::MeanSquaredError, &batches), 15.25 / 6.0);
+        close(value("mean_absolute_error", Loss::MeanSquaredError, &batches), 7.5 / 6.0);
+        close(value("rmse", Loss::MeanSquaredError, &batches), (15.25f64 / 6.0).sqrt());
     }
 
     #[test]
