@@ -183,7 +183,11 @@ impl LabelledImages {
         let n = n.min(self.images.n);
         let pixels_per_image = self.images.rows * self.images.cols;
         LabelledImages {
-            images: IdxImages { n, pixels: self.images.pixels[..n * pixels_per_image].to_vec(), ..self.images },
+            images: IdxImages {
+                n,
+                pixels: self.images.pixels[..n * pixels_per_image].to_vec(),
+                ..self.images
+            },
             labels: self.labels[..n].to_vec(),
         }
     }
