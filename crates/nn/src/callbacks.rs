@@ -375,8 +375,17 @@ fn restore(model: &Model, values: &[Tensor]) -> Result<()> {
 ///
 /// The file name may hold Keras's placeholders: `{epoch}` (1-based) and any logged value, with
 /// Python's `d`/`f`/`e` formats, e.g. `"ckpt-{epoch:02d}-{val_loss:.2f}.safetensors"`. The saving
-/// itself is the `saver` given: a function of the model and the resolved path, such as a weight
-/// writer.
+/// itself is the `saver` given: a function of the model and the resolved path. The two Keras
+/// offers are ready-made: [`ModelCheckpoint::whole_model`], a checkpoint to resume training from,
+/// and [`ModelCheckpoint::weights_only`].
+///
+/// ```ignore
+/// let mut checkpoint = ModelCheckpoint::whole_model("ckpt-{epoch:02d}.safetensors");
+/// model.fit(&x, &y, FitOptions::default().epochs(5).callback(&mut checkpoint))?;
+/// // Later, or after a crash: resume from the third epoch's checkpoint.
+/// let mut model = nn::io::load_model("ckpt-03.safetensors")?;
+/// model.fit(&x, &y, FitOptions::default().initial_epoch(3).epochs(5))?;
+/// ```
 pub struct ModelCheckpoint<F: FnMut(&Model, &Path) -> Result<()>> {
     filepath: String,
     saver: F,
@@ -386,6 +395,23 @@ pub struct ModelCheckpoint<F: FnMut(&Model, &Path) -> Result<()>> {
     verbose: bool,
     higher_is_better: bool,
     best: Option<f64>,
+}
+
+/// How [`ModelCheckpoint::whole_model`] and [`ModelCheckpoint::weights_only`] save.
+pub type Saver = fn(&Model, &Path) -> Result<()>;
+
+impl ModelCheckpoint<Saver> {
+    /// Saves the whole model with [`crate::io::save_model`] (Keras's default,
+    /// `save_weights_only=False`): architecture, weights and optimizer state, so that
+    /// [`crate::io::load_model`] and `initial_epoch` resume training from it.
+    pub fn whole_model(filepath: impl Into<String>) -> Self {
+        ModelCheckpoint::new(filepath, |model, path| crate::io::save_model(model, path))
+    }
+
+    /// Saves only the weights with [`crate::io::save_weights`] (Keras's `save_weights_only=True`).
+    pub fn weights_only(filepath: impl Into<String>) -> Self {
+        ModelCheckpoint::new(filepath, |model, path| crate::io::save_weights(model, path))
+    }
 }
 
 impl<F: FnMut(&Model, &Path) -> Result<()>> ModelCheckpoint<F> {
@@ -425,6 +451,14 @@ impl<F: FnMut(&Model, &Path) -> Result<()>> ModelCheckpoint<F> {
     /// Whether to print each save (and each epoch that did not improve).
     pub fn verbose(mut self, verbose: bool) -> Self {
         self.verbose = verbose;
+        self
+    }
+
+    /// With `save_best_only`, the value the first save must beat (Keras's
+    /// `initial_value_threshold`): the best of the run being resumed, so that resuming does not
+    /// overwrite a better checkpoint with a worse one.
+    pub fn initial_value_threshold(mut self, value: f64) -> Self {
+        self.best = Some(value);
         self
     }
 

@@ -19,6 +19,11 @@ pub enum NnError {
     #[error("{0}")]
     Usage(String),
 
+    /// A layer, model or compile config that cannot be read: an unknown class, a missing or
+    /// unknown field, or a value of the wrong kind (names the class and the field).
+    #[error("{0}")]
+    Config(String),
+
     /// Reading or writing a file.
     #[error("{path}: {detail}")]
     Io { path: String, detail: String },

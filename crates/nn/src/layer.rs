@@ -2,7 +2,8 @@
 
 use tensor_core::Tensor;
 
-use crate::{ForwardCtx, Result, Weight};
+use crate::layers::Config;
+use crate::{ForwardCtx, NnError, Result, Weight};
 
 /// A layer: built once for its input shapes (batch axis excluded), then applied to batches.
 pub trait Layer: Send {
@@ -20,6 +21,17 @@ pub trait Layer: Send {
     /// which gives a Sequential model whose first layer it is its input.
     fn declared_input_shape(&self) -> Option<&[usize]> {
         None
+    }
+
+    /// Keras's `get_config()`: the settings from which [`crate::layers::deserialize`] makes the
+    /// same layer again (unbuilt, without its weights). Every layer of nn has one; a layer of
+    /// your own that does not say how to describe itself cannot be saved with its model.
+    fn config(&self) -> Result<Config> {
+        Err(NnError::Usage(format!(
+            "layer \"{}\" ({}) has no config: implement Layer::config to save it with its model",
+            self.name(),
+            self.class_name()
+        )))
     }
 
     /// Creates the weights for `inputs` (one shape per input, without the batch axis) and returns

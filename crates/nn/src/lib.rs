@@ -1,5 +1,6 @@
 //! nn: a Keras-style API over tensor-core — layers, Sequential and functional models,
-//! compile / fit / evaluate / predict, callbacks, summaries and weight files.
+//! compile / fit / evaluate / predict, callbacks, summaries, and model files: weights alone, or
+//! whole models (architecture, weights, optimizer state) to resume training from.
 
 pub mod activations;
 pub mod callbacks;

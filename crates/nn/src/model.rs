@@ -2,6 +2,7 @@
 //! or with `add`; a functional model is any graph built from symbolic tensors. Both train,
 //! predict and print their summary the same way.
 
+mod config;
 mod functional;
 mod sequential;
 mod summary;
@@ -157,12 +158,17 @@ impl Model {
         &self.device
     }
 
-    /// Moves every weight to `device`; layers added later are moved there too.
+    /// Moves every weight, and the optimizer's state for it, to `device`; layers added later
+    /// are moved there too.
     pub fn to_device(&mut self, device: &Device) -> Result<()> {
         for node in &mut self.nodes {
             for weight in node.layer.weights_mut() {
                 weight.to_device(device)?;
             }
+        }
+        if let Some(compiled) = self.compiled.as_mut() {
+            let weights: Vec<&Weight> = self.nodes.iter().flat_map(|n| n.layer.weights()).collect();
+            compiled.optimizer.follow(&weights)?;
         }
         self.device = device.clone();
         Ok(())

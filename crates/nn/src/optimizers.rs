@@ -17,7 +17,7 @@ use tensor_core::Tensor;
 use tensor_core::optim::State;
 pub use tensor_core::optim::{Adadelta, Adagrad, Adam, Nadam, Optimizer, RmsProp, Sgd};
 
-use crate::{NnError, Result};
+use crate::{NnError, Result, Weight};
 
 /// The optimizer Keras names `name` (case-insensitive), with Keras's default settings.
 pub fn get(name: &str) -> Result<Optimizer> {
@@ -88,9 +88,58 @@ impl OptimizerState {
         Ok(self.rule.set_learning_rate(learning_rate)?)
     }
 
+    /// The update rule with its hyper-parameters.
+    pub(crate) fn rule(&self) -> &Optimizer {
+        &self.rule
+    }
+
     /// The training steps applied so far (Keras's `optimizer.iterations`).
     pub(crate) fn iterations(&self) -> u64 {
         self.iterations
+    }
+
+    /// Sets the step count, to resume training where a checkpoint left it (Adam and Nadam
+    /// correct their moments with it; dropout seeds follow it).
+    pub(crate) fn set_iterations(&mut self, iterations: u64) {
+        self.iterations = iterations;
+    }
+
+    /// The slot tensors kept for the weight `id`, by Keras's slot names ("momentum"...); none
+    /// before its first update.
+    pub(crate) fn slots(&self, id: u64) -> Vec<(&'static str, &Tensor)> {
+        self.states.get(&id).map(State::tensors).unwrap_or_default()
+    }
+
+    /// Gives the weight `id`, whose value is `param`, the state whose slots `saved` gives: it is
+    /// called with each slot's name and a fresh slot (zeros of the right shape, dtype and device)
+    /// and returns the values to put there.
+    pub(crate) fn restore(
+        &mut self,
+        id: u64,
+        param: &Tensor,
+        mut saved: impl FnMut(&str, &Tensor) -> Result<Tensor>,
+    ) -> Result<()> {
+        let state = self.rule.state_for(param)?;
+        for (name, slot) in state.tensors() {
+            slot.assign(&saved(name, slot)?)?;
+        }
+        self.states.insert(id, state);
+        Ok(())
+    }
+
+    /// Moves the state of each of `weights` to the device its value is on now.
+    pub(crate) fn follow(&mut self, weights: &[&Weight]) -> Result<()> {
+        for weight in weights {
+            let Some(old) = self.states.remove(&weight.id()) else { continue };
+            let old = old.tensors();
+            self.restore(weight.id(), weight.value(), |name, fresh| {
+                let value = old.iter().find(|(n, _)| *n == name).map(|(_, t)| *t);
+                let value =
+                    value.ok_or_else(|| NnError::Usage(format!("optimizer state without slot {name}")))?;
+                Ok(value.to(fresh.device())?)
+            })?;
+        }
+        Ok(())
     }
 
     /// One training step: updates each parameter in place from its gradient; `updates` holds

@@ -3,8 +3,9 @@
 
 use tensor_core::{DType, Tensor};
 
+use super::config::{BatchShape, Fields, ToValue, config};
 use crate::initializers::{Initializer, derive_seed, next_layer_seed};
-use crate::layers::{KerasName, Spec};
+use crate::layers::{Config, KerasName, Spec};
 use crate::regularizers::Regularizer;
 use crate::{ForwardCtx, NnError, Result, Weight};
 
@@ -45,6 +46,42 @@ impl LayerBase {
             trainable: true,
             slots: Vec::new(),
         }
+    }
+
+    /// Keras's base config: the name, the trainable flag and the input shape declared on the
+    /// layer, with its batch axis (Keras's `batch_input_shape`).
+    pub(crate) fn config(&self) -> Config {
+        let mut config = config!("name": self.name, "trainable": self.trainable);
+        if let Some(shape) = &self.declared_input {
+            config.insert("batch_input_shape".into(), BatchShape(shape.clone()).to_value());
+        }
+        config
+    }
+
+    /// [`LayerBase::config`] and what layers with weights add: the dtype of the weights and the
+    /// seed of their initializers, so that a layer made from the config starts from the same
+    /// values.
+    pub(crate) fn weighted_config(&self) -> Config {
+        let mut config = self.config();
+        config.extend(config!("dtype": self.dtype, "seed": self.seed));
+        config
+    }
+
+    /// Reads back what [`LayerBase::config`] wrote; missing fields keep their defaults.
+    pub(crate) fn read_config(&mut self, fields: &mut Fields<'_>) -> Result<()> {
+        fields.update("name", &mut self.name)?;
+        fields.update("trainable", &mut self.trainable)?;
+        if let Some(BatchShape(shape)) = fields.get("batch_input_shape")? {
+            self.declared_input = Some(shape);
+        }
+        Ok(())
+    }
+
+    /// Reads back what [`LayerBase::weighted_config`] wrote.
+    pub(crate) fn read_weighted_config(&mut self, fields: &mut Fields<'_>) -> Result<()> {
+        self.read_config(fields)?;
+        fields.update("dtype", &mut self.dtype)?;
+        fields.update("seed", &mut self.seed)
     }
 
     /// An error that names this layer.

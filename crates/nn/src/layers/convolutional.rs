@@ -3,7 +3,8 @@
 use tensor_core::{Conv2dGeometry, Padding, Tensor};
 
 use super::base::{LayerBase, kernel_builders, layer_basics, layer_builders, weight_builders};
-use super::{Size2, Spec};
+use super::config::{Fields, config, kernel_config};
+use super::{Config, Size2, Spec};
 use crate::activations::Activation;
 use crate::initializers::Initializer;
 use crate::regularizers::Regularizer;
@@ -59,11 +60,27 @@ impl Conv2D {
         self.padding = padding.into();
         self
     }
+
+    /// Keras's `Conv2D.from_config`: the layer a [`Layer::config`] describes, unbuilt. `filters`
+    /// and `kernel_size` are required; other settings missing from the config take their
+    /// defaults.
+    pub fn from_config(config: &Config) -> Result<Conv2D> {
+        let mut fields = Fields::layer("Conv2D", config);
+        let filters = fields.required("filters")?;
+        let mut layer = Conv2D::new(filters, fields.required::<Size2>("kernel_size")?);
+        fields.update("strides", &mut layer.strides)?;
+        fields.update("padding", &mut layer.padding)?;
+        layer.read_kernel_config(&mut fields)?;
+        layer.base.read_weighted_config(&mut fields)?;
+        fields.finish()?;
+        Ok(layer)
+    }
 }
 
 layer_builders!(Conv2D);
 kernel_builders!(Conv2D);
 weight_builders!(Conv2D);
+kernel_config!(Conv2D);
 
 /// The output (height, width) of sliding `window` over (height, width, channels) images, or an
 /// error naming the layer and the input shape.
@@ -84,6 +101,18 @@ pub(crate) fn window_output(
 
 impl Layer for Conv2D {
     layer_basics!("Conv2D", "conv2d");
+
+    fn config(&self) -> Result<Config> {
+        let mut config = self.base.weighted_config();
+        config.extend(self.kernel_config());
+        config.extend(config!(
+            "filters": self.filters,
+            "kernel_size": self.kernel_size,
+            "strides": self.strides,
+            "padding": self.padding,
+        ));
+        Ok(config)
+    }
 
     fn build(&mut self, inputs: &[Vec<usize>]) -> Result<Vec<usize>> {
         let input = self.base.single(inputs)?;

@@ -2,8 +2,9 @@
 
 use tensor_core::Tensor;
 
-use super::Spec;
 use super::base::{LayerBase, kernel_builders, layer_basics, layer_builders, weight_builders};
+use super::config::{Fields, ToValue, kernel_config};
+use super::{Config, Spec};
 use crate::activations::Activation;
 use crate::initializers::Initializer;
 use crate::regularizers::Regularizer;
@@ -39,14 +40,33 @@ impl Dense {
             bias_regularizer: None,
         }
     }
+
+    /// Keras's `Dense.from_config`: the layer a [`Layer::config`] describes, unbuilt. `units` is
+    /// required; other settings missing from the config take their defaults.
+    pub fn from_config(config: &Config) -> Result<Dense> {
+        let mut fields = Fields::layer("Dense", config);
+        let mut layer = Dense::new(fields.required("units")?);
+        layer.read_kernel_config(&mut fields)?;
+        layer.base.read_weighted_config(&mut fields)?;
+        fields.finish()?;
+        Ok(layer)
+    }
 }
 
 layer_builders!(Dense);
 kernel_builders!(Dense);
 weight_builders!(Dense);
+kernel_config!(Dense);
 
 impl Layer for Dense {
     layer_basics!("Dense", "dense");
+
+    fn config(&self) -> Result<Config> {
+        let mut config = self.base.weighted_config();
+        config.extend(self.kernel_config());
+        config.insert("units".into(), self.units.to_value());
+        Ok(config)
+    }
 
     fn build(&mut self, inputs: &[Vec<usize>]) -> Result<Vec<usize>> {
         let input = self.base.single(inputs)?;

@@ -2,7 +2,9 @@
 
 use tensor_core::Tensor;
 
+use super::Config;
 use super::base::{LayerBase, layer_basics};
+use super::config::{BatchShape, Fields, config};
 use crate::{ForwardCtx, Layer, Result};
 
 /// A model input of a given shape (batch axis excluded), Keras's `InputLayer`. It starts a
@@ -26,6 +28,17 @@ impl Input {
         self
     }
 
+    /// Keras's `InputLayer.from_config`: the input a [`Layer::config`] describes; its
+    /// `batch_shape` (`[null, d1, d2, ...]`) is required.
+    pub fn from_config(config: &Config) -> Result<Input> {
+        let mut fields = Fields::layer("InputLayer", config);
+        let BatchShape(shape) = fields.required("batch_shape")?;
+        let mut input = Input::new(&shape);
+        fields.update("name", &mut input.base.name)?;
+        fields.finish()?;
+        Ok(input)
+    }
+
     /// The input's shape, batch axis excluded.
     pub fn shape(&self) -> &[usize] {
         self.base.declared_input.as_deref().unwrap_or_default()
@@ -34,6 +47,11 @@ impl Input {
 
 impl Layer for Input {
     layer_basics!("InputLayer", "input_layer");
+
+    /// The name and the shape with its batch axis (Keras's `batch_shape`).
+    fn config(&self) -> Result<Config> {
+        Ok(config!("name": self.base.name, "batch_shape": BatchShape(self.shape().to_vec())))
+    }
 
     /// Takes no input, or one of exactly its own shape; gives its shape.
     fn build(&mut self, inputs: &[Vec<usize>]) -> Result<Vec<usize>> {

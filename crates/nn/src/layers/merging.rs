@@ -2,7 +2,9 @@
 
 use tensor_core::Tensor;
 
+use super::Config;
 use super::base::{LayerBase, batch_shape, layer_basics, layer_builders};
+use super::config::{Fields, ToValue};
 use crate::{ForwardCtx, Layer, Result};
 
 /// The input shapes of a merge layer, which needs at least one input.
@@ -29,6 +31,15 @@ impl Add {
     pub fn new() -> Add {
         Add { base: LayerBase::new("add") }
     }
+
+    /// Keras's `Add.from_config`: the layer a [`Layer::config`] describes.
+    pub fn from_config(config: &Config) -> Result<Add> {
+        let mut fields = Fields::layer("Add", config);
+        let mut layer = Add::new();
+        layer.base.read_config(&mut fields)?;
+        fields.finish()?;
+        Ok(layer)
+    }
 }
 
 impl Default for Add {
@@ -41,6 +52,10 @@ layer_builders!(Add);
 
 impl Layer for Add {
     layer_basics!("Add", "add");
+
+    fn config(&self) -> Result<Config> {
+        Ok(self.base.config())
+    }
 
     fn build(&mut self, inputs: &[Vec<usize>]) -> Result<Vec<usize>> {
         let first = merge_inputs(&self.base, inputs)?[0].clone();
@@ -79,6 +94,17 @@ impl Concatenate {
         self.axis = axis;
         self
     }
+
+    /// Keras's `Concatenate.from_config`: the layer a [`Layer::config`] describes (the last
+    /// axis unless it says otherwise).
+    pub fn from_config(config: &Config) -> Result<Concatenate> {
+        let mut fields = Fields::layer("Concatenate", config);
+        let mut layer = Concatenate::new();
+        fields.update("axis", &mut layer.axis)?;
+        layer.base.read_config(&mut fields)?;
+        fields.finish()?;
+        Ok(layer)
+    }
 }
 
 impl Default for Concatenate {
@@ -91,6 +117,12 @@ layer_builders!(Concatenate);
 
 impl Layer for Concatenate {
     layer_basics!("Concatenate", "concatenate");
+
+    fn config(&self) -> Result<Config> {
+        let mut config = self.base.config();
+        config.insert("axis".into(), self.axis.to_value());
+        Ok(config)
+    }
 
     fn build(&mut self, inputs: &[Vec<usize>]) -> Result<Vec<usize>> {
         let first = &merge_inputs(&self.base, inputs)?[0];

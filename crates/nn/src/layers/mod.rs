@@ -1,14 +1,17 @@
-//! The layers, one file per Keras family, sharing the bookkeeping in `base`.
+//! The layers, one file per Keras family, sharing the bookkeeping in `base`; each describes
+//! itself as a config (`config`) from which `registry` makes it again by class name.
 
 mod activation;
 mod args;
 mod base;
+pub(crate) mod config;
 mod convolutional;
 mod dense;
 mod input;
 mod merging;
 mod normalization;
 mod pooling;
+pub(crate) mod registry;
 mod regularization;
 mod reshaping;
 mod rnn;
@@ -16,12 +19,14 @@ mod rnn;
 pub use activation::ActivationLayer;
 pub use args::{KerasName, Size2, Spec};
 pub(crate) use base::batch_shape;
+pub use config::Config;
 pub use convolutional::Conv2D;
 pub use dense::Dense;
 pub use input::Input;
 pub use merging::{Add, Concatenate};
 pub use normalization::BatchNormalization;
 pub use pooling::{AveragePooling2D, GlobalAveragePooling2D, MaxPooling2D};
+pub use registry::{deserialize, from_config, serialize};
 pub use regularization::{Dropout, SpatialDropout2D};
 pub use reshaping::Flatten;
 pub use rnn::SimpleRNN;

@@ -2,8 +2,9 @@
 
 use tensor_core::Tensor;
 
-use super::Spec;
 use super::base::{LayerBase, layer_basics, layer_builders, weight_builders};
+use super::config::{Fields, config};
+use super::{Config, Spec};
 use crate::initializers::Initializer;
 use crate::{ForwardCtx, Layer, Result};
 
@@ -84,6 +85,23 @@ impl BatchNormalization {
         self
     }
 
+    /// Keras's `BatchNormalization.from_config`: the layer a [`Layer::config`] describes,
+    /// unbuilt; settings missing from the config take their defaults.
+    pub fn from_config(config: &Config) -> Result<BatchNormalization> {
+        let mut fields = Fields::layer("BatchNormalization", config);
+        let mut layer = BatchNormalization::new();
+        fields.update("axis", &mut layer.axis)?;
+        fields.update("momentum", &mut layer.momentum)?;
+        fields.update("epsilon", &mut layer.epsilon)?;
+        fields.update("gamma_initializer", &mut layer.gamma_initializer)?;
+        fields.update("beta_initializer", &mut layer.beta_initializer)?;
+        fields.update("moving_mean_initializer", &mut layer.moving_mean_initializer)?;
+        fields.update("moving_variance_initializer", &mut layer.moving_variance_initializer)?;
+        layer.base.read_weighted_config(&mut fields)?;
+        fields.finish()?;
+        Ok(layer)
+    }
+
     /// The channel axis of a batch of samples of shape `input`, counted with the batch axis.
     fn channel_axis(&self, input: &[usize]) -> Result<usize> {
         let rank = input.len() as isize + 1;
@@ -109,6 +127,20 @@ weight_builders!(BatchNormalization);
 
 impl Layer for BatchNormalization {
     layer_basics!("BatchNormalization", "batch_normalization");
+
+    fn config(&self) -> Result<Config> {
+        let mut config = self.base.weighted_config();
+        config.extend(config!(
+            "axis": self.axis,
+            "momentum": self.momentum,
+            "epsilon": self.epsilon,
+            "gamma_initializer": self.gamma_initializer,
+            "beta_initializer": self.beta_initializer,
+            "moving_mean_initializer": self.moving_mean_initializer,
+            "moving_variance_initializer": self.moving_variance_initializer,
+        ));
+        Ok(config)
+    }
 
     fn build(&mut self, inputs: &[Vec<usize>]) -> Result<Vec<usize>> {
         let input = self.base.single(inputs)?;

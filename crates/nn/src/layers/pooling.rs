@@ -3,8 +3,9 @@
 use tensor_core::{Padding, Tensor};
 
 use super::base::{LayerBase, layer_basics, layer_builders};
+use super::config::{Fields, config};
 use super::convolutional::window_output;
-use super::{Size2, Spec};
+use super::{Config, Size2, Spec};
 use crate::{ForwardCtx, Layer, Result};
 
 /// A windowed pooling layer: Keras's defaults are a (2, 2) pool, strides equal to the pool and
@@ -51,6 +52,19 @@ macro_rules! pooling_layer {
             fn window(&self) -> Result<(Size2, Padding)> {
                 Ok((self.strides.unwrap_or(self.pool_size), self.base.resolve(&self.padding)?))
             }
+
+            /// Keras's `from_config`: the layer a [`Layer::config`] describes; settings missing
+            /// from the config take their defaults.
+            pub fn from_config(config: &Config) -> Result<Self> {
+                let mut fields = Fields::layer($class, config);
+                let mut layer = Self::new();
+                fields.update("pool_size", &mut layer.pool_size)?;
+                fields.update("strides", &mut layer.strides)?;
+                fields.update("padding", &mut layer.padding)?;
+                layer.base.read_config(&mut fields)?;
+                fields.finish()?;
+                Ok(layer)
+            }
         }
 
         impl Default for $layer {
@@ -63,6 +77,17 @@ macro_rules! pooling_layer {
 
         impl Layer for $layer {
             layer_basics!($class, $base_name);
+
+            /// `strides` is null when it follows the pool size.
+            fn config(&self) -> Result<Config> {
+                let mut config = self.base.config();
+                config.extend(config!(
+                    "pool_size": self.pool_size,
+                    "strides": self.strides,
+                    "padding": self.padding,
+                ));
+                Ok(config)
+            }
 
             fn build(&mut self, inputs: &[Vec<usize>]) -> Result<Vec<usize>> {
                 let input = self.base.single(inputs)?;
@@ -109,6 +134,15 @@ impl GlobalAveragePooling2D {
     pub fn new() -> GlobalAveragePooling2D {
         GlobalAveragePooling2D { base: LayerBase::new("global_average_pooling2d") }
     }
+
+    /// Keras's `from_config`: the layer a [`Layer::config`] describes.
+    pub fn from_config(config: &Config) -> Result<GlobalAveragePooling2D> {
+        let mut fields = Fields::layer("GlobalAveragePooling2D", config);
+        let mut layer = GlobalAveragePooling2D::new();
+        layer.base.read_config(&mut fields)?;
+        fields.finish()?;
+        Ok(layer)
+    }
 }
 
 impl Default for GlobalAveragePooling2D {
@@ -121,6 +155,10 @@ layer_builders!(GlobalAveragePooling2D);
 
 impl Layer for GlobalAveragePooling2D {
     layer_basics!("GlobalAveragePooling2D", "global_average_pooling2d");
+
+    fn config(&self) -> Result<Config> {
+        Ok(self.base.config())
+    }
 
     fn build(&mut self, inputs: &[Vec<usize>]) -> Result<Vec<usize>> {
         let input = self.base.single(inputs)?;

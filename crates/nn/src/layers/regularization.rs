@@ -2,7 +2,9 @@
 
 use tensor_core::{Shape, Tensor};
 
+use super::Config;
 use super::base::{LayerBase, layer_basics, layer_builders};
+use super::config::{Fields, ToValue};
 use crate::{ForwardCtx, Layer, Result};
 
 /// Checks a dropout rate: Keras accepts [0, 1]; a rate of 1 would scale by 1 / 0.
@@ -26,12 +28,28 @@ impl Dropout {
     pub fn new(rate: f64) -> Dropout {
         Dropout { base: LayerBase::new("dropout"), rate }
     }
+
+    /// Keras's `Dropout.from_config`: the layer a [`Layer::config`] describes; `rate` is
+    /// required.
+    pub fn from_config(config: &Config) -> Result<Dropout> {
+        let mut fields = Fields::layer("Dropout", config);
+        let mut layer = Dropout::new(fields.required("rate")?);
+        layer.base.read_config(&mut fields)?;
+        fields.finish()?;
+        Ok(layer)
+    }
 }
 
 layer_builders!(Dropout);
 
 impl Layer for Dropout {
     layer_basics!("Dropout", "dropout");
+
+    fn config(&self) -> Result<Config> {
+        let mut config = self.base.config();
+        config.insert("rate".into(), self.rate.to_value());
+        Ok(config)
+    }
 
     fn build(&mut self, inputs: &[Vec<usize>]) -> Result<Vec<usize>> {
         let output = self.base.single(inputs)?.to_vec();
@@ -61,12 +79,28 @@ impl SpatialDropout2D {
     pub fn new(rate: f64) -> SpatialDropout2D {
         SpatialDropout2D { base: LayerBase::new("spatial_dropout2d"), rate }
     }
+
+    /// Keras's `SpatialDropout2D.from_config`: the layer a [`Layer::config`] describes; `rate`
+    /// is required.
+    pub fn from_config(config: &Config) -> Result<SpatialDropout2D> {
+        let mut fields = Fields::layer("SpatialDropout2D", config);
+        let mut layer = SpatialDropout2D::new(fields.required("rate")?);
+        layer.base.read_config(&mut fields)?;
+        fields.finish()?;
+        Ok(layer)
+    }
 }
 
 layer_builders!(SpatialDropout2D);
 
 impl Layer for SpatialDropout2D {
     layer_basics!("SpatialDropout2D", "spatial_dropout2d");
+
+    fn config(&self) -> Result<Config> {
+        let mut config = self.base.config();
+        config.insert("rate".into(), self.rate.to_value());
+        Ok(config)
+    }
 
     fn build(&mut self, inputs: &[Vec<usize>]) -> Result<Vec<usize>> {
         let input = self.base.single(inputs)?;

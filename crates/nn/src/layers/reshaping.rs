@@ -2,7 +2,9 @@
 
 use tensor_core::Tensor;
 
+use super::Config;
 use super::base::{LayerBase, layer_basics, layer_builders};
+use super::config::Fields;
 use crate::{ForwardCtx, Layer, Result};
 
 /// Flattens each sample: (N, d1, d2, ...) to (N, d1 * d2 * ...), row-major as Keras.
@@ -14,6 +16,15 @@ impl Flatten {
     /// Flattens every axis but the batch axis.
     pub fn new() -> Flatten {
         Flatten { base: LayerBase::new("flatten") }
+    }
+
+    /// Keras's `Flatten.from_config`: the layer a [`Layer::config`] describes.
+    pub fn from_config(config: &Config) -> Result<Flatten> {
+        let mut fields = Fields::layer("Flatten", config);
+        let mut layer = Flatten::new();
+        layer.base.read_config(&mut fields)?;
+        fields.finish()?;
+        Ok(layer)
     }
 }
 
@@ -27,6 +38,10 @@ layer_builders!(Flatten);
 
 impl Layer for Flatten {
     layer_basics!("Flatten", "flatten");
+
+    fn config(&self) -> Result<Config> {
+        Ok(self.base.config())
+    }
 
     fn build(&mut self, inputs: &[Vec<usize>]) -> Result<Vec<usize>> {
         let size = self.base.single(inputs)?.iter().product();

@@ -2,8 +2,9 @@
 
 use tensor_core::Tensor;
 
-use super::Spec;
 use super::base::{LayerBase, kernel_builders, layer_basics, layer_builders, weight_builders};
+use super::config::{Fields, config, kernel_config};
+use super::{Config, Spec};
 use crate::activations::Activation;
 use crate::initializers::Initializer;
 use crate::regularizers::Regularizer;
@@ -66,14 +67,41 @@ impl SimpleRNN {
         self.recurrent_regularizer = Some(regularizer.into());
         self
     }
+
+    /// Keras's `SimpleRNN.from_config`: the layer a [`Layer::config`] describes, unbuilt.
+    /// `units` is required; other settings missing from the config take their defaults.
+    pub fn from_config(config: &Config) -> Result<SimpleRNN> {
+        let mut fields = Fields::layer("SimpleRNN", config);
+        let mut layer = SimpleRNN::new(fields.required("units")?);
+        fields.update("return_sequences", &mut layer.return_sequences)?;
+        fields.update("recurrent_initializer", &mut layer.recurrent_initializer)?;
+        fields.update("recurrent_regularizer", &mut layer.recurrent_regularizer)?;
+        layer.read_kernel_config(&mut fields)?;
+        layer.base.read_weighted_config(&mut fields)?;
+        fields.finish()?;
+        Ok(layer)
+    }
 }
 
 layer_builders!(SimpleRNN);
 kernel_builders!(SimpleRNN);
 weight_builders!(SimpleRNN);
+kernel_config!(SimpleRNN);
 
 impl Layer for SimpleRNN {
     layer_basics!("SimpleRNN", "simple_rnn");
+
+    fn config(&self) -> Result<Config> {
+        let mut config = self.base.weighted_config();
+        config.extend(self.kernel_config());
+        config.extend(config!(
+            "units": self.units,
+            "return_sequences": self.return_sequences,
+            "recurrent_initializer": self.recurrent_initializer,
+            "recurrent_regularizer": self.recurrent_regularizer,
+        ));
+        Ok(config)
+    }
 
     fn build(&mut self, inputs: &[Vec<usize>]) -> Result<Vec<usize>> {
         let input = self.base.single(inputs)?;

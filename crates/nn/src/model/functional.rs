@@ -74,14 +74,17 @@ pub trait Apply {
 }
 
 impl<L: Layer + 'static> Apply for L {
-    fn apply(mut self, inputs: &[&SymbolicTensor]) -> Result<SymbolicTensor> {
-        let shapes: Vec<Vec<usize>> = inputs.iter().map(|t| t.shape().to_vec()).collect();
-        let shape = self.build(&shapes)?;
-        let inputs = inputs.iter().map(|&t| t.clone()).collect();
-        Ok(SymbolicTensor {
-            node: Arc::new(SymbolicNode { layer: Mutex::new(Some(Box::new(self))), inputs, shape }),
-        })
+    fn apply(self, inputs: &[&SymbolicTensor]) -> Result<SymbolicTensor> {
+        apply_layer(Box::new(self), inputs)
     }
+}
+
+/// [`Apply::apply`] for a layer of any class (one made from a config).
+pub(super) fn apply_layer(mut layer: Box<dyn Layer>, inputs: &[&SymbolicTensor]) -> Result<SymbolicTensor> {
+    let shapes: Vec<Vec<usize>> = inputs.iter().map(|t| t.shape().to_vec()).collect();
+    let shape = layer.build(&shapes)?;
+    let inputs = inputs.iter().map(|&t| t.clone()).collect();
+    Ok(SymbolicTensor { node: Arc::new(SymbolicNode { layer: Mutex::new(Some(layer)), inputs, shape }) })
 }
 
 impl Input {

@@ -7,6 +7,7 @@
 //! progress display refreshes, a callback asks, or an epoch ends.
 
 mod compile;
+mod config;
 mod data;
 mod evaluate;
 mod fit;

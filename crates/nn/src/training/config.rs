@@ -1,0 +1,149 @@
+//! The training config: what `compile` was given (the optimizer with its hyper-parameters, the
+//! loss, the metric names) and how many steps the optimizer has taken, as Keras 2 saved it with a
+//! model, so that a loaded model compiles as the saved one was and goes on counting its steps.
+
+use serde_json::Value;
+
+use crate::layers::Config;
+use crate::layers::config::{Fields, class_value, config, read_class};
+use crate::losses::Loss;
+use crate::optimizers::{self, Optimizer};
+use crate::{Model, NnError, Result};
+
+impl Model {
+    /// `{"optimizer": {"class_name": "Adam", "config": {...}}, "loss": {...}, "metrics": [...],
+    /// "iterations": n}`, or `None` before `compile`.
+    pub(crate) fn training_config(&self) -> Option<Config> {
+        let compiled = self.compiled.as_ref()?;
+        let metrics: Vec<String> = compiled.metrics.iter().map(|m| m.name().to_string()).collect();
+        Some(config!(
+            "optimizer": optimizer_value(compiled.optimizer.rule()),
+            "loss": loss_value(&compiled.loss),
+            "metrics": metrics,
+            "iterations": compiled.optimizer.iterations(),
+        ))
+    }
+
+    /// Compiles the model as [`Model::training_config`] describes and sets the optimizer's step
+    /// count; its per-weight state starts afresh.
+    pub(crate) fn compile_from_training_config(&mut self, config: &Config) -> Result<()> {
+        let mut fields = Fields::new("training config", config);
+        let optimizer = read_optimizer(&fields.required("optimizer")?)?;
+        let loss = read_loss(&fields.required("loss")?)?;
+        let metrics: Vec<String> = fields.required("metrics")?;
+        let iterations: u64 = fields.required("iterations")?;
+        fields.finish()?;
+        let metrics: Vec<&str> = metrics.iter().map(String::as_str).collect();
+        self.compile(optimizer, loss, &metrics)?;
+        self.require_compiled_mut("load")?.optimizer.set_iterations(iterations);
+        Ok(())
+    }
+}
+
+/// Keras's optimizer class names and config fields.
+fn optimizer_value(rule: &Optimizer) -> Value {
+    let (class_name, config) = match *rule {
+        Optimizer::Sgd(o) => {
+            ("SGD", config!("learning_rate": o.learning_rate, "momentum": o.momentum, "nesterov": o.nesterov))
+        }
+        Optimizer::RmsProp(o) => (
+            "RMSprop",
+            config!(
+                "learning_rate": o.learning_rate,
+                "rho": o.rho,
+                "momentum": o.momentum,
+                "epsilon": o.epsilon,
+                "centered": o.centered,
+            ),
+        ),
+        Optimizer::Adagrad(o) => (
+            "Adagrad",
+            config!(
+                "learning_rate": o.learning_rate,
+                "initial_accumulator_value": o.initial_accumulator_value,
+                "epsilon": o.epsilon,
+            ),
+        ),
+        Optimizer::Adadelta(o) => {
+            ("Adadelta", config!("learning_rate": o.learning_rate, "rho": o.rho, "epsilon": o.epsilon))
+        }
+        Optimizer::Adam(o) => (
+            "Adam",
+            config!("learning_rate": o.learning_rate, "beta_1": o.beta_1, "beta_2": o.beta_2, "epsilon": o.epsilon),
+        ),
+        Optimizer::Nadam(o) => (
+            "Nadam",
+            config!("learning_rate": o.learning_rate, "beta_1": o.beta_1, "beta_2": o.beta_2, "epsilon": o.epsilon),
+        ),
+    };
+    class_value(class_name, config)
+}
+
+/// The optimizer [`optimizer_value`] wrote; missing fields take Keras's defaults.
+fn read_optimizer(value: &Config) -> Result<Optimizer> {
+    let (class_name, config) = read_class("optimizer", value)?;
+    let mut rule =
+        optimizers::get(&class_name).map_err(|e| NnError::Config(format!("training config: {e}")))?;
+    let mut fields = Fields::new(format!("optimizer {class_name}"), &config);
+    if let Some(learning_rate) = fields.get("learning_rate")? {
+        rule.set_learning_rate(learning_rate).map_err(|e| fields.error(e))?;
+    }
+    match &mut rule {
+        Optimizer::Sgd(o) => {
+            fields.update("momentum", &mut o.momentum)?;
+            fields.update("nesterov", &mut o.nesterov)?;
+        }
+        Optimizer::RmsProp(o) => {
+            fields.update("rho", &mut o.rho)?;
+            fields.update("momentum", &mut o.momentum)?;
+            fields.update("epsilon", &mut o.epsilon)?;
+            fields.update("centered", &mut o.centered)?;
+        }
+        Optimizer::Adagrad(o) => {
+            fields.update("initial_accumulator_value", &mut o.initial_accumulator_value)?;
+            fields.update("epsilon", &mut o.epsilon)?;
+        }
+        Optimizer::Adadelta(o) => {
+            fields.update("rho", &mut o.rho)?;
+            fields.update("epsilon", &mut o.epsilon)?;
+        }
+        Optimizer::Adam(o) => {
+            fields.update("beta_1", &mut o.beta_1)?;
+            fields.update("beta_2", &mut o.beta_2)?;
+            fields.update("epsilon", &mut o.epsilon)?;
+        }
+        Optimizer::Nadam(o) => {
+            fields.update("beta_1", &mut o.beta_1)?;
+            fields.update("beta_2", &mut o.beta_2)?;
+            fields.update("epsilon", &mut o.epsilon)?;
+        }
+    }
+    fields.finish()?;
+    Ok(rule)
+}
+
+/// The loss by Keras name, with `from_logits` for the cross-entropies.
+fn loss_value(loss: &Loss) -> Value {
+    let config = match *loss {
+        Loss::BinaryCrossentropy { from_logits }
+        | Loss::CategoricalCrossentropy { from_logits }
+        | Loss::SparseCategoricalCrossentropy { from_logits } => config!("from_logits": from_logits),
+        _ => Config::new(),
+    };
+    class_value(loss.name(), config)
+}
+
+/// The loss [`loss_value`] wrote.
+fn read_loss(value: &Config) -> Result<Loss> {
+    let (class_name, config) = read_class("loss", value)?;
+    let mut loss: Loss = class_name.parse().map_err(|e| NnError::Config(format!("training config: {e}")))?;
+    let mut fields = Fields::new(format!("loss {class_name}"), &config);
+    if let Loss::BinaryCrossentropy { from_logits }
+    | Loss::CategoricalCrossentropy { from_logits }
+    | Loss::SparseCategoricalCrossentropy { from_logits } = &mut loss
+    {
+        fields.update("from_logits", from_logits)?;
+    }
+    fields.finish()?;
+    Ok(loss)
+}
