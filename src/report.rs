@@ -86,7 +86,10 @@ fn markdown(result: &TrainResult, device: &Device) -> String {
     let _ = writeln!(md, "| test loss | {:.4} |", result.test_loss);
     let _ = writeln!(md, "| training time | {:.1} s |", result.train_seconds);
     let _ = writeln!(md, "| training throughput | {:.0} samples/s |", result.samples_per_second);
-    let _ = writeln!(md, "| weights | {} |\n", file_name(&result.weights_path));
+    if let Some(epoch) = result.resumed_after_epoch {
+        let _ = writeln!(md, "| resumed | from the checkpoint of epoch {epoch} |");
+    }
+    let _ = writeln!(md, "| model | {} |\n", file_name(&result.model_path));
 
     let keys: Vec<&str> = result.history.keys().collect();
     let _ = writeln!(md, "| epoch | {} |", keys.join(" | "));

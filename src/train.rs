@@ -2,11 +2,14 @@
 //! weights and write the report. `tessera train` runs it; its fast mode (a slice of the data)
 //! runs in the tests.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use nn::callbacks::ModelCheckpoint;
 use nn::data::FashionMnist;
-use nn::{Conv2D, Dense, EvaluateOptions, FitOptions, Flatten, History, MaxPooling2D, Model, Result};
+use nn::{
+    Conv2D, Dense, EvaluateOptions, FitOptions, Flatten, History, MaxPooling2D, Model, NnError, Result,
+};
 use tensor_core::Device;
 
 /// What to train on, for how long, where, and where to write the results.
@@ -17,7 +20,7 @@ pub struct TrainOptions {
     pub epochs: usize,
     pub batch_size: usize,
     pub device: Device,
-    /// Where the weights (and the report) go.
+    /// Where the model, its checkpoints and the report go.
     pub out_dir: PathBuf,
     /// Use only the first `n` training and `n / 6` test images (a fast run, for checks).
     pub limit: Option<usize>,
@@ -26,6 +29,8 @@ pub struct TrainOptions {
     pub seed: u64,
     /// Keras's verbosity: 0 silent, 1 progress bar, 2 one line per epoch.
     pub verbose: u8,
+    /// Continue from the latest checkpoint in `out_dir/checkpoints` instead of starting afresh.
+    pub resume: bool,
 }
 
 impl Default for TrainOptions {
@@ -40,6 +45,7 @@ impl Default for TrainOptions {
             validation_split: 0.1,
             seed: 1,
             verbose: 1,
+            resume: false,
         }
     }
 }
@@ -53,7 +59,10 @@ pub struct TrainResult {
     pub train_seconds: f64,
     /// Training samples per second over the whole fit (validation included in the time).
     pub samples_per_second: f64,
-    pub weights_path: PathBuf,
+    /// The trained model (architecture, weights and optimizer state), for `nn::io::load_model`.
+    pub model_path: PathBuf,
+    /// The epoch the run resumed after, when it continued from a checkpoint.
+    pub resumed_after_epoch: Option<usize>,
     /// The report's files: its Markdown summary first, then the pictures.
     pub report: Vec<PathBuf>,
 }
@@ -74,7 +83,8 @@ pub fn reference_cnn() -> Result<Model> {
     Ok(model)
 }
 
-/// Loads the data, trains, evaluates on the test images, saves the weights and writes the report.
+/// Loads the data, trains (resuming from the latest checkpoint if asked), evaluates on the test
+/// images, saves the model and writes the report.
 pub fn run(options: &TrainOptions) -> Result<(Model, TrainResult)> {
     let data = FashionMnist::load(&options.data_dir)?;
     let (train, test) = match options.limit {
@@ -84,40 +94,66 @@ pub fn run(options: &TrainOptions) -> Result<(Model, TrainResult)> {
     let (x_train, y_train) = train.to_scaled_tensors(&options.device)?;
     let (x_test, y_test) = test.to_scaled_tensors(&options.device)?;
     nn::set_random_seed(options.seed);
-    let mut model = reference_cnn()?;
+    let checkpoints = options.out_dir.join("checkpoints");
+    let resume_from = if options.resume { latest_checkpoint(&checkpoints)? } else { None };
+    let mut model = match &resume_from {
+        Some((_, path)) => nn::io::load_model(path)?,
+        None => reference_cnn()?,
+    };
     model.to_device(&options.device)?;
     if options.verbose > 0 {
         model.print_summary();
     }
+    let initial_epoch = resume_from.as_ref().map_or(0, |(epoch, _)| *epoch);
+    // A whole-model checkpoint after every epoch: an interrupted run loses at most one epoch.
+    let mut checkpoint = ModelCheckpoint::whole_model(
+        checkpoints.join("epoch-{epoch:02d}.safetensors").to_string_lossy().into_owned(),
+    );
     let start = Instant::now();
     let history = model.fit(
         &x_train,
         &y_train,
         FitOptions::default()
             .epochs(options.epochs)
+            .initial_epoch(initial_epoch)
             .batch_size(options.batch_size)
             .validation_split(options.validation_split)
             .seed(options.seed)
-            .verbose(options.verbose),
+            .verbose(options.verbose)
+            .callback(&mut checkpoint),
     )?;
     let train_seconds = start.elapsed().as_secs_f64();
     let logs = model.evaluate(&x_test, &y_test, EvaluateOptions::default().batch_size(256).verbose(0))?;
-    std::fs::create_dir_all(&options.out_dir).map_err(|e| nn::NnError::Io {
-        path: options.out_dir.display().to_string(),
-        detail: e.to_string(),
-    })?;
-    let weights_path = options.out_dir.join("model.safetensors");
-    nn::io::save_weights(&model, &weights_path)?;
-    let samples = x_train.dims()[0] as f64 * options.epochs as f64;
+    let model_path = options.out_dir.join("model.safetensors");
+    nn::io::save_model(&model, &model_path)?;
+    let samples = x_train.dims()[0] as f64 * options.epochs.saturating_sub(initial_epoch) as f64;
     let mut result = TrainResult {
         history,
         test_loss: logs.get("loss").copied().unwrap_or(f64::NAN),
         test_accuracy: logs.get("accuracy").copied().unwrap_or(f64::NAN),
         train_seconds,
         samples_per_second: samples / train_seconds,
-        weights_path,
+        model_path,
+        resumed_after_epoch: resume_from.map(|(epoch, _)| epoch),
         report: Vec::new(),
     };
     result.report = crate::report::write_report(&options.out_dir, &model, &result, &test, &options.device)?;
     Ok((model, result))
+}
+
+/// The checkpoint of the latest epoch in `dir` ("epoch-NN.safetensors") and its epoch number, if
+/// there is one.
+fn latest_checkpoint(dir: &Path) -> Result<Option<(usize, PathBuf)>> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(NnError::Io { path: dir.display().to_string(), detail: e.to_string() }),
+    };
+    let epoch_of = |path: &Path| -> Option<usize> {
+        path.file_name()?.to_str()?.strip_prefix("epoch-")?.strip_suffix(".safetensors")?.parse().ok()
+    };
+    Ok(entries
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter_map(|path| epoch_of(&path).map(|epoch| (epoch, path)))
+        .max_by_key(|(epoch, _)| *epoch))
 }

@@ -1,5 +1,5 @@
 //! The main job's fast mode: the reference CNN on a slice of the real Fashion-MNIST learns far
-//! past chance, and its weights file and report are written.
+//! past chance; its model, checkpoints and report are written, and an interrupted run resumes.
 
 mod common;
 
@@ -25,7 +25,8 @@ fn fast_mode_learns_on_the_cpu() {
     assert!(result.test_accuracy > 0.5, "test accuracy {}", result.test_accuracy);
     let losses = result.history.get("loss").unwrap();
     assert!(losses[0] < 2.3, "the first epoch's mean loss {} should be below ln(10) = 2.303", losses[0]);
-    assert!(result.weights_path.exists());
+    assert!(result.model_path.exists());
+    assert!(out_dir.join("checkpoints/epoch-01.safetensors").exists());
     let names: Vec<_> = result.report.iter().map(|p| p.file_name().unwrap().to_str().unwrap()).collect();
     assert_eq!(names, ["report.md", "curves.png", "filters.png", "predictions.png"]);
     for picture in &result.report[1..] {
@@ -52,5 +53,27 @@ fn fast_mode_learns_on_the_gpu() {
     let (_, result) = run(&options).unwrap();
     // Same bound as on the CPU: chance is 10%.
     assert!(result.test_accuracy > 0.5, "test accuracy {}", result.test_accuracy);
+    std::fs::remove_dir_all(out_dir).unwrap();
+}
+
+#[test]
+fn an_interrupted_run_resumes_from_its_last_checkpoint() {
+    let out_dir = std::env::temp_dir().join(format!("tessera-main-job-resume-{}", std::process::id()));
+    let options = TrainOptions {
+        epochs: 1,
+        limit: Some(600),
+        out_dir: out_dir.clone(),
+        verbose: 0,
+        ..Default::default()
+    };
+    let (_, first) = run(&options).unwrap();
+    assert_eq!(first.resumed_after_epoch, None);
+    // Asking for two epochs with --resume runs only the second, continuing the first's model.
+    let (_, resumed) = run(&TrainOptions { epochs: 2, resume: true, ..options }).unwrap();
+    assert_eq!(resumed.resumed_after_epoch, Some(1));
+    assert_eq!(resumed.history.epochs(), [1]);
+    assert!(out_dir.join("checkpoints/epoch-02.safetensors").exists());
+    let summary = std::fs::read_to_string(&resumed.report[0]).unwrap();
+    assert!(summary.contains("from the checkpoint of epoch 1"), "{summary}");
     std::fs::remove_dir_all(out_dir).unwrap();
 }

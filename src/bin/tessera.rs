@@ -59,7 +59,7 @@ struct TrainArgs {
     /// Train on the CPU reference backend instead of a GPU.
     #[arg(long, conflicts_with = "adapter")]
     cpu: bool,
-    /// Where the weights go.
+    /// Where the model, its per-epoch checkpoints and the report go.
     #[arg(long, default_value = "tessera-report")]
     out: std::path::PathBuf,
     /// Train on the first N images only (and evaluate on N/6): a quick look.
@@ -68,6 +68,9 @@ struct TrainArgs {
     /// 0 silent, 1 progress bar, 2 one line per epoch.
     #[arg(long, default_value_t = 1)]
     verbose: u8,
+    /// Continue an interrupted run from its latest checkpoint in OUT/checkpoints.
+    #[arg(long)]
+    resume: bool,
 }
 
 fn main() -> ExitCode {
@@ -152,6 +155,7 @@ fn train(args: TrainArgs) -> anyhow::Result<ExitCode> {
         out_dir: args.out,
         limit: args.limit,
         verbose: args.verbose,
+        resume: args.resume,
         ..TrainOptions::default()
     };
     println!("Training the reference CNN on {} with {}", options.data_dir.display(), options.device);
@@ -161,7 +165,10 @@ fn train(args: TrainArgs) -> anyhow::Result<ExitCode> {
         "\ntrained {} epochs in {:.1} s ({samples:.0} samples/s); test accuracy {:.4}, test loss {:.4}",
         options.epochs, result.train_seconds, result.test_accuracy, result.test_loss
     );
-    println!("weights saved to {}", result.weights_path.display());
+    if let Some(epoch) = result.resumed_after_epoch {
+        println!("resumed from the checkpoint of epoch {epoch}");
+    }
+    println!("model saved to {}", result.model_path.display());
     if let Some(summary) = result.report.first() {
         println!("report written to {}", summary.display());
     }
