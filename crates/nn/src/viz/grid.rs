@@ -45,6 +45,12 @@ impl From<String> for Caption {
     }
 }
 
+impl From<&str> for Caption {
+    fn from(text: &str) -> Caption {
+        Caption::plain(text)
+    }
+}
+
 struct Tile {
     rows: usize,
     cols: usize,
@@ -61,7 +67,7 @@ pub struct ImageGrid {
 }
 
 const PADDING: u32 = 6;
-const CAPTION_HEIGHT: u32 = 16;
+const CAPTION_HEIGHT: u32 = 20;
 const TITLE_HEIGHT: u32 = 24;
 
 impl ImageGrid {
@@ -215,7 +221,7 @@ impl ImageGrid {
             if let Some(title) = &self.title {
                 let style = TextStyle::from((font::FAMILY, 16).into_font()).pos(centred);
                 let x = area.dim_in_pixel().0 as i32 / 2;
-                area.draw_text(title, &style, (x, 4)).map_err(|e| drawing_error(path, e))?;
+                area.draw_text(title, &style, (x, 8)).map_err(|e| drawing_error(path, e))?;
             }
             for (i, tile) in self.tiles.iter().enumerate() {
                 let Some(caption) = &tile.caption else { continue };
@@ -223,7 +229,9 @@ impl ImageGrid {
                 let [r, g, b] = caption.rgb;
                 let color = RGBColor(r, g, b);
                 let style = TextStyle::from((font::FAMILY, 12).into_font()).color(&color).pos(centred);
-                let at = ((x0 + cell_w / 2) as i32, (y0 + tile_h + 2) as i32);
+                // plotters' glyphs reach about a third of the text size above the anchor: keep
+                // capitals clear of the tile.
+                let at = ((x0 + cell_w / 2) as i32, (y0 + tile_h + 6) as i32);
                 area.draw_text(&caption.text, &style, at).map_err(|e| drawing_error(path, e))?;
             }
             area.present().map_err(|e| drawing_error(path, e))?;

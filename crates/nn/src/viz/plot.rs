@@ -5,6 +5,7 @@ use std::path::Path;
 
 use plotters::coord::ranged1d::{AsRangedCoord, Ranged, ValueFormatter};
 use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::canvas::{Canvas, drawing_error};
 use super::font;
@@ -21,6 +22,9 @@ pub struct LinePlot {
 }
 
 const PANEL_WIDTH: u32 = 560;
+/// The heights of the title's row and of the legend's row under it.
+const TITLE_ROW: u32 = 26;
+const LEGEND_ROW: u32 = 22;
 const PANEL_HEIGHT: u32 = 400;
 const COLORS: [RGBColor; 6] = [
     RGBColor(31, 119, 180),
@@ -64,14 +68,25 @@ impl LinePlot {
         self.series.push((name.into(), points.into_iter().collect()));
     }
 
-    /// The legend goes where the lines are not: low for rising curves (accuracy), high for
-    /// falling ones (loss), judged by the first series' ends.
-    fn legend_corner(&self) -> SeriesLabelPosition {
-        let first = self.series.first().map(|(_, points)| points.as_slice()).unwrap_or_default();
-        match (first.first(), first.last()) {
-            (Some(&(_, start)), Some(&(_, end))) if end > start => SeriesLabelPosition::LowerRight,
-            _ => SeriesLabelPosition::UpperRight,
+    /// The title, centred, and under it the series' names in one row, each after a stroke of
+    /// its colour.
+    fn draw_title_and_legend(
+        &self,
+        area: &DrawingArea<BitMapBackend<'_>, plotters::coord::Shift>,
+    ) -> DrawResult<(), BitMapBackend<'static>> {
+        let title = TextStyle::from((font::FAMILY, 20).into_font()).pos(Pos::new(HPos::Center, VPos::Top));
+        area.draw_text(&self.title, &title, (area.dim_in_pixel().0 as i32 / 2, 12))?;
+        let style = TextStyle::from((font::FAMILY, 13).into_font());
+        let y = (12 + TITLE_ROW + LEGEND_ROW / 2) as i32;
+        let mut x = 80;
+        for (i, (name, _)) in self.series.iter().enumerate() {
+            let color = COLORS[i % COLORS.len()];
+            area.draw(&PathElement::new([(x, y), (x + 18, y)], color.stroke_width(2)))?;
+            area.draw_text(name, &style, (x + 24, y - 6))?;
+            let (width, _) = area.estimate_text_size(name, &style)?;
+            x += 24 + width as i32 + 20;
         }
+        Ok(())
     }
 
     /// Every finite point that the y axis can show.
@@ -120,7 +135,8 @@ impl LinePlot {
         let mut builder = ChartBuilder::on(area);
         builder.margin(12);
         if text {
-            builder.caption(&self.title, (font::FAMILY, 20)).x_label_area_size(40).y_label_area_size(64);
+            // The title and a legend row above the plot, drawn by hand so the legend hides no line.
+            builder.margin_top(12 + TITLE_ROW + LEGEND_ROW).x_label_area_size(40).y_label_area_size(64);
         }
         let mut chart = builder.build_cartesian_2d(x_low..x_high, y_range).map_err(failed)?;
         let mut mesh = chart.configure_mesh();
@@ -130,11 +146,14 @@ impl LinePlot {
             if let Some(ticks) = whole_x_ticks {
                 mesh.x_labels(ticks).x_label_formatter(&whole);
             }
+            if self.log_y {
+                mesh.y_label_formatter(&short_scientific);
+            }
         } else {
             mesh.x_labels(0).y_labels(0);
         }
         mesh.light_line_style(RGBColor(235, 235, 235)).draw().map_err(failed)?;
-        for (i, (name, points)) in self.series.iter().enumerate() {
+        for (i, (_, points)) in self.series.iter().enumerate() {
             let color = COLORS[i % COLORS.len()];
             let shown: Vec<(f64, f64)> = points
                 .iter()
@@ -142,26 +161,19 @@ impl LinePlot {
                 .filter(|&(x, y)| x.is_finite() && y.is_finite() && (!self.log_y || y > 0.0))
                 .collect();
             let line = LineSeries::new(shown.iter().copied(), color.stroke_width(2));
-            let drawn = chart.draw_series(line).map_err(failed)?;
-            if text {
-                drawn
-                    .label(name)
-                    .legend(move |(x, y)| PathElement::new([(x, y), (x + 18, y)], color.stroke_width(2)));
-            }
+            chart.draw_series(line).map_err(failed)?;
             chart.draw_series(shown.iter().map(|&p| Circle::new(p, 3, color.filled()))).map_err(failed)?;
         }
         if text {
-            chart
-                .configure_series_labels()
-                .label_font((font::FAMILY, 13))
-                .background_style(WHITE.mix(0.8))
-                .border_style(RGBColor(200, 200, 200))
-                .position(self.legend_corner())
-                .draw()
-                .map_err(failed)?;
+            self.draw_title_and_legend(area).map_err(failed)?;
         }
         Ok(())
     }
+}
+
+/// A log axis's tick as one significant digit, "1e-4", rather than "9.999999999e-5".
+fn short_scientific(value: &f64) -> String {
+    format!("{value:.0e}")
 }
 
 /// The smallest and largest of `values`, if there are any.
