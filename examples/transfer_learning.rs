@@ -18,7 +18,7 @@
 //! fewer images and epochs, `--cpu` keeps everything off the GPU.
 
 use clap::Parser;
-use tessera::nn::data::{FashionMnist, IdxImages, LabelledImages};
+use tessera::nn::data::FashionMnist;
 use tessera::nn::{Conv2D, Dense, EvaluateOptions, FitOptions, Flatten, Layer, MaxPooling2D, Model};
 use tessera::{Device, Tensor};
 
@@ -114,20 +114,6 @@ impl Outcome {
     }
 }
 
-/// The images of `images` whose label is in `classes`, relabelled by position in `classes`.
-fn select_classes(images: &LabelledImages, classes: &[u8]) -> LabelledImages {
-    let per_image = images.images.rows * images.images.cols;
-    let mut pixels = Vec::new();
-    let mut labels = Vec::new();
-    for (i, &label) in images.labels.iter().enumerate() {
-        if let Some(new_label) = classes.iter().position(|&c| c == label) {
-            pixels.extend_from_slice(&images.images.pixels[i * per_image..(i + 1) * per_image]);
-            labels.push(new_label as u8);
-        }
-    }
-    LabelledImages { images: IdxImages { n: labels.len(), pixels, ..images.images }, labels }
-}
-
 /// The task-A model: a convolutional base (Conv 8 3x3, pool, Conv 16 3x3, pool, Flatten) and
 /// a classifier head (Dense 32, Dense 5 softmax), initialised the same on every call.
 fn base_model(device: &Device) -> anyhow::Result<Model> {
@@ -195,11 +181,11 @@ fn run(options: &Options) -> anyhow::Result<Outcome> {
     let data = FashionMnist::load_default()?;
     let train = data.train.first(sizes.pool);
     let test = data.test.first(sizes.test);
-    let (x_a, y_a) = select_classes(&train, &TASK_A).to_scaled_tensors(&device)?;
-    let (x_a_test, y_a_test) = select_classes(&test, &TASK_A).to_scaled_tensors(&device)?;
+    let (x_a, y_a) = train.select_classes(&TASK_A).to_scaled_tensors(&device)?;
+    let (x_a_test, y_a_test) = test.select_classes(&TASK_A).to_scaled_tensors(&device)?;
     // Task A's model never sees these images: they are all of the other classes.
-    let (x_b, y_b) = select_classes(&train, &TASK_B).first(sizes.head_images).to_scaled_tensors(&device)?;
-    let (x_b_test, y_b_test) = select_classes(&test, &TASK_B).to_scaled_tensors(&device)?;
+    let (x_b, y_b) = train.select_classes(&TASK_B).first(sizes.head_images).to_scaled_tensors(&device)?;
+    let (x_b_test, y_b_test) = test.select_classes(&TASK_B).to_scaled_tensors(&device)?;
 
     let mut model = base_model(&device)?;
     fit(&mut model, &x_a, &y_a, sizes.base_epochs)?;

@@ -92,6 +92,28 @@ fn fashion_mnist_from_the_debian_package_has_the_published_layout() {
 }
 
 #[test]
+fn slices_class_subsets_and_scaled_tensors_keep_images_with_their_labels() {
+    let data = FashionMnist::load_default().unwrap().test.first(10);
+    assert_eq!(data.labels, [9, 2, 1, 1, 6, 1, 4, 6, 5, 7]);
+    assert_eq!(data.images.pixels.len(), 10 * 784);
+
+    // Ankle boots (9) become label 0 and trousers (1) label 1, in the order they come.
+    let subset = data.select_classes(&[9, 1]);
+    assert_eq!(subset.labels, [0, 1, 1, 1]);
+    assert_eq!(subset.images.n, 4);
+    assert_eq!(subset.images.pixels[..784], data.images.pixels[..784]);
+    assert_eq!(subset.images.pixels[784..2 * 784], data.images.pixels[2 * 784..3 * 784]);
+    assert!(data.select_classes(&[]).labels.is_empty());
+
+    let (x, y) = subset.to_scaled_tensors(&Device::Cpu).unwrap();
+    assert_eq!(x.dims(), &[4, 28, 28, 1]);
+    let pixels = x.to_vec::<f32>().unwrap();
+    assert!(pixels.iter().zip(&subset.images.pixels).all(|(&v, &p)| v == f32::from(p) / 255.0));
+    assert_eq!(y.to_vec::<f32>().unwrap(), [0.0, 1.0, 1.0, 1.0]);
+    assert_eq!(data.first(100).labels.len(), 10, "first(n) past the end keeps what there is");
+}
+
+#[test]
 fn raw_and_gzip_files_read_the_same_whatever_their_names() {
     let scratch = Scratch::new("idx-both-ways");
     let raw = small_image_file();

@@ -192,6 +192,22 @@ impl LabelledImages {
         }
     }
 
+    /// The images whose label is one of `classes`, in their order, relabelled by position in
+    /// `classes` (so `select_classes(&[5, 7])` makes class 5 label 0 and class 7 label 1): a
+    /// sub-task of the data set, such as a new task for transfer learning.
+    pub fn select_classes(&self, classes: &[u8]) -> LabelledImages {
+        let per_image = self.images.rows * self.images.cols;
+        let mut pixels = Vec::new();
+        let mut labels = Vec::new();
+        for (i, &label) in self.labels.iter().enumerate() {
+            if let Some(new_label) = classes.iter().position(|&c| c == label) {
+                pixels.extend_from_slice(&self.images.pixels[i * per_image..(i + 1) * per_image]);
+                labels.push(new_label as u8);
+            }
+        }
+        LabelledImages { images: IdxImages { n: labels.len(), pixels, ..self.images }, labels }
+    }
+
     /// The images with pixels scaled to [0, 1], shape `[n, rows, cols, 1]`, and the labels as
     /// class ids (for sparse categorical cross-entropy), both on `device`.
     pub fn to_scaled_tensors(&self, device: &Device) -> Result<(Tensor, Tensor)> {
