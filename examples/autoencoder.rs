@@ -22,9 +22,12 @@
 //! On a software Vulkan driver (Mesa's lavapipe) `--cpu` is several times faster: the
 //! networks are small, so a step is many small dispatches, each with a fixed cost.
 
+mod common;
+
 use std::path::PathBuf;
 
 use clap::Parser;
+use common::RunMode;
 use tessera::nn::data::FashionMnist;
 use tessera::nn::losses::Loss;
 use tessera::nn::optimizers::Adam;
@@ -46,32 +49,24 @@ const SHOWN: usize = 10;
 #[derive(Parser, Debug, Clone)]
 #[command(about = "An autoencoder and a denoising autoencoder on Fashion-MNIST")]
 struct Options {
-    /// Fewer images and epochs (a quick check).
-    #[arg(long)]
-    fast: bool,
-    /// Run on the CPU even when a GPU is available.
-    #[arg(long)]
-    cpu: bool,
+    #[command(flatten)]
+    mode: RunMode,
     /// Where to write the pictures.
     #[arg(long, default_value = "examples-output/autoencoder")]
     out: PathBuf,
 }
 
 impl Options {
-    fn device(&self) -> Device {
-        if self.cpu { Device::Cpu } else { Device::best() }
-    }
-
     fn train_images(&self) -> usize {
-        if self.fast { 3000 } else { 30000 }
+        self.mode.pick(3000, 30000)
     }
 
     fn test_images(&self) -> usize {
-        if self.fast { 500 } else { 5000 }
+        self.mode.pick(500, 5000)
     }
 
     fn epochs(&self) -> usize {
-        if self.fast { 6 } else { 10 }
+        self.mode.pick(6, 10)
     }
 }
 
@@ -184,7 +179,7 @@ fn errors(x: &Tensor, clean: &Tensor) -> anyhow::Result<Vec<String>> {
 }
 
 fn run(options: &Options) -> anyhow::Result<Outcome> {
-    let device = options.device();
+    let device = options.mode.device();
     let (x, _) = images(options.train_images(), false, &device)?;
     let (test, names) = images(options.test_images(), true, &device)?;
     let epochs = options.epochs();
@@ -285,7 +280,7 @@ mod tests {
     #[test]
     fn fast_mode_learns_to_reconstruct_and_to_denoise() {
         let out = std::env::temp_dir().join(format!("tessera-autoencoder-{}", std::process::id()));
-        let outcome = run(&Options { fast: true, cpu: true, out: out.clone() }).unwrap();
+        let outcome = run(&Options { mode: RunMode::CHECK, out: out.clone() }).unwrap();
         // An untrained decoder outputs about 0.5 everywhere: 0.17 per pixel from
         // Fashion-MNIST's mostly dark images. Predicting each pixel's mean over the training
         // images, with no autoencoder at all, gets 0.088, under a 2-fold fall; a trained

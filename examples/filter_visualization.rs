@@ -26,9 +26,12 @@
 //! On a software Vulkan driver (Mesa's lavapipe) `--cpu` is several times faster: the
 //! networks are small, so a step is many small dispatches, each with a fixed cost.
 
+mod common;
+
 use std::path::PathBuf;
 
 use clap::Parser;
+use common::RunMode;
 use tessera::nn::data::FashionMnist;
 use tessera::nn::optimizers::Adam;
 use tessera::nn::viz::{Caption, ImageGrid, Scale};
@@ -52,37 +55,29 @@ const ASCENT_STEPS: usize = 40;
 #[derive(Parser, Debug, Clone)]
 #[command(about = "Convolutional filter visualization by gradient ascent on the input image")]
 struct Options {
-    /// Train on fewer images and visualize fewer filters (a quick check).
-    #[arg(long)]
-    fast: bool,
-    /// Run on the CPU even when a GPU is available.
-    #[arg(long)]
-    cpu: bool,
+    #[command(flatten)]
+    mode: RunMode,
     /// Where to write the pictures.
     #[arg(long, default_value = "examples-output/filter_visualization")]
     out: PathBuf,
 }
 
 impl Options {
-    fn device(&self) -> Device {
-        if self.cpu { Device::Cpu } else { Device::best() }
-    }
-
     fn train_images(&self) -> usize {
-        if self.fast { 2000 } else { 20000 }
+        self.mode.pick(2000, 20000)
     }
 
     fn test_images(&self) -> usize {
-        if self.fast { 500 } else { 5000 }
+        self.mode.pick(500, 5000)
     }
 
     fn epochs(&self) -> usize {
-        if self.fast { 1 } else { 3 }
+        self.mode.pick(1, 3)
     }
 
     /// The second layer's filters to visualize: the first 8, or all.
     fn filters(&self) -> usize {
-        if self.fast { 8 } else { FILTERS }
+        self.mode.pick(8, FILTERS)
     }
 }
 
@@ -177,7 +172,7 @@ fn ascend(features: &Model, filters: &[usize], steps: usize, device: &Device) ->
 }
 
 fn run(options: &Options) -> anyhow::Result<Outcome> {
-    let device = options.device();
+    let device = options.mode.device();
     let data = FashionMnist::load_default()?;
     let (x, y) = data.train.first(options.train_images()).to_scaled_tensors(&device)?;
     let (test_x, test_y) = data.test.first(options.test_images()).to_scaled_tensors(&device)?;
@@ -259,7 +254,7 @@ mod tests {
     #[test]
     fn fast_mode_finds_inputs_that_excite_every_filter() {
         let out = std::env::temp_dir().join(format!("tessera-filter-visualization-{}", std::process::id()));
-        let outcome = run(&Options { fast: true, cpu: true, out: out.clone() }).unwrap();
+        let outcome = run(&Options { mode: RunMode::CHECK, out: out.clone() }).unwrap();
         assert_eq!(outcome.filters.len(), 8);
         // A step in a random direction leaves a filter's mean activation where it was, on
         // average; 40 steps up the gradient took every one of these filters 2.7-fold or more

@@ -13,7 +13,10 @@
 //! Run with `cargo run --release --example logic_gates [-- --fast] [--cpu]`; `--fast` trains
 //! for fewer epochs, `--cpu` keeps everything off the GPU.
 
+mod common;
+
 use clap::Parser;
+use common::RunMode;
 use tessera::nn::optimizers::Adam;
 use tessera::nn::{Activation, Dense, FitOptions, Model};
 use tessera::{Device, Tensor};
@@ -57,23 +60,15 @@ impl Gate {
 #[derive(Parser, Debug, Clone)]
 #[command(about = "McCulloch–Pitts neuron, perceptron and XOR with a hidden layer")]
 struct Options {
-    /// Train for fewer epochs (a quick check).
-    #[arg(long)]
-    fast: bool,
-    /// Run on the CPU even when a GPU is available.
-    #[arg(long)]
-    cpu: bool,
+    #[command(flatten)]
+    mode: RunMode,
 }
 
 impl Options {
-    fn device(&self) -> Device {
-        if self.cpu { Device::Cpu } else { Device::best() }
-    }
-
     /// Epochs of full-batch training per model: a full batch is the whole truth table, so an
     /// epoch is one step.
     fn epochs(&self) -> usize {
-        if self.fast { 300 } else { 1000 }
+        self.mode.pick(300, 1000)
     }
 }
 
@@ -168,7 +163,7 @@ fn hidden_layer_net() -> anyhow::Result<Model> {
 }
 
 fn run(options: &Options) -> anyhow::Result<Outcome> {
-    let device = options.device();
+    let device = options.mode.device();
     let epochs = options.epochs();
     let mcculloch_pitts =
         vec![mcculloch_pitts(Gate::And, 2.0, &device)?, mcculloch_pitts(Gate::Or, 1.0, &device)?];
@@ -251,7 +246,7 @@ mod tests {
 
     #[test]
     fn fast_mode_shows_what_each_neuron_can_and_cannot_do() {
-        let outcome = run(&Options { fast: true, cpu: true }).unwrap();
+        let outcome = run(&Options { mode: RunMode::CHECK }).unwrap();
         for gate in &outcome.mcculloch_pitts {
             // A fixed threshold on a sum of 0s and 1s: exact, no tolerance.
             assert_eq!(gate.outputs, gate.gate.truth_table(), "McCulloch–Pitts {}", gate.gate.name());

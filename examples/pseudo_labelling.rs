@@ -12,7 +12,10 @@
 //! Run with `cargo run --release --example pseudo_labelling [-- --fast] [--cpu]`; `--fast` uses
 //! fewer images and epochs, `--cpu` keeps everything off the GPU.
 
+mod common;
+
 use clap::Parser;
+use common::RunMode;
 use tessera::nn::data::{FashionMnist, labels_to_tensor};
 use tessera::nn::{Conv2D, Dense, EvaluateOptions, FitOptions, Flatten, MaxPooling2D, Model};
 use tessera::{Device, Tensor};
@@ -26,12 +29,8 @@ const THRESHOLD: f32 = 0.95;
 #[derive(Parser, Debug, Clone)]
 #[command(about = "Pseudo-labelling on Fashion-MNIST with few labels")]
 struct Options {
-    /// Fewer images and epochs (a quick check).
-    #[arg(long)]
-    fast: bool,
-    /// Run on the CPU even when a GPU is available.
-    #[arg(long)]
-    cpu: bool,
+    #[command(flatten)]
+    mode: RunMode,
 }
 
 /// How much data and training a run uses.
@@ -43,12 +42,8 @@ struct Sizes {
 }
 
 impl Options {
-    fn device(&self) -> Device {
-        if self.cpu { Device::Cpu } else { Device::best() }
-    }
-
     fn sizes(&self) -> Sizes {
-        if self.fast {
+        if self.mode.fast {
             Sizes { labelled: 300, unlabelled: 1_500, test: 500, epochs: 20 }
         } else {
             Sizes { labelled: 1_000, unlabelled: 10_000, test: 10_000, epochs: 20 }
@@ -118,7 +113,7 @@ fn top_classes(probabilities: &[f32], classes: usize) -> Vec<(u8, f32)> {
 }
 
 fn run(options: &Options) -> anyhow::Result<Outcome> {
-    let device = options.device();
+    let device = options.mode.device();
     let Sizes { labelled, unlabelled, test, epochs } = options.sizes();
     let data = FashionMnist::load_default()?;
     let train_part = data.train.first(labelled + unlabelled);
@@ -219,7 +214,7 @@ mod tests {
 
     #[test]
     fn fast_mode_pseudo_labels_are_mostly_right_and_do_not_hurt() {
-        let o = run(&Options { fast: true, cpu: true }).unwrap();
+        let o = run(&Options { mode: RunMode::CHECK }).unwrap();
         // Chance is 10% over ten classes; 300 labelled images and 20 epochs give about 74%
         // (71% to 74% over seeds 3 to 5), so 55% is a margin of 45 points over chance.
         assert!(o.baseline_accuracy > 0.55, "baseline test accuracy {}", o.baseline_accuracy);

@@ -17,7 +17,10 @@
 //! Run with `cargo run --release --example transfer_learning [-- --fast] [--cpu]`; `--fast` uses
 //! fewer images and epochs, `--cpu` keeps everything off the GPU.
 
+mod common;
+
 use clap::Parser;
+use common::RunMode;
 use tessera::nn::data::FashionMnist;
 use tessera::nn::{Conv2D, Dense, EvaluateOptions, FitOptions, Flatten, Layer, MaxPooling2D, Model};
 use tessera::{Device, Tensor};
@@ -36,12 +39,8 @@ const HEAD_LAYERS: usize = 2;
 #[derive(Parser, Debug, Clone)]
 #[command(about = "Transfer learning: freeze a trained base, train a new head on a new task")]
 struct Options {
-    /// Fewer images and epochs (a quick check).
-    #[arg(long)]
-    fast: bool,
-    /// Run on the CPU even when a GPU is available.
-    #[arg(long)]
-    cpu: bool,
+    #[command(flatten)]
+    mode: RunMode,
 }
 
 /// How much data and training a run uses.
@@ -58,12 +57,8 @@ struct Sizes {
 }
 
 impl Options {
-    fn device(&self) -> Device {
-        if self.cpu { Device::Cpu } else { Device::best() }
-    }
-
     fn sizes(&self) -> Sizes {
-        if self.fast {
+        if self.mode.fast {
             Sizes { pool: 3_000, base_epochs: 8, head_images: 300, head_epochs: 20, test: 1_000 }
         } else {
             Sizes { pool: 20_000, base_epochs: 10, head_images: 1_000, head_epochs: 20, test: 10_000 }
@@ -176,7 +171,7 @@ fn accuracy(model: &Model, x: &Tensor, y: &Tensor) -> anyhow::Result<f64> {
 }
 
 fn run(options: &Options) -> anyhow::Result<Outcome> {
-    let device = options.device();
+    let device = options.mode.device();
     let sizes = options.sizes();
     let data = FashionMnist::load_default()?;
     let train = data.train.first(sizes.pool);
@@ -272,7 +267,7 @@ mod tests {
 
     #[test]
     fn fast_mode_trains_a_new_head_on_a_frozen_base() {
-        let o = run(&Options { fast: true, cpu: true }).unwrap();
+        let o = run(&Options { mode: RunMode::CHECK }).unwrap();
         let (max_delta, identical) = o.frozen_change();
         // Frozen means untouched: every value bit for bit, no tolerance. The base holds two
         // convolutions, each with a kernel and a bias.

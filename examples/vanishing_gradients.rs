@@ -25,9 +25,12 @@
 //! On a software Vulkan driver (Mesa's lavapipe) `--cpu` is several times faster: the
 //! networks are small, so a step is many small dispatches, each with a fixed cost.
 
+mod common;
+
 use std::path::PathBuf;
 
 use clap::Parser;
+use common::RunMode;
 use tessera::nn::data::FashionMnist;
 use tessera::nn::viz::{LinePlot, save_plots};
 use tessera::nn::{Dense, FitOptions, Layer, Model};
@@ -44,34 +47,26 @@ const PIXELS: usize = 28 * 28;
 #[derive(Parser, Debug, Clone)]
 #[command(about = "Per-layer gradient norms of a deep sigmoid network and a relu/He one")]
 struct Options {
-    /// Fewer images and epochs (a quick check).
-    #[arg(long)]
-    fast: bool,
-    /// Run on the CPU even when a GPU is available.
-    #[arg(long)]
-    cpu: bool,
+    #[command(flatten)]
+    mode: RunMode,
     /// Where to write the pictures.
     #[arg(long, default_value = "examples-output/vanishing_gradients")]
     out: PathBuf,
 }
 
 impl Options {
-    fn device(&self) -> Device {
-        if self.cpu { Device::Cpu } else { Device::best() }
-    }
-
     /// Training images; the gradients at initialization are taken on the first 256.
     fn train_images(&self) -> usize {
-        if self.fast { 3000 } else { 20000 }
+        self.mode.pick(3000, 20000)
     }
 
     /// Test images, for the validation accuracy.
     fn test_images(&self) -> usize {
-        if self.fast { 1000 } else { 5000 }
+        self.mode.pick(1000, 5000)
     }
 
     fn epochs(&self) -> usize {
-        if self.fast { 3 } else { 5 }
+        self.mode.pick(3, 5)
     }
 }
 
@@ -193,7 +188,7 @@ fn study(
 }
 
 fn run(options: &Options) -> anyhow::Result<Outcome> {
-    let device = options.device();
+    let device = options.mode.device();
     let train = load(options.train_images(), false, &device)?;
     let test = load(options.test_images(), true, &device)?;
     let epochs = options.epochs();
@@ -281,7 +276,7 @@ mod tests {
     #[test]
     fn fast_mode_shows_sigmoid_gradients_vanishing_and_relu_he_ones_not() {
         let out = std::env::temp_dir().join(format!("tessera-vanishing-gradients-{}", std::process::id()));
-        let outcome = run(&Options { fast: true, cpu: true, out: out.clone() }).unwrap();
+        let outcome = run(&Options { mode: RunMode::CHECK, out: out.clone() }).unwrap();
         let layers = HIDDEN_LAYERS + 1;
         assert_eq!((outcome.sigmoid.kernels.len(), outcome.relu.kernels.len()), (layers, layers));
 

@@ -18,7 +18,10 @@
 //! Run with `cargo run --release --example weight_height [-- --fast] [--cpu] [--epochs N]`.
 //! The data is six samples, so `--fast` changes nothing: the notes' run is already a few steps.
 
+mod common;
+
 use clap::Parser;
+use common::RunMode;
 use tessera::nn::optimizers::Adam;
 use tessera::nn::{Dense, FitOptions, History, Model};
 use tessera::{Device, Tensor};
@@ -26,12 +29,8 @@ use tessera::{Device, Tensor};
 #[derive(Parser, Debug, Clone)]
 #[command(about = "The notes' weight/height classifier")]
 struct Options {
-    /// Accepted like every example's; the notes' run is already a handful of steps.
-    #[arg(long)]
-    fast: bool,
-    /// Run on the CPU even when a GPU is available.
-    #[arg(long)]
-    cpu: bool,
+    #[command(flatten)]
+    mode: RunMode,
     /// Epochs to train (the notes train 10).
     #[arg(long, default_value_t = 10)]
     epochs: usize,
@@ -51,7 +50,7 @@ const TRAIN_SAMPLE: [[f32; 2]; 6] =
 const TRAIN_LABEL: [f32; 6] = [1.0, 1.0, 0.0, 1.0, 0.0, 0.0];
 
 fn run(options: &Options) -> anyhow::Result<Outcome> {
-    let device = if options.cpu { Device::Cpu } else { Device::best() };
+    let device = options.mode.device();
     let mut model = Model::sequential(vec![
         Box::new(Dense::new(16).input_shape(&[2]).activation("relu")),
         Box::new(Dense::new(32).activation("relu")),
@@ -111,7 +110,7 @@ mod tests {
 
     #[test]
     fn the_notes_ten_epochs_bring_the_loss_down() {
-        let outcome = run(&Options { fast: true, cpu: true, epochs: 10 }).unwrap();
+        let outcome = run(&Options { mode: RunMode::CHECK, epochs: 10 }).unwrap();
         let (first, last) = losses(&outcome);
         // Unscaled inputs of 50 to 230 make the first loss large (about 22 with these seeds);
         // ten epochs at lr 1e-4 take about 12% off it. 5% is a margin a run that does not learn
@@ -121,7 +120,7 @@ mod tests {
 
     #[test]
     fn longer_training_classifies_all_six() {
-        let outcome = run(&Options { fast: true, cpu: true, epochs: 300 }).unwrap();
+        let outcome = run(&Options { mode: RunMode::CHECK, epochs: 300 }).unwrap();
         // The six samples are separable (every man here is heavier than every woman). With
         // these seeds all six are right from about epoch 100, and at 300 the closest sample
         // has its class at probability 0.55.
