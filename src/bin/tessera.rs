@@ -161,9 +161,13 @@ fn train(args: TrainArgs) -> anyhow::Result<ExitCode> {
     println!("Training the reference CNN on {} with {}", options.data_dir.display(), options.device);
     let (_, result) = tessera::train::run(&options)?;
     let samples = result.samples_per_second;
+    let epochs = result.history.len();
     println!(
-        "\ntrained {} epochs in {:.1} s ({samples:.0} samples/s); test accuracy {:.4}, test loss {:.4}",
-        options.epochs, result.train_seconds, result.test_accuracy, result.test_loss
+        "\ntrained {epochs} epoch{} in {:.1} s ({samples:.0} samples/s); test accuracy {:.4}, test loss {:.4}",
+        if epochs == 1 { "" } else { "s" },
+        result.train_seconds,
+        result.test_accuracy,
+        result.test_loss
     );
     if let Some(epoch) = result.resumed_after_epoch {
         println!("resumed from the checkpoint of epoch {epoch}");
