@@ -5,8 +5,6 @@
 use tensor_core::Tensor;
 
 use super::Inputs;
-use super::data::Dataset;
-use super::step::step_seed;
 use crate::io::named_weights;
 use crate::{Model, Result, Weight};
 
@@ -20,15 +18,7 @@ impl Model {
     ///
     /// Keras users read the kernels' norms: `.ends_with("/kernel")` picks them out.
     pub fn gradient_norms(&mut self, x: impl Into<Inputs>, y: &Tensor) -> Result<Vec<(String, f64)>> {
-        let x = x.into();
-        self.require_compiled("gradient_norms")?;
-        self.build_for(&x)?;
-        let compiled = self.require_compiled("gradient_norms")?;
-        compiled.loss.check_targets(y, &self.output_shape())?;
-        let seed = step_seed(0, compiled.optimizer.iterations());
-        let data = Dataset::new(self, x, y, "gradient_norms")?;
-        let all: Vec<usize> = (0..data.samples()).collect();
-        let (inputs, targets) = data.batch(&all)?;
+        let (inputs, targets, seed) = self.whole_batch(x.into(), y, "gradient_norms")?;
         let pass = self.backward_pass(&inputs, &targets, seed, "gradient_norms")?;
 
         let trainable: Vec<(String, &Weight)> =

@@ -30,19 +30,32 @@ impl Model {
     /// Keras's `train_on_batch`: one gradient step on all of `x` and `y` as a single batch.
     /// Returns this batch's loss (regularization included, before the update) and metrics.
     pub fn train_on_batch(&mut self, x: impl Into<Inputs>, y: &Tensor) -> Result<Logs> {
-        let x = x.into();
-        self.require_compiled("train_on_batch")?;
-        self.build_for(&x)?;
-        let compiled = self.require_compiled("train_on_batch")?;
-        compiled.loss.check_targets(y, &self.output_shape())?;
-        let data = Dataset::new(self, x, y, "train_on_batch")?;
-        let all: Vec<usize> = (0..data.samples()).collect();
-        let (inputs, targets) = data.batch(&all)?;
-        let seed = step_seed(0, compiled.optimizer.iterations());
+        let (inputs, targets, seed) = self.whole_batch(x.into(), y, "train_on_batch")?;
         let (loss, predictions) = self.train_step(&inputs, &targets, seed)?;
         let mut tracker = Tracker::new(&self.require_compiled("train_on_batch")?.metrics);
-        tracker.update(&loss, data.samples(), &targets, &predictions)?;
+        let samples = targets.dims().first().copied().unwrap_or(1);
+        tracker.update(&loss, samples, &targets, &predictions)?;
         tracker.read("")
+    }
+
+    /// All of `x` and `y` as one batch on the model's device, checked against the compiled
+    /// loss, with the dropout seed of the next training step: what `train_on_batch` and
+    /// `gradient_norms` (named `call` in errors) both step on.
+    pub(crate) fn whole_batch(
+        &mut self,
+        x: Inputs,
+        y: &Tensor,
+        call: &str,
+    ) -> Result<(Vec<Tensor>, Tensor, u64)> {
+        self.require_compiled(call)?;
+        self.build_for(&x)?;
+        let compiled = self.require_compiled(call)?;
+        compiled.loss.check_targets(y, &self.output_shape())?;
+        let seed = step_seed(0, compiled.optimizer.iterations());
+        let data = Dataset::new(self, x, y, call)?;
+        let all: Vec<usize> = (0..data.samples()).collect();
+        let (inputs, targets) = data.batch(&all)?;
+        Ok((inputs, targets, seed))
     }
 
     /// One gradient step: returns the batch's loss (a scalar, regularization included) and the

@@ -89,13 +89,14 @@ impl LinePlot {
         Ok(())
     }
 
-    /// Every finite point that the y axis can show.
+    /// Whether the axes can show `(x, y)`: finite, and positive on a log axis.
+    fn shows(&self, (x, y): (f64, f64)) -> bool {
+        x.is_finite() && y.is_finite() && (!self.log_y || y > 0.0)
+    }
+
+    /// Every point of every series that the axes can show.
     fn shown_points(&self) -> impl Iterator<Item = (f64, f64)> + '_ {
-        let log_y = self.log_y;
-        self.series
-            .iter()
-            .flat_map(|(_, points)| points.iter().copied())
-            .filter(move |&(x, y)| x.is_finite() && y.is_finite() && (!log_y || y > 0.0))
+        self.series.iter().flat_map(|(_, points)| points.iter().copied()).filter(|&p| self.shows(p))
     }
 
     fn draw(&self, area: &DrawingArea<BitMapBackend<'_>, plotters::coord::Shift>, path: &Path) -> Result<()> {
@@ -155,11 +156,7 @@ impl LinePlot {
         mesh.light_line_style(RGBColor(235, 235, 235)).draw().map_err(failed)?;
         for (i, (_, points)) in self.series.iter().enumerate() {
             let color = COLORS[i % COLORS.len()];
-            let shown: Vec<(f64, f64)> = points
-                .iter()
-                .copied()
-                .filter(|&(x, y)| x.is_finite() && y.is_finite() && (!self.log_y || y > 0.0))
-                .collect();
+            let shown: Vec<(f64, f64)> = points.iter().copied().filter(|&p| self.shows(p)).collect();
             let line = LineSeries::new(shown.iter().copied(), color.stroke_width(2));
             chart.draw_series(line).map_err(failed)?;
             chart.draw_series(shown.iter().map(|&p| Circle::new(p, 3, color.filled()))).map_err(failed)?;
