@@ -179,7 +179,7 @@ fn errors(x: &Tensor, clean: &Tensor) -> anyhow::Result<Vec<String>> {
 }
 
 fn run(options: &Options) -> anyhow::Result<Outcome> {
-    let device = options.mode.device();
+    let device = options.mode.device()?;
     let (x, _) = images(options.train_images(), false, &device)?;
     let (test, names) = images(options.test_images(), true, &device)?;
     let epochs = options.epochs();
@@ -242,6 +242,7 @@ fn print_losses(label: &str, r: &Reconstruction) {
 }
 
 fn main() -> anyhow::Result<()> {
+    tessera::logging::init();
     let options = Options::parse();
     let outcome = run(&options)?;
     println!("device: {}", outcome.device);

@@ -172,7 +172,7 @@ fn ascend(features: &Model, filters: &[usize], steps: usize, device: &Device) ->
 }
 
 fn run(options: &Options) -> anyhow::Result<Outcome> {
-    let device = options.mode.device();
+    let device = options.mode.device()?;
     let data = FashionMnist::load_default()?;
     let (x, y) = data.train.first(options.train_images()).to_scaled_tensors(&device)?;
     let (test_x, test_y) = data.test.first(options.test_images()).to_scaled_tensors(&device)?;
@@ -217,6 +217,7 @@ fn run(options: &Options) -> anyhow::Result<Outcome> {
 }
 
 fn main() -> anyhow::Result<()> {
+    tessera::logging::init();
     let options = Options::parse();
     let outcome = run(&options)?;
     println!("device: {}", outcome.device);

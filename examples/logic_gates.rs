@@ -163,7 +163,7 @@ fn hidden_layer_net() -> anyhow::Result<Model> {
 }
 
 fn run(options: &Options) -> anyhow::Result<Outcome> {
-    let device = options.mode.device();
+    let device = options.mode.device()?;
     let epochs = options.epochs();
     let mcculloch_pitts =
         vec![mcculloch_pitts(Gate::And, 2.0, &device)?, mcculloch_pitts(Gate::Or, 1.0, &device)?];
@@ -196,6 +196,7 @@ fn print_trained(label: &str, trained: &TrainedGate) {
 }
 
 fn main() -> anyhow::Result<()> {
+    tessera::logging::init();
     let options = Options::parse();
     let outcome = run(&options)?;
     println!("device: {}", outcome.device);

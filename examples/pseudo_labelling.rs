@@ -113,7 +113,7 @@ fn top_classes(probabilities: &[f32], classes: usize) -> Vec<(u8, f32)> {
 }
 
 fn run(options: &Options) -> anyhow::Result<Outcome> {
-    let device = options.mode.device();
+    let device = options.mode.device()?;
     let Sizes { labelled, unlabelled, test, epochs } = options.sizes();
     let data = FashionMnist::load_default()?;
     let train_part = data.train.first(labelled + unlabelled);
@@ -168,6 +168,7 @@ fn percent(part: usize, whole: usize) -> f64 {
 }
 
 fn main() -> anyhow::Result<()> {
+    tessera::logging::init();
     let options = Options::parse();
     let o = run(&options)?;
     println!(

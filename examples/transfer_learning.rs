@@ -171,7 +171,7 @@ fn accuracy(model: &Model, x: &Tensor, y: &Tensor) -> anyhow::Result<f64> {
 }
 
 fn run(options: &Options) -> anyhow::Result<Outcome> {
-    let device = options.mode.device();
+    let device = options.mode.device()?;
     let sizes = options.sizes();
     let data = FashionMnist::load_default()?;
     let train = data.train.first(sizes.pool);
@@ -226,6 +226,7 @@ fn class_names(classes: &[u8]) -> String {
 }
 
 fn main() -> anyhow::Result<()> {
+    tessera::logging::init();
     let o = run(&Options::parse())?;
     println!("device: {}", o.device);
     println!("task A: {}", class_names(&TASK_A));

@@ -188,7 +188,7 @@ fn study(
 }
 
 fn run(options: &Options) -> anyhow::Result<Outcome> {
-    let device = options.mode.device();
+    let device = options.mode.device()?;
     let train = load(options.train_images(), false, &device)?;
     let test = load(options.test_images(), true, &device)?;
     let epochs = options.epochs();
@@ -220,6 +220,7 @@ fn run(options: &Options) -> anyhow::Result<Outcome> {
 }
 
 fn main() -> anyhow::Result<()> {
+    tessera::logging::init();
     let options = Options::parse();
     let outcome = run(&options)?;
     let (sigmoid, relu) = (&outcome.sigmoid, &outcome.relu);

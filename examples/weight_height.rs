@@ -50,7 +50,7 @@ const TRAIN_SAMPLE: [[f32; 2]; 6] =
 const TRAIN_LABEL: [f32; 6] = [1.0, 1.0, 0.0, 1.0, 0.0, 0.0];
 
 fn run(options: &Options) -> anyhow::Result<Outcome> {
-    let device = options.mode.device();
+    let device = options.mode.device()?;
     let mut model = Model::sequential(vec![
         Box::new(Dense::new(16).input_shape(&[2]).activation("relu")),
         Box::new(Dense::new(32).activation("relu")),
@@ -79,6 +79,7 @@ fn run(options: &Options) -> anyhow::Result<Outcome> {
 }
 
 fn main() -> anyhow::Result<()> {
+    tessera::logging::init();
     let outcome = run(&Options::parse())?;
     let losses = outcome.history.get("loss").unwrap_or_default();
     let accuracies = outcome.history.get("accuracy").unwrap_or_default();

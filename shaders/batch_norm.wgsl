@@ -13,14 +13,13 @@
 // Each entry point has its own bindings (WGSL allows one binding number to name different
 // variables in different entry points).
 
-struct Params {
+struct BatchNormParams {
     outer: u32,
     channels: u32,
     inner: u32,
     epsilon: f32,
 }
 
-@group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read> gamma: array<f32>;
 
@@ -38,25 +37,7 @@ struct Params {
 @group(0) @binding(7) var<storage, read_write> d_gamma: array<f32>;
 @group(0) @binding(8) var<storage, read_write> d_beta: array<f32>;
 
-const THREADS: u32 = 256u;
-
-var<workgroup> partial: array<vec2f, THREADS>;
-
-// Sums every invocation's `v` and hands the result to all.
-fn workgroup_sum(lane: u32, v: vec2f) -> vec2f {
-    partial[lane] = v;
-    workgroupBarrier();
-    for (var width = THREADS / 2u; width > 0u; width /= 2u) {
-        if lane < width {
-            partial[lane] += partial[lane + width];
-        }
-        workgroupBarrier();
-    }
-    let total = partial[0];
-    // Nobody may overwrite partial[0] for the next sum before everyone has read it.
-    workgroupBarrier();
-    return total;
-}
+const REDUCE_THREADS: u32 = 256u;
 
 // The offset of the channel's `j`-th value (of outer * inner).
 fn at(channel: u32, j: u32) -> u32 {
@@ -76,18 +57,18 @@ fn batch_norm_forward(
     }
     let count = p.outer * p.inner;
     var s = 0.0;
-    for (var j = lane; j < count; j += THREADS) {
+    for (var j = lane; j < count; j += REDUCE_THREADS) {
         s += x[at(c, j)];
     }
-    let m = workgroup_sum(lane, vec2f(s, 0.0)).x / f32(count);
+    let m = workgroup_reduce(lane, vec4f(s), false).x / f32(count);
     var q = 0.0;
-    for (var j = lane; j < count; j += THREADS) {
+    for (var j = lane; j < count; j += REDUCE_THREADS) {
         let d = x[at(c, j)] - m;
         q += d * d;
     }
-    let v = workgroup_sum(lane, vec2f(q, 0.0)).x / f32(count);
+    let v = workgroup_reduce(lane, vec4f(q), false).x / f32(count);
     let scale = gamma[c] / sqrt(v + p.epsilon);
-    for (var j = lane; j < count; j += THREADS) {
+    for (var j = lane; j < count; j += REDUCE_THREADS) {
         let k = at(c, j);
         y[k] = (x[k] - m) * scale + beta[c];
     }
@@ -111,14 +92,14 @@ fn batch_norm_backward(
     let m = mean[c];
     let rstd = 1.0 / sqrt(variance[c] + p.epsilon);
     var acc = vec2f(0.0);
-    for (var j = lane; j < count; j += THREADS) {
+    for (var j = lane; j < count; j += REDUCE_THREADS) {
         let k = at(c, j);
         acc += grad[k] * vec2f(1.0, (x[k] - m) * rstd);
     }
-    let sums = workgroup_sum(lane, acc);
+    let sums = workgroup_reduce(lane, vec4f(acc, 0.0, 0.0), false).xy;
     let n = f32(count);
     let scale = gamma[c] * rstd / n;
-    for (var j = lane; j < count; j += THREADS) {
+    for (var j = lane; j < count; j += REDUCE_THREADS) {
         let k = at(c, j);
         dx[k] = (n * grad[k] - sums.x - (x[k] - m) * rstd * sums.y) * scale;
     }

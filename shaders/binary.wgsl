@@ -1,41 +1,44 @@
-// Elementwise arithmetic between two tensors with NumPy broadcasting. Each invocation decodes its
-// output position into per-operand offsets through the operands' broadcast strides (0 along a
-// broadcast axis). Large outputs are processed in chunks: `base` is the chunk's first output
+// Elementwise arithmetic between two tensors with NumPy broadcasting, one invocation per output
+// element, specialised to one op by the override constant OP (a generated BINARY_* code). Each
+// invocation decodes its output position into per-operand offsets through the operands'
+// broadcast strides (0 along a broadcast axis); equal shapes are described as one flat axis, so
+// they decode nothing. Large outputs are processed in chunks: `base` is the chunk's first output
 // position, and an operand bound at the chunk's offset subtracts its own base.
 
-struct Params {
+struct BinaryParams {
     n: u32,
-    op: u32,
     rank: u32,
     base: u32,
     a_base: u32,
     b_base: u32,
     _pad0: u32,
     _pad1: u32,
+    _pad2: u32,
     dims: array<vec4u, 2>,
     a_strides: array<vec4u, 2>,
     b_strides: array<vec4u, 2>,
 }
 
-@group(0) @binding(0) var<uniform> p: Params;
+override OP: u32;
+
 @group(0) @binding(1) var<storage, read> a: array<f32>;
 @group(0) @binding(2) var<storage, read> b: array<f32>;
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
 
 fn apply(x: f32, z: f32) -> f32 {
-    switch p.op {
-        case 0u: { return x + z; }
-        case 1u: { return x - z; }
-        case 2u: { return x * z; }
-        case 3u: { return x / z; }
-        case 4u: { return select(0.0, 1.0, x == z); }
+    switch OP {
+        case BINARY_ADD: { return x + z; }
+        case BINARY_SUB: { return x - z; }
+        case BINARY_MUL: { return x * z; }
+        case BINARY_DIV: { return x / z; }
+        case BINARY_EQUAL: { return select(0.0, 1.0, x == z); }
         default: { return x; }
     }
 }
 
 @compute @workgroup_size(256)
 fn main(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) groups: vec3u) {
-    let i = id.x + id.y * groups.x * 256u;
+    let i = linear_index(id, groups, 256u);
     if i >= p.n {
         return;
     }

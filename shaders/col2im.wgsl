@@ -4,47 +4,14 @@
 // (iy + pad_top - window_h, iy + pad_top]; they are visited in increasing (oy, ox) order, the
 // order in which the CPU reference adds them.
 //
-// Large batches run in chunks of whole images: the matrix rows and the images of a chunk are bound
-// as windows of their buffers, at element offsets `src_offset` and `dst_offset`.
+// The parameter block is the shared WindowParams (lib/window.wgsl).
 
-struct Params {
-    // Image elements written by this dispatch.
-    n: u32,
-    in_h: u32,
-    in_w: u32,
-    channels: u32,
-    window_h: u32,
-    window_w: u32,
-    stride_h: u32,
-    stride_w: u32,
-    out_h: u32,
-    out_w: u32,
-    pad_top: u32,
-    pad_left: u32,
-    src_offset: u32,
-    dst_offset: u32,
-    _pad0: u32,
-    _pad1: u32,
-}
-
-@group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> cols: array<f32>;
 @group(0) @binding(2) var<storage, read_write> x: array<f32>;
 
-// The output positions along one axis whose window covers padded coordinate `q`: first..end.
-fn covering(q: u32, window: u32, stride: u32, outputs: u32) -> vec2u {
-    // The first position starting after q - window, i.e. at least q + 1 - window.
-    var first = 0u;
-    if q + 1u > window {
-        first = (q + 1u - window + stride - 1u) / stride;
-    }
-    let end = min(q / stride + 1u, outputs);
-    return vec2u(first, max(first, end));
-}
-
 @compute @workgroup_size(256)
 fn main(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) groups: vec3u) {
-    let i = id.x + id.y * groups.x * 256u;
+    let i = linear_index(id, groups, 256u);
     if i >= p.n {
         return;
     }
@@ -58,8 +25,8 @@ fn main(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) group
     let row_len = p.window_h * p.window_w * p.channels;
     let qy = iy + p.pad_top;
     let qx = ix + p.pad_left;
-    let rows = covering(qy, p.window_h, p.stride_h, p.out_h);
-    let columns = covering(qx, p.window_w, p.stride_w, p.out_w);
+    let rows = window_covering(qy, p.window_h, p.stride_h, p.out_h);
+    let columns = window_covering(qx, p.window_w, p.stride_w, p.out_w);
     var sum = 0.0;
     for (var oy = rows.x; oy < rows.y; oy++) {
         let ky = qy - oy * p.stride_h;

@@ -16,7 +16,7 @@
 // element in the per-class bindings (logits, dense labels, the gradient) and `narrow_offset` in
 // the per-row ones (sparse labels, losses, the incoming gradient).
 
-struct Params {
+struct CrossEntropyParams {
     rows: u32,
     classes: u32,
     wide_offset: u32,
@@ -27,7 +27,6 @@ struct Params {
     _pad2: u32,
 }
 
-@group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> logits: array<f32>;
 @group(0) @binding(2) var<storage, read> labels: array<f32>;
 // `cross_entropy_loss`: one value per row; `cross_entropy_grad`: the gradient with respect to the logits.
@@ -35,34 +34,14 @@ struct Params {
 // `cross_entropy_grad` only: the gradient of each row's loss.
 @group(0) @binding(4) var<storage, read> upstream: array<f32>;
 
-const THREADS: u32 = 64u;
+const REDUCE_THREADS: u32 = 64u;
 // The most negative finite f32: the identity of max (WGSL has no infinity literal).
 const LOWEST: f32 = -3.4028235e38;
-
-var<workgroup> partial: array<vec4f, THREADS>;
-
-// Combines every invocation's `v` componentwise by max (`take_max`) or sum, and hands the
-// result to all.
-fn workgroup_reduce(lane: u32, v: vec4f, take_max: bool) -> vec4f {
-    partial[lane] = v;
-    workgroupBarrier();
-    for (var width = THREADS / 2u; width > 0u; width /= 2u) {
-        if lane < width {
-            let other = partial[lane + width];
-            partial[lane] = select(partial[lane] + other, max(partial[lane], other), take_max);
-        }
-        workgroupBarrier();
-    }
-    let total = partial[0];
-    // Nobody may overwrite partial[0] for the next reduction before everyone has read it.
-    workgroupBarrier();
-    return total;
-}
 
 // The row's maximum logit.
 fn row_max(lane: u32, base: u32) -> f32 {
     var m = LOWEST;
-    for (var j = lane; j < p.classes; j += THREADS) {
+    for (var j = lane; j < p.classes; j += REDUCE_THREADS) {
         m = max(m, logits[base + j]);
     }
     return workgroup_reduce(lane, vec4f(m), true).x;
@@ -72,7 +51,7 @@ fn row_max(lane: u32, base: u32) -> f32 {
 // label sums being zero for sparse labels.
 fn row_sums(lane: u32, base: u32, m: f32) -> vec4f {
     var acc = vec4f(0.0);
-    for (var j = lane; j < p.classes; j += THREADS) {
+    for (var j = lane; j < p.classes; j += REDUCE_THREADS) {
         let z = logits[base + j];
         acc.x += exp(z - m);
         if p.sparse == 0u {
@@ -147,12 +126,12 @@ fn cross_entropy_grad(
     let g = upstream[p.narrow_offset + row];
     if p.sparse == 1u {
         let id = class_of(row);
-        for (var j = lane; j < p.classes; j += THREADS) {
+        for (var j = lane; j < p.classes; j += REDUCE_THREADS) {
             let one_hot = select(0.0, 1.0, j == id);
             out[base + j] = select(nan(), (exp(logits[base + j] - lse) - one_hot) * g, id < p.classes);
         }
     } else {
-        for (var j = lane; j < p.classes; j += THREADS) {
+        for (var j = lane; j < p.classes; j += REDUCE_THREADS) {
             out[base + j] = (exp(logits[base + j] - lse) * sums.y - labels[base + j]) * g;
         }
     }

@@ -13,7 +13,7 @@
 // `first_row` on, all inside the output block that starts at row `first_out_row`.
 // `source_offset` and `out_offset` locate each window's first element in its binding.
 
-struct Params {
+struct GatherParams {
     rows: u32,
     row_len: u32,
     first_row: u32,
@@ -29,14 +29,11 @@ struct Params {
     _pad1: u32,
 }
 
-@group(0) @binding(0) var<uniform> p: Params;
 // gather_rows: a source row per output row; scatter_add_rows: the touched rows, their source
 // offsets, then their source rows.
 @group(0) @binding(1) var<storage, read> list: array<u32>;
 @group(0) @binding(2) var<storage, read> source: array<f32>;
 @group(0) @binding(3) var<storage, read_write> out: array<f32>;
-
-const THREADS: u32 = 256u;
 
 // Whether source row `k` is in the window bound now.
 fn in_window(k: u32) -> bool {
@@ -50,7 +47,7 @@ fn at(k: u32, c: u32) -> f32 {
 
 @compute @workgroup_size(256)
 fn gather_rows(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) groups: vec3u) {
-    let i = id.x + id.y * groups.x * THREADS;
+    let i = linear_index(id, groups, 256u);
     if i >= p.rows * p.row_len {
         return;
     }
@@ -62,7 +59,7 @@ fn gather_rows(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups
 
 @compute @workgroup_size(256)
 fn scatter_add_rows(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) groups: vec3u) {
-    let i = id.x + id.y * groups.x * THREADS;
+    let i = linear_index(id, groups, 256u);
     if i >= p.rows * p.row_len {
         return;
     }

@@ -3,36 +3,14 @@
 // columns run over the window in (ky, kx, c) order, the order of a (KH, KW, C, F) kernel
 // flattened to (KH * KW * C, F). Taps that fall in the padding read zero.
 //
-// Large batches run in chunks of whole images: the images and the matrix rows of a chunk are
-// bound as windows of their buffers, at element offsets `src_offset` and `dst_offset`.
+// The parameter block is the shared WindowParams (lib/window.wgsl).
 
-struct Params {
-    // Matrix elements written by this dispatch.
-    n: u32,
-    in_h: u32,
-    in_w: u32,
-    channels: u32,
-    window_h: u32,
-    window_w: u32,
-    stride_h: u32,
-    stride_w: u32,
-    out_h: u32,
-    out_w: u32,
-    pad_top: u32,
-    pad_left: u32,
-    src_offset: u32,
-    dst_offset: u32,
-    _pad0: u32,
-    _pad1: u32,
-}
-
-@group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read_write> cols: array<f32>;
 
 @compute @workgroup_size(256)
 fn main(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) groups: vec3u) {
-    let i = id.x + id.y * groups.x * 256u;
+    let i = linear_index(id, groups, 256u);
     if i >= p.n {
         return;
     }

@@ -1,4 +1,6 @@
-// Batched matrix product C[b] = op(A[b]) · op(B[b]), op = identity or transpose, for any M, N, K.
+// Batched matrix product C[b] = op(A[b]) · op(B[b]), op = identity or transpose, for any M, N, K,
+// with an epilogue: each output is stored as activate(c + bias[column]), the bias present when
+// the override constant HAS_BIAS is 1 and the activation an ACTIVATION_* code (lib/activation.wgsl).
 //
 // Each 8x16 workgroup computes a 64x64 tile of C; each invocation holds a 4x8 block of it (rows
 // ty + 16r, columns tx + 8c, interleaved so neighbouring invocations touch neighbouring
@@ -14,7 +16,7 @@
 // still there but read wrong values from operands past 2^24 elements (checked by the split
 // tests in tests/gpu_limits.rs), so it is not used.
 
-struct Params {
+struct MatmulParams {
     m: u32,
     n: u32,
     k: u32,
@@ -27,13 +29,18 @@ struct Params {
     a_offset: u32,
     b_offset: u32,
     c_offset: u32,
-    _pad: u32,
+    // The leaky relu slope, for that activation.
+    alpha: f32,
 }
 
-@group(0) @binding(0) var<uniform> p: Params;
+override ACTIVATION: u32;
+override HAS_BIAS: u32;
+
 @group(0) @binding(1) var<storage, read> a: array<f32>;
 @group(0) @binding(2) var<storage, read> b: array<f32>;
 @group(0) @binding(3) var<storage, read_write> c: array<f32>;
+// One value per column of C; a placeholder when HAS_BIAS is 0.
+@group(0) @binding(4) var<storage, read> bias: array<f32>;
 
 const TILE: u32 = 64u;
 const SLICE: u32 = 16u;
@@ -61,6 +68,15 @@ fn load_b(base: u32, row: u32, col: u32) -> f32 {
     return b[base + col * p.k + row];
 }
 
+// The epilogue: bias, then activation.
+fn finish(v: f32, col: u32) -> f32 {
+    var z = v;
+    if HAS_BIAS == 1u {
+        z += bias[col];
+    }
+    return activate(z, ACTIVATION, p.alpha);
+}
+
 // Writes one row of an invocation's block: columns col + 8j (lo) and col + 32 + 8j (hi), j < 4.
 fn store_row(c_base: u32, row: u32, col: u32, lo: vec4f, hi: vec4f) {
     if row >= p.m {
@@ -68,10 +84,10 @@ fn store_row(c_base: u32, row: u32, col: u32, lo: vec4f, hi: vec4f) {
     }
     for (var j = 0u; j < 4u; j++) {
         if col + 8u * j < p.n {
-            c[c_base + row * p.n + col + 8u * j] = lo[j];
+            c[c_base + row * p.n + col + 8u * j] = finish(lo[j], col + 8u * j);
         }
         if col + 32u + 8u * j < p.n {
-            c[c_base + row * p.n + col + 32u + 8u * j] = hi[j];
+            c[c_base + row * p.n + col + 32u + 8u * j] = finish(hi[j], col + 32u + 8u * j);
         }
     }
 }

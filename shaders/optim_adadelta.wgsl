@@ -3,7 +3,7 @@
 // `delta = -rms(acc_delta) * g / rms(acc_g)`, `acc_delta = rho * acc_delta + (1 - rho) * delta^2`,
 // `w += lr * delta`. The parameters mirror `optim::Adadelta`.
 
-struct Params {
+struct AdadeltaParams {
     n: u32,
     learning_rate: f32,
     rho: f32,
@@ -14,7 +14,6 @@ struct Params {
     _pad2: u32,
 }
 
-@group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read_write> w: array<f32>;
 @group(0) @binding(2) var<storage, read> g: array<f32>;
 @group(0) @binding(3) var<storage, read_write> accumulated_grads: array<f32>;
@@ -22,7 +21,7 @@ struct Params {
 
 @compute @workgroup_size(256)
 fn adadelta(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) groups: vec3u) {
-    let i = id.x + id.y * groups.x * 256u;
+    let i = linear_index(id, groups, 256u);
     if i >= p.n {
         return;
     }

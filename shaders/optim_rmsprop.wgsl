@@ -6,7 +6,7 @@
 // one is bound to a placeholder the kernel never touches. They are uniform, so no invocation
 // diverges.
 
-struct Params {
+struct RmsPropParams {
     n: u32,
     has_momentum: u32,
     centered: u32,
@@ -21,7 +21,6 @@ struct Params {
     _pad3: u32,
 }
 
-@group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read_write> w: array<f32>;
 @group(0) @binding(2) var<storage, read> g: array<f32>;
 @group(0) @binding(3) var<storage, read_write> velocities: array<f32>;
@@ -30,7 +29,7 @@ struct Params {
 
 @compute @workgroup_size(256)
 fn rmsprop(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) groups: vec3u) {
-    let i = id.x + id.y * groups.x * 256u;
+    let i = linear_index(id, groups, 256u);
     if i >= p.n {
         return;
     }

@@ -3,21 +3,20 @@
 // The same formulas, in the same order, as the CPU kernels (cpu/optim.rs); the parameters
 // mirror `optim::Sgd`.
 
-struct Params {
+struct SgdParams {
     n: u32,
     nesterov: u32,
     learning_rate: f32,
     momentum: f32,
 }
 
-@group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read_write> w: array<f32>;
 @group(0) @binding(2) var<storage, read> g: array<f32>;
 @group(0) @binding(3) var<storage, read_write> momentums: array<f32>;
 
 @compute @workgroup_size(256)
 fn sgd(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) groups: vec3u) {
-    let i = id.x + id.y * groups.x * 256u;
+    let i = linear_index(id, groups, 256u);
     if i >= p.n {
         return;
     }
@@ -26,7 +25,7 @@ fn sgd(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) groups
 
 @compute @workgroup_size(256)
 fn sgd_momentum(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) groups: vec3u) {
-    let i = id.x + id.y * groups.x * 256u;
+    let i = linear_index(id, groups, 256u);
     if i >= p.n {
         return;
     }

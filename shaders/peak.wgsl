@@ -2,17 +2,16 @@
 // multiply-adds on registers only, so the dispatch measures arithmetic throughput, not memory.
 // The result is written once so the compiler cannot drop the work.
 
-struct Params {
+struct PeakParams {
     n: u32,
     iterations: u32,
 }
 
-@group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read_write> y: array<f32>;
 
 @compute @workgroup_size(256)
 fn main(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) groups: vec3u) {
-    let i = id.x + id.y * groups.x * 256u;
+    let i = linear_index(id, groups, 256u);
     if i >= p.n {
         return;
     }

@@ -1,15 +1,17 @@
-// Sum or max over a set of axes, walking the reduced axes through their input strides (no
-// transpose first). Two schedules: `main` gives each output element a workgroup whose 256
-// invocations stride through the reduced elements and combine in workgroup memory (long
-// reductions, few outputs); `per_output` gives each output element one invocation that loops
-// over them (short reductions, many outputs, where a workgroup each would mostly idle).
+// Sum, max or mean over a set of axes, walking the reduced axes through their input strides (no
+// transpose first), specialised to one op by the override constant OP (a REDUCE_* code). Two
+// schedules: `main` gives each output element a workgroup whose invocations stride through the
+// reduced elements and combine in workgroup memory (long reductions, few outputs);
+// `per_output` gives each output element one invocation that loops over them (short
+// reductions, many outputs, where a workgroup each would mostly idle). A mean multiplies the
+// sum by `scale`, the reciprocal of the count, as the CPU does.
 
-struct Params {
+struct ReduceParams {
     outputs: u32,
     length: u32,
-    op: u32,
     kept_rank: u32,
     reduced_rank: u32,
+    scale: f32,
     _pad0: u32,
     _pad1: u32,
     _pad2: u32,
@@ -19,25 +21,33 @@ struct Params {
     reduced_strides: array<vec4u, 2>,
 }
 
-@group(0) @binding(0) var<uniform> p: Params;
+override OP: u32;
+const REDUCE_THREADS: u32 = 256u;
+
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 
-const WORKGROUP: u32 = 256u;
-var<workgroup> partial: array<f32, WORKGROUP>;
-
 fn combine(acc: f32, v: f32) -> f32 {
-    if p.op == 0u {
-        return acc + v;
+    if OP == REDUCE_MAX {
+        return max(acc, v);
     }
-    return max(acc, v);
+    return acc + v;
 }
 
 fn identity() -> f32 {
-    if p.op == 0u {
-        return 0.0;
+    if OP == REDUCE_MAX {
+        // -inf, made at run time (WGSL has no infinity literal): the CPU's identity of max.
+        var bits = 0xff800000u;
+        return bitcast<f32>(bits);
     }
-    return -3.4028235e38;
+    return 0.0;
+}
+
+fn finish(acc: f32) -> f32 {
+    if OP == REDUCE_MEAN {
+        return acc * p.scale;
+    }
+    return acc;
 }
 
 // The input offset of output element `out`'s first reduced element.
@@ -68,7 +78,7 @@ fn reduced_offset(j: u32) -> u32 {
 
 @compute @workgroup_size(64)
 fn per_output(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) groups: vec3u) {
-    let out = id.x + id.y * groups.x * 64u;
+    let out = linear_index(id, groups, 64u);
     if out >= p.outputs {
         return;
     }
@@ -77,7 +87,7 @@ fn per_output(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups)
     for (var j = 0u; j < p.length; j++) {
         acc = combine(acc, x[base + reduced_offset(j)]);
     }
-    y[out] = acc;
+    y[out] = finish(acc);
 }
 
 @compute @workgroup_size(256)
@@ -93,18 +103,11 @@ fn main(
     }
     let base = base_offset(out);
     var acc = identity();
-    for (var j = lane; j < p.length; j += WORKGROUP) {
+    for (var j = lane; j < p.length; j += REDUCE_THREADS) {
         acc = combine(acc, x[base + reduced_offset(j)]);
     }
-    partial[lane] = acc;
-    workgroupBarrier();
-    for (var width = WORKGROUP / 2u; width > 0u; width /= 2u) {
-        if lane < width {
-            partial[lane] = combine(partial[lane], partial[lane + width]);
-        }
-        workgroupBarrier();
-    }
+    let total = workgroup_reduce(lane, vec4f(acc), OP == REDUCE_MAX).x;
     if lane == 0u {
-        y[out] = partial[0];
+        y[out] = finish(total);
     }
 }

@@ -3,7 +3,7 @@
 // every lane is shifted by its maximum before exponentiating, as on the CPU.
 //
 // Two ways to walk a lane, chosen by the host:
-// - `softmax_rows` (inner == 1, the last axis): a lane is one contiguous row. A workgroup of 64 per row
+// - `softmax_rows` (inner == 1, the last axis): a lane is one contiguous row. A workgroup per row
 //   reads it with neighbouring invocations on neighbouring elements and reduces the max and the
 //   sum in workgroup memory, so a long row (a large vocabulary) is not one invocation's loop;
 //   a short row (ten classes) only idles some invocations of a small dispatch.
@@ -12,7 +12,7 @@
 // Large tensors are processed in blocks of outer positions; `offset` locates the block's first
 // element in both bindings (a block starts at the nearest aligned offset below it).
 
-struct Params {
+struct SoftmaxParams {
     outer: u32,
     len: u32,
     inner: u32,
@@ -24,16 +24,13 @@ struct Params {
     _pad2: u32,
 }
 
-@group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 
-const ROW_THREADS: u32 = 64u;
+const REDUCE_THREADS: u32 = 64u;
 const LANE_THREADS: u32 = 256u;
 // The most negative finite f32: the identity of max (WGSL has no infinity literal).
 const LOWEST: f32 = -3.4028235e38;
-
-var<workgroup> partial: array<f32, ROW_THREADS>;
 
 // The output for input `v` of a lane with maximum `m` and shifted sum `s` (the CPU's formulas).
 fn finish(v: f32, m: f32, s: f32) -> f32 {
@@ -41,23 +38,6 @@ fn finish(v: f32, m: f32, s: f32) -> f32 {
         return v - m - log(s);
     }
     return exp(v - m) / s;
-}
-
-// Combines every invocation's `v` by max (`take_max`) or sum, and hands the result to all.
-fn workgroup_reduce(lane: u32, v: f32, take_max: bool) -> f32 {
-    partial[lane] = v;
-    workgroupBarrier();
-    for (var width = ROW_THREADS / 2u; width > 0u; width /= 2u) {
-        if lane < width {
-            let other = partial[lane + width];
-            partial[lane] = select(partial[lane] + other, max(partial[lane], other), take_max);
-        }
-        workgroupBarrier();
-    }
-    let total = partial[0];
-    // Nobody may overwrite partial[0] for the next reduction before everyone has read it.
-    workgroupBarrier();
-    return total;
 }
 
 @compute @workgroup_size(64)
@@ -73,23 +53,23 @@ fn softmax_rows(
     }
     let base = p.offset + row * p.len;
     var m = LOWEST;
-    for (var j = lane; j < p.len; j += ROW_THREADS) {
+    for (var j = lane; j < p.len; j += REDUCE_THREADS) {
         m = max(m, x[base + j]);
     }
-    m = workgroup_reduce(lane, m, true);
+    m = workgroup_reduce(lane, vec4f(m), true).x;
     var s = 0.0;
-    for (var j = lane; j < p.len; j += ROW_THREADS) {
+    for (var j = lane; j < p.len; j += REDUCE_THREADS) {
         s += exp(x[base + j] - m);
     }
-    s = workgroup_reduce(lane, s, false);
-    for (var j = lane; j < p.len; j += ROW_THREADS) {
+    s = workgroup_reduce(lane, vec4f(s), false).x;
+    for (var j = lane; j < p.len; j += REDUCE_THREADS) {
         y[base + j] = finish(x[base + j], m, s);
     }
 }
 
 @compute @workgroup_size(256)
 fn softmax_lanes(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) groups: vec3u) {
-    let t = id.x + id.y * groups.x * LANE_THREADS;
+    let t = linear_index(id, groups, LANE_THREADS);
     if t >= p.outer * p.inner {
         return;
     }

@@ -1,16 +1,27 @@
-// Elementwise functions of one tensor. The op is chosen by a uniform code (the same for every
-// invocation, so the switch never diverges); `a` and `b` carry the op's scalar arguments.
+// Elementwise functions of one tensor, one invocation per element. Each pipeline is specialised
+// to one op by the override constant OP (a generated UNARY_* code), so the switch folds away;
+// `a` and `b` carry the op's scalar arguments.
+//
+// `unary` applies the op. `unary_backward` is its gradient: the incoming gradient times the
+// op's derivative at x, taken from the output y where that is exact (exp, sqrt, sigmoid, tanh).
+// relu'(0) = 0, as in Keras and PyTorch.
 
-struct Params {
+struct UnaryParams {
     n: u32,
-    op: u32,
     a: f32,
     b: f32,
+    _pad: u32,
 }
 
-@group(0) @binding(0) var<uniform> p: Params;
+override OP: u32;
+
 @group(0) @binding(1) var<storage, read> x: array<f32>;
+// unary
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
+// unary_backward
+@group(0) @binding(2) var<storage, read> out: array<f32>;
+@group(0) @binding(3) var<storage, read> grad: array<f32>;
+@group(0) @binding(4) var<storage, read_write> dx: array<f32>;
 
 fn sigmoid(v: f32) -> f32 {
     // Split by sign so exp never overflows.
@@ -22,32 +33,63 @@ fn sigmoid(v: f32) -> f32 {
 }
 
 fn apply(v: f32) -> f32 {
-    switch p.op {
-        case 0u: { return -v; }
-        case 1u: { return exp(v); }
-        case 2u: { return log(v); }
-        case 3u: { return sqrt(v); }
-        case 4u: { return abs(v); }
-        case 5u: { return sign(v); }
-        case 6u: { return v * v; }
-        case 7u: { return pow(v, p.a); }
-        case 8u: { return v + p.a; }
-        case 9u: { return v * p.a; }
-        case 10u: { return max(v, 0.0); }
-        case 11u: { return select(v * p.a, v, v > 0.0); }
-        case 12u: { return sigmoid(v); }
-        case 13u: { return tanh(v); }
-        case 14u: { return select(0.0, 1.0, v >= p.a); }
-        case 15u: { return clamp(v, p.a, p.b); }
+    switch OP {
+        case UNARY_NEG: { return -v; }
+        case UNARY_EXP: { return exp(v); }
+        case UNARY_LOG: { return log(v); }
+        case UNARY_SQRT: { return sqrt(v); }
+        case UNARY_ABS: { return abs(v); }
+        case UNARY_SIGN: { return sign(v); }
+        case UNARY_SQUARE: { return v * v; }
+        case UNARY_POWF: { return pow(v, p.a); }
+        case UNARY_ADD_SCALAR: { return v + p.a; }
+        case UNARY_MUL_SCALAR: { return v * p.a; }
+        case UNARY_RELU: { return max(v, 0.0); }
+        case UNARY_LEAKY_RELU: { return select(v * p.a, v, v > 0.0); }
+        case UNARY_SIGMOID: { return sigmoid(v); }
+        case UNARY_TANH: { return tanh(v); }
+        case UNARY_STEP: { return select(0.0, 1.0, v >= p.a); }
+        case UNARY_CLIP: { return clamp(v, p.a, p.b); }
         default: { return v; }
     }
 }
 
+// The gradient at input v (output w) given the incoming gradient g, in the CPU's order.
+fn derivative_times(v: f32, w: f32, g: f32) -> f32 {
+    switch OP {
+        case UNARY_NEG: { return -g; }
+        case UNARY_EXP: { return g * w; }
+        case UNARY_LOG: { return g / v; }
+        case UNARY_SQRT: { return g / w * 0.5; }
+        case UNARY_ABS: { return g * sign(v); }
+        case UNARY_SQUARE: { return g * v * 2.0; }
+        case UNARY_POWF: { return g * pow(v, p.a - 1.0) * p.a; }
+        case UNARY_ADD_SCALAR: { return g; }
+        case UNARY_MUL_SCALAR: { return g * p.a; }
+        case UNARY_RELU: { return g * select(0.0, 1.0, v > 0.0); }
+        case UNARY_LEAKY_RELU: { return g * select(p.a, 1.0, v > 0.0); }
+        case UNARY_SIGMOID: { return g * (w * (1.0 - w)); }
+        case UNARY_TANH: { return g * (1.0 - w * w); }
+        case UNARY_CLIP: { return select(0.0, g, v >= p.a && v <= p.b); }
+        // Sign and step are flat almost everywhere.
+        default: { return 0.0; }
+    }
+}
+
 @compute @workgroup_size(256)
-fn main(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) groups: vec3u) {
-    let i = id.x + id.y * groups.x * 256u;
+fn unary(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) groups: vec3u) {
+    let i = linear_index(id, groups, 256u);
     if i >= p.n {
         return;
     }
     y[i] = apply(x[i]);
+}
+
+@compute @workgroup_size(256)
+fn unary_backward(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) groups: vec3u) {
+    let i = linear_index(id, groups, 256u);
+    if i >= p.n {
+        return;
+    }
+    dx[i] = derivative_times(x[i], out[i], grad[i]);
 }

@@ -1,8 +1,11 @@
-//! Kernel benchmarks shared by `tessera bench` and the criterion benches: each kernel at the
-//! shapes that matter (square matmuls, the reference CNN's layers), as throughput.
+//! Benchmarks shared by `tessera bench`, the criterion benches and the tests that count
+//! dispatches: each kernel at the shapes that matter (square matmuls, the reference CNN's
+//! layers) as throughput, the cost of one dispatch, and a steady training step of the reference
+//! CNN with its per-step counters.
 
 use std::time::Instant;
 
+use tensor_core::gpu::{GpuDevice, GpuStats};
 use tensor_core::{DType, Device, Padding, Result, Tensor};
 
 /// What a benchmark's throughput is counted in.
@@ -128,4 +131,144 @@ pub fn throughput(work: Work, seconds: f64) -> (f64, &'static str) {
         Work::Flops(f) => (f / seconds / 1e9, "GFLOP/s"),
         Work::Bytes(b) => (b / seconds / 1e9, "GB/s"),
     }
+}
+
+/// What one dispatch costs: a chain of tiny kernels (an add on 256 elements), timed on the host
+/// while it is recorded, and until the device has run it all.
+#[derive(Clone, Copy, Debug)]
+pub struct DispatchCost {
+    pub dispatches: u64,
+    /// Microseconds per dispatch spent recording it.
+    pub host_us: f64,
+    /// Microseconds per dispatch from the first recording to the device's last result.
+    pub total_us: f64,
+}
+
+/// Times a chain of `chain` tiny dispatches on `gpu` (the best of three).
+pub fn dispatch_cost(gpu: &GpuDevice, chain: usize) -> Result<DispatchCost> {
+    let device = Device::Gpu(gpu.clone());
+    let mut x = Tensor::ones([256], DType::F32, &device)?.add_scalar(1.0)?;
+    gpu.synchronize()?;
+    let mut best: Option<DispatchCost> = None;
+    for _ in 0..3 {
+        let before = gpu.stats().dispatches;
+        let start = Instant::now();
+        for _ in 0..chain {
+            x = x.add_scalar(1.0)?;
+        }
+        let host = start.elapsed().as_secs_f64();
+        gpu.synchronize()?;
+        let total = start.elapsed().as_secs_f64();
+        let dispatches = gpu.stats().dispatches - before;
+        let per = |s: f64| s / dispatches.max(1) as f64 * 1e6;
+        let cost = DispatchCost { dispatches, host_us: per(host), total_us: per(total) };
+        if best.is_none_or(|b| cost.total_us < b.total_us) {
+            best = Some(cost);
+        }
+    }
+    Ok(best.expect("three runs"))
+}
+
+/// One steady-state training step of the reference CNN (batch 64, Adam): counted over the
+/// second half of an epoch, after the first half has compiled the pipelines and filled the
+/// buffer pool and the bind-group cache, and before the epoch's end reads its logs. The
+/// counters are per step; on the CPU they are zero.
+#[derive(Clone, Debug, Default)]
+pub struct TrainingStep {
+    /// Steps measured.
+    pub steps: usize,
+    pub samples_per_s: f64,
+    pub dispatches: f64,
+    pub submissions: f64,
+    pub bind_groups_created: f64,
+    pub readbacks: f64,
+    /// Pooled device memory at its peak during the measured steps, in bytes.
+    pub peak_bytes: u64,
+    /// Time per kernel over the measured steps, when the device profiles.
+    pub profile: Vec<tensor_core::gpu::KernelTime>,
+}
+
+/// Snapshots the clock and the device's counters at the end of two training batches.
+struct Window {
+    gpu: Option<GpuDevice>,
+    from: usize,
+    to: usize,
+    start: Option<(Instant, GpuStats)>,
+    end: Option<(Instant, GpuStats)>,
+}
+
+impl Window {
+    /// The counters, and the time once the device has finished what was recorded. The
+    /// submission that waiting takes happens after the counters are read at the window's end
+    /// and before they are read at its start, so it counts in neither.
+    fn snapshot(&self, at_start: bool) -> anyhow::Result<(Instant, GpuStats)> {
+        let Some(gpu) = &self.gpu else { return Ok((Instant::now(), GpuStats::default())) };
+        if at_start {
+            gpu.synchronize()?;
+            Ok((Instant::now(), gpu.stats()))
+        } else {
+            let stats = gpu.stats();
+            gpu.synchronize()?;
+            Ok((Instant::now(), stats))
+        }
+    }
+}
+
+impl nn::Callback for Window {
+    fn on_train_batch_end(
+        &mut self,
+        batch: usize,
+        _logs: &nn::callbacks::BatchLogs<'_>,
+        _ctx: &mut nn::CallbackContext<'_>,
+    ) -> nn::Result<()> {
+        let now = |at_start| self.snapshot(at_start).map_err(|e| nn::NnError::Usage(e.to_string()));
+        if batch == self.from {
+            if let Some(gpu) = &self.gpu {
+                gpu.reset_peak_memory();
+                gpu.reset_profile();
+            }
+            self.start = Some(now(true)?);
+        } else if batch == self.to {
+            self.end = Some(now(false)?);
+        }
+        Ok(())
+    }
+}
+
+/// Trains the reference CNN for one epoch of `steps` batches of 64 random images on `device`
+/// and measures its second half (`steps` at least 4).
+pub fn cnn_training(device: &Device, steps: usize) -> anyhow::Result<TrainingStep> {
+    const BATCH: usize = 64;
+    let steps = steps.max(4);
+    let samples = steps * BATCH;
+    let x = Tensor::uniform([samples, 28, 28, 1], 0.0, 1.0, 1, DType::F32, device)?;
+    let labels: Vec<f32> = (0..samples).map(|i| (i * 7 % 10) as f32).collect();
+    let y = Tensor::from_vec(labels, [samples], device)?;
+    let mut model = crate::train::reference_cnn()?;
+    model.to_device(device)?;
+    let gpu = match device {
+        Device::Gpu(gpu) => Some(gpu.clone()),
+        Device::Cpu => None,
+    };
+    let mut window = Window { gpu: gpu.clone(), from: steps / 2 - 1, to: steps - 1, start: None, end: None };
+    model.fit(
+        &x,
+        &y,
+        nn::FitOptions::default().batch_size(BATCH).epochs(1).verbose(0).seed(3).callback(&mut window),
+    )?;
+    let (Some((t0, before)), Some((t1, after))) = (window.start, window.end) else {
+        anyhow::bail!("the training epoch ended before its second half was measured");
+    };
+    let measured = window.to - window.from;
+    let per_step = |a: u64, b: u64| (a - b) as f64 / measured as f64;
+    Ok(TrainingStep {
+        steps: measured,
+        samples_per_s: (measured * BATCH) as f64 / (t1 - t0).as_secs_f64(),
+        dispatches: per_step(after.dispatches, before.dispatches),
+        submissions: per_step(after.submissions, before.submissions),
+        bind_groups_created: per_step(after.bind_groups_created, before.bind_groups_created),
+        readbacks: per_step(after.readbacks, before.readbacks),
+        peak_bytes: after.pool.peak_bytes,
+        profile: gpu.map(|g| g.profile()).unwrap_or_default(),
+    })
 }

@@ -5,6 +5,7 @@
 
 pub mod bench;
 pub mod check;
+pub mod logging;
 pub mod report;
 pub mod train;
 

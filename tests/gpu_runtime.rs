@@ -3,7 +3,7 @@
 
 mod common;
 
-use tessera::tensor_core::gpu::GpuDevice;
+use tessera::tensor_core::gpu::{GpuDevice, GpuOptions};
 use tessera::{DType, Device, Tape, Tensor};
 
 /// One step of a two-layer regression net: forward, backward, plain gradient descent.
@@ -20,17 +20,10 @@ fn training_step(x: &Tensor, y: &Tensor, w1: &Tensor, w2: &Tensor) -> tessera::R
     loss.item()
 }
 
-fn gpu_of(device: &Device) -> &GpuDevice {
-    match device {
-        Device::Gpu(gpu) => gpu,
-        Device::Cpu => unreachable!("common::gpu returns a GPU"),
-    }
-}
-
 #[test]
 fn repeated_training_steps_allocate_nothing_after_the_first() {
-    let Some(device) = common::gpu() else { return };
-    let gpu = gpu_of(&device);
+    let Some(gpu) = common::own_gpu() else { return };
+    let device = Device::Gpu(gpu.clone());
     let init = |shape: &[usize], seed| {
         Tensor::uniform(shape.to_vec(), -0.5, 0.5, seed, DType::F32, &device).unwrap()
     };
@@ -50,8 +43,8 @@ fn repeated_training_steps_allocate_nothing_after_the_first() {
 
 #[test]
 fn ops_record_without_submitting_until_the_host_reads() {
-    let Some(device) = common::gpu() else { return };
-    let gpu = gpu_of(&device);
+    let Some(gpu) = common::own_gpu() else { return };
+    let device = Device::Gpu(gpu.clone());
     let x = Tensor::ones([1000], DType::F32, &device).unwrap();
     gpu.synchronize().unwrap();
     let before = gpu.stats();
@@ -77,10 +70,8 @@ fn compiled_pipelines_persist_when_the_driver_has_a_cache() {
         return;
     }
     let dir = std::env::temp_dir().join(format!("tessera-cache-test-{}", std::process::id()));
-    // Safety: this test binary's other tests do not read TESSERA_CACHE_DIR (they use the
-    // process-wide device, opened before or independently of this variable).
-    unsafe { std::env::set_var("TESSERA_CACHE_DIR", &dir) };
-    let gpu = GpuDevice::open().unwrap();
+    let options = GpuOptions { cache_dir: Some(dir.clone()), ..GpuOptions::default() };
+    let gpu = GpuDevice::open_with(&options).unwrap();
     let device = Device::Gpu(gpu.clone());
     let x = Tensor::ones([10], DType::F32, &device).unwrap();
     x.exp().unwrap().to_vec::<f32>().unwrap();
@@ -93,4 +84,15 @@ fn compiled_pipelines_persist_when_the_driver_has_a_cache() {
         assert!(files.is_empty());
     }
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A steady training step of the reference CNN (batch 64, Adam) on the GPU: few dispatches, no
+/// bind group created (the cache serves them all), nothing read back, nothing submitted.
+#[test]
+fn a_steady_training_step_of_the_reference_cnn_is_cheap() {
+    let Some(gpu) = common::own_gpu() else { return };
+    let step = tessera::bench::cnn_training(&Device::Gpu(gpu), 16).unwrap();
+    assert!(step.dispatches <= 45.0, "{} dispatches per step: {step:?}", step.dispatches);
+    assert_eq!(step.bind_groups_created, 0.0, "{step:?}");
+    assert_eq!(step.readbacks, 0.0, "{step:?}");
 }

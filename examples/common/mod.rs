@@ -19,9 +19,10 @@ impl RunMode {
     /// The fast mode on the CPU: what the examples' tests run.
     pub const CHECK: RunMode = RunMode { fast: true, cpu: true };
 
-    /// The CPU when asked for, else the best GPU (or the CPU when there is none).
-    pub fn device(&self) -> Device {
-        if self.cpu { Device::Cpu } else { Device::best() }
+    /// The CPU when asked for, else the best GPU (or the CPU when there is none); a GPU that
+    /// is there but cannot be opened, or a `TESSERA_ADAPTER` naming none, is an error.
+    pub fn device(&self) -> tessera::Result<Device> {
+        if self.cpu { Ok(Device::Cpu) } else { Device::best() }
     }
 
     /// `fast` in the fast mode, `full` otherwise.

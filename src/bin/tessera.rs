@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 use tessera::Device;
-use tessera::tensor_core::gpu::{ADAPTER_ENV, GpuDevice, list_adapters};
+use tessera::tensor_core::gpu::{ADAPTER_ENV, GpuDevice, GpuOptions, KernelTime, list_adapters};
 use tessera::train::TrainOptions;
 
 #[derive(Parser)]
@@ -74,6 +74,7 @@ struct TrainArgs {
 }
 
 fn main() -> ExitCode {
+    tessera::logging::init();
     let result = match Cli::parse().command {
         Command::Devices => devices(),
         Command::Check { adapter } => check(adapter.as_deref()),
@@ -141,6 +142,37 @@ fn bench(adapter: Option<&str>, quick: bool, repeats: usize) -> anyhow::Result<E
     }
     let stats = gpu.stats();
     println!("\npeak pooled device memory: {:.1} MiB", stats.pool.peak_bytes as f64 / (1 << 20) as f64);
+
+    let cost = bench::dispatch_cost(&gpu, 2000)?;
+    println!(
+        "\ndispatch cost ({} tiny kernels in a chain): {:.1} µs each to record on the host, {:.1} µs each until \
+         the device has run them (parameters as {})",
+        cost.dispatches,
+        cost.host_us,
+        cost.total_us,
+        if gpu.uses_immediates() { "immediates" } else { "uniform-arena slots" }
+    );
+
+    let steps = if quick { 8 } else { 24 };
+    let step = bench::cnn_training(&device, steps)?;
+    let cpu = bench::cnn_training(&Device::Cpu, steps)?;
+    println!(
+        "\nreference CNN training step (batch 64, Adam, steady state over {steps} steps): {:.0} samples/s \
+         (CPU backend: {:.0}); per step {:.1} dispatches, {:.2} submissions, {:.2} bind groups created, {:.2} \
+         readbacks; peak pooled memory {:.1} MiB",
+        step.samples_per_s,
+        cpu.samples_per_s,
+        step.dispatches,
+        step.submissions,
+        step.bind_groups_created,
+        step.readbacks,
+        step.peak_bytes as f64 / (1 << 20) as f64
+    );
+    // The per-kernel breakdown, from a second device that times every kernel.
+    let options = GpuOptions { adapter: adapter.map(str::to_owned), profile: true, ..GpuOptions::from_env() };
+    let profiled = GpuDevice::open_with(&options)?;
+    let breakdown = bench::cnn_training(&Device::Gpu(profiled), steps)?;
+    print_kernel_times(&breakdown.profile, Some(steps));
     Ok(ExitCode::SUCCESS)
 }
 
@@ -177,24 +209,28 @@ fn train(args: TrainArgs) -> anyhow::Result<ExitCode> {
         println!("report written to {}", summary.display());
     }
     if let Device::Gpu(gpu) = &options.device {
-        print_profile(gpu);
+        print_kernel_times(&gpu.profile(), None);
     }
     Ok(ExitCode::SUCCESS)
 }
 
-/// The per-kernel times `TESSERA_PROFILE=1` collected, if any.
-fn print_profile(gpu: &GpuDevice) {
-    let profile = gpu.profile();
+/// A table of kernel times: per kernel, its dispatches (per step when `steps` says over how
+/// many they were counted) and its share of the time.
+fn print_kernel_times(profile: &[KernelTime], steps: Option<usize>) {
     if profile.is_empty() {
         return;
     }
     let total: f64 = profile.iter().map(|k| k.seconds).sum();
-    println!("\n{:<40} {:>10} {:>10} {:>7}", "kernel (TESSERA_PROFILE)", "dispatches", "seconds", "share");
+    let (title, column) = match steps {
+        Some(n) => (format!("kernel (timed over {n} steps)"), "per step"),
+        None => ("kernel (timed over the run)".to_string(), "dispatches"),
+    };
+    println!("\n{title:<64} {column:>10} {:>10} {:>7}", "seconds", "share");
     for k in profile {
+        let dispatches = k.dispatches as f64 / steps.unwrap_or(1).max(1) as f64;
         println!(
-            "{:<40} {:>10} {:>10.3} {:>6.1}%",
+            "{:<64} {dispatches:>10.1} {:>10.3} {:>6.1}%",
             k.kernel,
-            k.dispatches,
             k.seconds,
             100.0 * k.seconds / total
         );

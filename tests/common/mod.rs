@@ -44,3 +44,13 @@ pub fn gpu() -> Option<Device> {
         Err(e) => panic!("{e}\n(set TESSERA_ALLOW_NO_GPU=1 to skip GPU tests on a machine without one)"),
     }
 }
+
+/// A GPU of the test's own (not the process-wide one), for tests that count what a device does
+/// while other tests run beside them; `None` as [`gpu`] gives it.
+pub fn own_gpu() -> Option<tessera::tensor_core::gpu::GpuDevice> {
+    gpu()?;
+    Some(
+        tessera::tensor_core::gpu::GpuDevice::open_with(&Default::default())
+            .expect("the adapter opens again"),
+    )
+}

@@ -36,6 +36,20 @@ impl Activation {
         Activation::LeakyRelu(Self::LEAKY_RELU_SLOPE)
     }
 
+    /// The same activation as one a product can apply as it stores its output, when it is one:
+    /// elementwise, with a derivative that follows from the output. Softmax is not elementwise
+    /// and the step unit has no useful derivative; a leaky relu needs a slope of at least 0.
+    pub fn fusable(&self) -> Option<tensor_core::Activation> {
+        match *self {
+            Activation::Linear => Some(tensor_core::Activation::Identity),
+            Activation::Relu => Some(tensor_core::Activation::Relu),
+            Activation::Sigmoid => Some(tensor_core::Activation::Sigmoid),
+            Activation::Tanh => Some(tensor_core::Activation::Tanh),
+            Activation::LeakyRelu(slope) if slope >= 0.0 => Some(tensor_core::Activation::LeakyRelu(slope)),
+            Activation::LeakyRelu(_) | Activation::Softmax | Activation::Step(_) => None,
+        }
+    }
+
     /// Applies the activation to `x`.
     pub fn apply(&self, x: &Tensor) -> Result<Tensor> {
         Ok(match *self {

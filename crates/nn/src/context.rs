@@ -83,6 +83,24 @@ impl<'t> ForwardCtx<'t> {
         Ok(output)
     }
 
+    /// A layer's product followed by `activation`: `product` runs with the activation fused into
+    /// it where it can be (see [`Activation::fusable`]), else without, and the activation is
+    /// applied here. Softmax and sigmoid are applied here so that a cross-entropy can find their
+    /// logits (see [`ForwardCtx::logits_of`]).
+    pub fn product_then(
+        &mut self,
+        activation: Activation,
+        product: impl FnOnce(tensor_core::Activation) -> tensor_core::Result<Tensor>,
+    ) -> Result<Tensor> {
+        match activation.fusable() {
+            Some(fused) if !matches!(activation, Activation::Sigmoid) => Ok(product(fused)?),
+            _ => {
+                let y = product(tensor_core::Activation::Identity)?;
+                self.activate(activation, &y)
+            }
+        }
+    }
+
     /// The logits behind `output`, if it is the last softmax or sigmoid output of this pass.
     pub fn logits_of(&self, output: &Tensor) -> Option<&Squashed> {
         self.squashed

@@ -106,6 +106,9 @@ impl Loss {
             )));
         }
         let y_true = y_true.to_dtype(y_pred.dtype())?;
+        if let Loss::SparseCategoricalCrossentropy { from_logits: true } = *self {
+            return sparse_categorical_crossentropy_from_logits(self.name(), &y_true, y_pred);
+        }
         let y_true = if self.is_sparse() {
             one_hot(self.name(), &y_true, y_pred)?
         } else {
@@ -222,6 +225,27 @@ pub(crate) fn one_hot(what: &str, ids: &Tensor, y_pred: &Tensor) -> Result<Tenso
         let range = Tensor::arange(classes, y_pred.dtype(), ids.device())?;
         Ok(ids.detach().to_dtype(y_pred.dtype())?.reshape(column)?.eq(&range)?)
     })
+}
+
+/// `softmax` cross-entropy of logits `y_pred` against class `ids` over the last axis, straight
+/// from the ids (no one-hot rows). The ids are taken as checked, as `fit` and `evaluate` check
+/// them once: on a GPU an invalid one gives NaN for its sample; on the CPU, an error.
+fn sparse_categorical_crossentropy_from_logits(what: &str, ids: &Tensor, y_pred: &Tensor) -> Result<Tensor> {
+    let dims = y_pred.dims();
+    let (&classes, positions) = dims.split_last().expect("predictions have a batch axis");
+    if !ids_fit(ids.dims(), positions) {
+        return Err(NnError::Data(format!(
+            "{what}: expected class ids of shape ({}) for predictions of shape {}, got {}",
+            positions.iter().map(usize::to_string).collect::<Vec<_>>().join(", "),
+            y_pred.shape(),
+            ids.shape()
+        )));
+    }
+    let rows: usize = positions.iter().product();
+    let per_row = y_pred
+        .reshape([rows, classes])?
+        .sparse_softmax_cross_entropy_prechecked(&ids.detach().reshape([rows])?)?;
+    Ok(per_row.reshape(positions.to_vec())?)
 }
 
 /// Keras's `binary_crossentropy`, averaged over the last axis.

@@ -8,7 +8,8 @@
 //!   the loss where it says (binary, categorical or sparse categorical cross-entropy), otherwise
 //!   from the output shape as Keras 3 does (one output column: binary; else categorical).
 //! - Binary accuracy counts `y_pred > 0.5` equal to the target; categorical accuracies compare the
-//!   first arg-max of the prediction with the target class.
+//!   first arg-max of the prediction (NaN counting as the maximum, as NumPy and JAX do) with the
+//!   target class.
 //! - `"precision"` and `"recall"` are Keras's defaults: every output element is a binary decision
 //!   at threshold 0.5 (`y_pred > 0.5`), micro-averaged over all elements; 0 when undefined.
 //! - `"f1_score"` (or `"f1"`): with one output column, binary F1 at threshold 0.5; with several,
@@ -120,11 +121,12 @@ impl Metric {
                 (vec![above_half(y_pred)?.eq(&y)?.sum_all()?], y_pred.numel())
             }
             MetricKind::CategoricalAccuracy | MetricKind::SparseCategoricalAccuracy => {
+                let predicted = y_pred.argmax(-1)?;
                 let target = match self.kind {
-                    MetricKind::SparseCategoricalAccuracy => losses::one_hot(what, y_true, y_pred)?,
-                    _ => first_arg_max(&losses::align(what, y_true, y_pred)?)?,
+                    MetricKind::SparseCategoricalAccuracy => class_ids(what, y_true, &predicted)?,
+                    _ => losses::align(what, y_true, y_pred)?.argmax(-1)?,
                 };
-                (vec![first_arg_max(y_pred)?.mul(&target)?.sum_all()?], positions)
+                (vec![predicted.eq(&target)?.sum_all()?], positions)
             }
             MetricKind::Precision | MetricKind::Recall => {
                 let (predicted, actual) = (above_half(y_pred)?, not_zero(&targets(y_true)?)?);
@@ -232,15 +234,17 @@ fn row_maxima(x: &Tensor) -> Result<Tensor> {
     Ok(x.eq(&x.max(&[-1], true)?)?)
 }
 
-/// A one-hot row at the first maximum of each row, as `argmax` picks it. A row without a
-/// maximum (NaN) is all zeros, so it never counts as correct.
-fn first_arg_max(x: &Tensor) -> Result<Tensor> {
-    let classes = x.dims().last().copied().unwrap_or(1);
-    // Among the maxima, the first has the highest descending rank C, C-1, ..., 1.
-    let rank = Tensor::arange(classes, x.dtype(), x.device())?.neg()?.add_scalar(classes as f64)?;
-    let winners = row_maxima(x)?;
-    let score = winners.mul(&rank)?;
-    Ok(score.eq(&score.max(&[-1], true)?)?.mul(&winners)?)
+/// Class ids shaped like `predicted` (the arg-max of the predictions) and of its dtype; ids
+/// with a trailing axis of size 1 are squeezed, any other shape is an error naming `what`.
+fn class_ids(what: &str, ids: &Tensor, predicted: &Tensor) -> Result<Tensor> {
+    if ids.dims() != predicted.dims() && ids.dims().split_last() != Some((&1, predicted.dims())) {
+        return Err(NnError::Data(format!(
+            "{what}: expected class ids of shape {} for these predictions, got {}",
+            predicted.shape(),
+            ids.shape()
+        )));
+    }
+    Ok(ids.to_dtype(predicted.dtype())?.reshape(predicted.dims().to_vec())?)
 }
 
 /// Running sums of one quantity on the device, and how many values they count.

@@ -142,18 +142,25 @@ impl OptimizerState {
         Ok(())
     }
 
-    /// One training step: updates each parameter in place from its gradient; `updates` holds
-    /// (weight id, the weight's value, its gradient). A weight's state is created the first time
-    /// it is updated.
+    /// One training step: updates each parameter in place from its gradient, all in one
+    /// optimizer call (on a GPU, one dispatch); `updates` holds (weight id, the weight's value,
+    /// its gradient). A weight's state is created the first time it is updated.
     pub(crate) fn apply(&mut self, updates: &[(u64, Tensor, Tensor)]) -> Result<()> {
         self.iterations += 1;
-        for (id, param, grad) in updates {
-            let state = match self.states.entry(*id) {
-                Entry::Occupied(e) => e.into_mut(),
-                Entry::Vacant(e) => e.insert(self.rule.state_for(param)?),
-            };
-            self.rule.step(param, grad, state, self.iterations)?;
+        for (id, param, _) in updates {
+            if let Entry::Vacant(e) = self.states.entry(*id) {
+                e.insert(self.rule.state_for(param)?);
+            }
         }
-        Ok(())
+        // Every weight's state, in the order of the updates (each id appears once).
+        let mut states: HashMap<u64, &mut State> = self.states.iter_mut().map(|(id, s)| (*id, s)).collect();
+        let mut items = Vec::with_capacity(updates.len());
+        for (id, param, grad) in updates {
+            let state = states
+                .remove(id)
+                .ok_or_else(|| NnError::Usage(format!("weight {id} appears twice in one optimizer step")))?;
+            items.push((param, grad, state));
+        }
+        Ok(self.rule.step_many(&mut items, self.iterations)?)
     }
 }

@@ -26,9 +26,17 @@ impl Device {
         DEFAULT_GPU.get_or_init(GpuDevice::open).clone().map(Device::Gpu)
     }
 
-    /// The GPU when there is one, else the CPU.
-    pub fn best() -> Device {
-        Device::gpu().unwrap_or(Device::Cpu)
+    /// The GPU when there is one, else the CPU. Only the absence of any adapter falls back to
+    /// the CPU: a `TESSERA_ADAPTER` that names no adapter, or a GPU that fails to open, is an
+    /// error, so a typo never silently trains on the CPU.
+    pub fn best() -> Result<Device> {
+        match Device::gpu() {
+            Err(Error::NoAdapter) => {
+                log::info!("no GPU adapter found; using the CPU");
+                Ok(Device::Cpu)
+            }
+            other => other,
+        }
     }
 
     pub fn is_gpu(&self) -> bool {

@@ -7,9 +7,7 @@ use std::sync::Arc;
 use parking_lot::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use crate::autodiff::TapeLink;
-use crate::cpu::{CpuStorage, for_dtype};
-use crate::gpu::kernels::{copy, fill, random};
-use crate::gpu::storage::GpuStorage;
+use crate::cpu::for_dtype;
 use crate::storage::Storage;
 use crate::{DType, Device, Element, Error, Result, Shape, rng};
 
@@ -43,7 +41,7 @@ impl Tensor {
                 format!("{} values cannot fill shape {shape} ({} elements)", data.len(), shape.numel()),
             ));
         }
-        Tensor::from_storage(Storage::Cpu(T::into_storage(data)), shape).to(device)
+        Ok(Tensor::from_storage(Storage::upload(device, T::into_storage(data))?, shape))
     }
 
     /// A tensor holding a copy of `data`.
@@ -54,29 +52,13 @@ impl Tensor {
     /// A tensor of `shape` filled with `value` (on a GPU, by a kernel: nothing is uploaded).
     pub fn full(shape: impl Into<Shape>, value: f64, dtype: DType, device: &Device) -> Result<Tensor> {
         let shape = shape.into();
-        let storage = match device {
-            Device::Cpu => Storage::Cpu(CpuStorage::full(shape.numel(), value, dtype)),
-            Device::Gpu(gpu) => {
-                gpu_dtype("full", dtype)?;
-                Storage::Gpu(fill::fill(gpu, shape.numel(), value as f32)?)
-            }
-        };
-        Ok(Tensor::from_storage(storage, shape))
+        Ok(Tensor::from_storage(Storage::full(device, shape.numel(), value, dtype)?, shape))
     }
 
     /// The class ids `0, 1, ..., n - 1` as a rank-1 tensor (exact in f32 up to 2^24), made on the
     /// device: a GPU fills it with a kernel instead of uploading it.
     pub fn arange(n: usize, dtype: DType, device: &Device) -> Result<Tensor> {
-        let storage = match device {
-            Device::Cpu => Storage::Cpu(
-                for_dtype!(dtype, T => T::into_storage((0..n).map(|i| T::of(i as f64)).collect())),
-            ),
-            Device::Gpu(gpu) => {
-                gpu_dtype("arange", dtype)?;
-                Storage::Gpu(fill::ramp(gpu, n, 0.0, 1.0)?)
-            }
-        };
-        Ok(Tensor::from_storage(storage, Shape::new([n])))
+        Ok(Tensor::from_storage(Storage::ramp(device, n, 0.0, 1.0, dtype)?, Shape::new([n])))
     }
 
     pub fn zeros(shape: impl Into<Shape>, dtype: DType, device: &Device) -> Result<Tensor> {
@@ -115,12 +97,8 @@ impl Tensor {
         device: &Device,
     ) -> Result<Tensor> {
         let shape = shape.into();
-        if let Device::Gpu(gpu) = device {
-            gpu_dtype("uniform", dtype)?;
-            let n = stream_len("uniform", &shape)?;
-            return Ok(Tensor::from_storage(Storage::Gpu(random::uniform(gpu, n, low, high, seed)?), shape));
-        }
-        Tensor::sampled("uniform", shape, dtype, device, |i| low + (high - low) * rng::uniform(seed, i))
+        let n = stream_len("uniform", &shape)?;
+        Ok(Tensor::from_storage(Storage::uniform(device, n, low, high, seed, dtype)?, shape))
     }
 
     /// Normal samples with mean `mean` and standard deviation `std`, reproducible from `seed`.
@@ -143,8 +121,8 @@ impl Tensor {
         sample: impl Fn(u32) -> f64,
     ) -> Result<Tensor> {
         let n = stream_len(op, &shape)?;
-        let storage = for_dtype!(dtype, T => T::into_storage((0..n).map(|i| T::of(sample(i))).collect()));
-        Tensor::from_storage(Storage::Cpu(storage), shape).to(device)
+        let host = for_dtype!(dtype, T => T::into_storage((0..n).map(|i| T::of(sample(i))).collect()));
+        Ok(Tensor::from_storage(Storage::upload(device, host)?, shape))
     }
 
     pub fn shape(&self) -> &Shape {
@@ -207,19 +185,12 @@ impl Tensor {
         if T::DTYPE != self.dtype {
             return Err(Error::DType { op: "to_vec", expected: self.dtype, got: T::DTYPE });
         }
-        match &*self.storage() {
-            Storage::Cpu(s) => Ok(s.typed::<T>().to_vec()),
-            // The dtype check above makes `T` f32 here: the conversion is exact.
-            Storage::Gpu(s) => Ok(s.to_host()?.into_iter().map(|v| T::of(f64::from(v))).collect()),
-        }
+        Ok(self.storage().download()?.typed::<T>().to_vec())
     }
 
     /// The elements, copied to the host and widened to f64, whatever the dtype.
     pub fn to_vec_f64(&self) -> Result<Vec<f64>> {
-        match &*self.storage() {
-            Storage::Cpu(s) => Ok(s.to_f64_vec()),
-            Storage::Gpu(s) => Ok(s.to_host()?.into_iter().map(f64::from).collect()),
-        }
+        Ok(self.storage().download()?.to_f64_vec())
     }
 
     /// The value of a one-element tensor.
@@ -235,17 +206,7 @@ impl Tensor {
         if &self.device == device {
             return Ok(self.clone());
         }
-        let host = match &*self.storage() {
-            Storage::Cpu(s) => s.clone(),
-            Storage::Gpu(s) => CpuStorage::F32(s.to_host()?),
-        };
-        let storage = match device {
-            Device::Cpu => Storage::Cpu(host),
-            Device::Gpu(gpu) => match host {
-                CpuStorage::F32(data) => Storage::Gpu(GpuStorage::from_host(gpu, &data)?),
-                CpuStorage::F64(_) => return Err(gpu_dtype("to", DType::F64).unwrap_err()),
-            },
-        };
+        let storage = self.storage().to_device(device)?;
         Ok(Tensor::from_storage(storage, self.shape.clone()))
     }
 
@@ -254,10 +215,7 @@ impl Tensor {
         if dtype == self.dtype {
             return Ok(self.detach());
         }
-        let storage = match &*self.storage() {
-            Storage::Cpu(s) => Storage::Cpu(s.cast(dtype)),
-            Storage::Gpu(_) => return Err(gpu_dtype("to_dtype", dtype).unwrap_err()),
-        };
+        let storage = self.storage().cast(dtype)?;
         Ok(Tensor::from_storage(storage, self.shape.clone()))
     }
 
@@ -269,13 +227,7 @@ impl Tensor {
             return Ok(());
         }
         let src_guard = src.storage();
-        let mut dst = self.storage_mut();
-        match (&mut *dst, &*src_guard) {
-            (Storage::Cpu(d), Storage::Cpu(s)) => *d = s.clone(),
-            (Storage::Gpu(d), Storage::Gpu(s)) => copy::copy(s, d)?,
-            _ => unreachable!("same_layout checked the devices"),
-        }
-        Ok(())
+        self.storage_mut().assign(&src_guard)
     }
 
     /// Checks that `other` has this tensor's shape, dtype and device.
@@ -306,15 +258,15 @@ fn stream_len(op: &'static str, shape: &Shape) -> Result<u32> {
     })
 }
 
-/// GPU tensors hold f32: any other dtype is refused with an error naming the op.
-fn gpu_dtype(op: &'static str, dtype: DType) -> Result<()> {
-    if dtype == DType::F32 { Ok(()) } else { Err(Error::DType { op, expected: DType::F32, got: dtype }) }
-}
-
 impl fmt::Debug for Tensor {
+    /// Shape, dtype, device and, for a small tensor on the CPU, its values. A GPU tensor's values
+    /// are not read back (that would wait on the device): `to_vec` reads them.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "Tensor(shape={}, dtype={}, device={}", self.shape, self.dtype, self.device)?;
-        if self.numel() <= 16 {
+        let storage = self.storage();
+        if storage.is_gpu() {
+            write!(f, ", data on the device")?;
+        } else if self.numel() <= 16 {
             if let Ok(values) = self.to_vec_f64() {
                 write!(f, ", data={values:?}")?;
             }

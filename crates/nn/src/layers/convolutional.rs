@@ -141,11 +141,12 @@ impl Layer for Conv2D {
         self.base.check_inputs(inputs)?;
         let padding = self.base.resolve(&self.padding)?;
         let kernel = ctx.weight(self.base.weight(KERNEL)?);
-        let mut y = inputs[0].conv2d(&kernel, self.strides.pair(), padding)?;
-        if self.use_bias {
-            y = y.add(&ctx.weight(self.base.weight(BIAS)?))?;
-        }
-        ctx.activate(self.base.resolve(&self.activation)?, &y)
+        let bias = if self.use_bias { Some(ctx.weight(self.base.weight(BIAS)?)) } else { None };
+        let activation = self.base.resolve(&self.activation)?;
+        let strides = self.strides.pair();
+        ctx.product_then(activation, |fused| {
+            inputs[0].conv2d_affine(&kernel, bias.as_ref(), fused, strides, padding)
+        })
     }
 
     fn regularization_loss(&self, ctx: &mut ForwardCtx<'_>) -> Result<Option<Tensor>> {

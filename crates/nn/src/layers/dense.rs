@@ -93,11 +93,10 @@ impl Layer for Dense {
 
     fn forward(&self, inputs: &[Tensor], ctx: &mut ForwardCtx<'_>) -> Result<Tensor> {
         self.base.check_inputs(inputs)?;
-        let mut y = inputs[0].matmul(&ctx.weight(self.base.weight(KERNEL)?))?;
-        if self.use_bias {
-            y = y.add(&ctx.weight(self.base.weight(BIAS)?))?;
-        }
-        ctx.activate(self.base.resolve(&self.activation)?, &y)
+        let kernel = ctx.weight(self.base.weight(KERNEL)?);
+        let bias = if self.use_bias { Some(ctx.weight(self.base.weight(BIAS)?)) } else { None };
+        let activation = self.base.resolve(&self.activation)?;
+        ctx.product_then(activation, |fused| inputs[0].affine(&kernel, bias.as_ref(), fused))
     }
 
     fn regularization_loss(&self, ctx: &mut ForwardCtx<'_>) -> Result<Option<Tensor>> {

@@ -19,9 +19,9 @@ pub(super) fn available() -> bool {
     *REGISTERED.get_or_init(|| match load() {
         Ok(()) => true,
         Err(why) => {
-            eprintln!(
-                "warning: drawing pictures without text: {why}; install Debian's fonts-dejavu-core \
-                 or set TESSERA_FONT to a TrueType file"
+            log::warn!(
+                "drawing pictures without text: {why}; install Debian's fonts-dejavu-core or set \
+                 TESSERA_FONT to a TrueType file"
             );
             false
         }

@@ -2,20 +2,12 @@
 //! normalized, scaled and shifted output, in two passes over the input.
 
 use crate::Element;
-use crate::cpu::layout::AxisSplit;
-
-/// What the kernel needs besides the data: the input seen as (outer, channels, inner) around the
-/// channel axis, and the epsilon added to the variance.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub(crate) struct BatchNormParams {
-    pub(crate) split: AxisSplit,
-    pub(crate) epsilon: f64,
-}
+use crate::backend::{AxisSplit, BatchNormConfig};
 
 /// The output `gamma * (x - mean) / sqrt(var + eps) + beta` and the per-channel batch mean and
 /// biased variance it used (what Keras computes with `ops.moments`).
 pub(crate) fn batch_norm_train<T: Element>(
-    p: BatchNormParams,
+    p: BatchNormConfig,
     x: &[T],
     gamma: &[T],
     beta: &[T],
@@ -39,4 +31,39 @@ pub(crate) fn batch_norm_train<T: Element>(
         })
         .collect();
     (y, mean, var)
+}
+
+/// The gradients of [`batch_norm_train`] with respect to `x`, gamma and beta, given the output's
+/// gradient `grad` and the batch statistics: with `rstd = (var + eps)^-1/2` and
+/// `x_hat = (x - mean) * rstd`, `d_beta = sum(g)`, `d_gamma = sum(g * x_hat)` and
+/// `dx = (M * g - d_beta - x_hat * d_gamma) * (gamma * rstd / M)`, summing over the M values of
+/// each channel.
+pub(crate) fn batch_norm_backward<T: Element>(
+    p: BatchNormConfig,
+    x: &[T],
+    gamma: &[T],
+    mean: &[T],
+    var: &[T],
+    grad: &[T],
+) -> (Vec<T>, Vec<T>, Vec<T>) {
+    let AxisSplit { len: channels, inner, .. } = p.split;
+    let count = T::of((p.split.outer * inner) as f64);
+    let channel = |i: usize| i / inner % channels;
+    let rstd: Vec<T> = var.iter().map(|&v| (v + T::of(p.epsilon)).powf(T::of(-0.5))).collect();
+    let x_hat = |i: usize| (x[i] - mean[channel(i)]) * rstd[channel(i)];
+    let (mut d_gamma, mut d_beta) = (vec![T::zero(); channels], vec![T::zero(); channels]);
+    for (i, &g) in grad.iter().enumerate() {
+        d_beta[channel(i)] = d_beta[channel(i)] + g;
+        d_gamma[channel(i)] = d_gamma[channel(i)] + g * x_hat(i);
+    }
+    let scale: Vec<T> = (0..channels).map(|c| gamma[c] * rstd[c] * (T::one() / count)).collect();
+    let dx = grad
+        .iter()
+        .enumerate()
+        .map(|(i, &g)| {
+            let c = channel(i);
+            (g * count - d_beta[c] - x_hat(i) * d_gamma[c]) * scale[c]
+        })
+        .collect();
+    (dx, d_gamma, d_beta)
 }

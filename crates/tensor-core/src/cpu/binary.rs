@@ -1,6 +1,6 @@
 //! Elementwise binary kernels with NumPy broadcasting.
 
-use crate::ops::BinaryOp;
+use crate::backend::BinaryOp;
 use crate::shape::StridedOffsets;
 use crate::{Element, Shape};
 
@@ -37,7 +37,12 @@ pub(crate) fn broadcast<T: Element>(
     a_offsets.zip(b_offsets).map(|(i, j)| apply(op, a[i], b[j])).collect()
 }
 
-/// `x` (of `shape`) repeated along broadcast axes to fill `target`.
-pub(crate) fn expand<T: Element>(x: &[T], shape: &Shape, target: &Shape) -> Vec<T> {
-    StridedOffsets::new(target.dims(), &shape.broadcast_strides(target)).map(|i| x[i]).collect()
+/// `x` (of `shape`) repeated along broadcast axes to fill `target`, each value times `scale`
+/// (exactly the value itself when `scale` is 1).
+pub(crate) fn expand<T: Element>(x: &[T], shape: &Shape, target: &Shape, scale: f64) -> Vec<T> {
+    let offsets = StridedOffsets::new(target.dims(), &shape.broadcast_strides(target));
+    if scale == 1.0 {
+        return offsets.map(|i| x[i]).collect();
+    }
+    offsets.map(|i| x[i] * T::of(scale)).collect()
 }

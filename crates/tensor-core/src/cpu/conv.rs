@@ -1,6 +1,8 @@
 //! im2col and its adjoint col2im: the lowering of a convolution to one matrix product.
 
-use crate::{Conv2dGeometry, Element};
+use super::matmul::{affine, affine_backward};
+use crate::Element;
+use crate::backend::{Activation, Conv2dGeometry, Gradients3};
 
 /// Each window of `images` NHWC images as one row of `g.patch_len()` values in (ky, kx, c)
 /// order, the order of a (KH, KW, C, F) kernel flattened to (KH*KW*C, F). Taps in the padding
@@ -33,4 +35,40 @@ pub(crate) fn col2im<T: Element>(g: &Conv2dGeometry, images: usize, cols: &[T]) 
         }
     }
     x
+}
+
+/// `activation(conv2d(x, kernel) + bias)` for `images` NHWC images and a (KH * KW * C, F)
+/// kernel matrix: im2col, then one product.
+pub(crate) fn conv2d<T: Element>(
+    g: &Conv2dGeometry,
+    images: usize,
+    x: &[T],
+    kernel: &[T],
+    bias: Option<&[T]>,
+    activation: Activation,
+) -> Vec<T> {
+    let cols = im2col(g, images, x);
+    let filters = kernel.len() / g.patch_len().max(1);
+    affine(&cols, kernel, bias, activation, images * g.positions(), g.patch_len(), filters)
+}
+
+/// The gradients of [`conv2d`] with respect to `x`, the kernel matrix and the bias, as
+/// `needs` asks: the product's gradients over the im2col matrix, the input's taken back to the
+/// images by col2im. The im2col matrix is rebuilt rather than kept from the forward pass.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn conv2d_backward<T: Element>(
+    g: &Conv2dGeometry,
+    images: usize,
+    x: &[T],
+    kernel: &[T],
+    out: Option<&[T]>,
+    grad: &[T],
+    activation: Activation,
+    needs: [bool; 3],
+) -> Gradients3<Vec<T>> {
+    let cols = im2col(g, images, x);
+    let filters = kernel.len() / g.patch_len().max(1);
+    let sizes = (images * g.positions(), g.patch_len(), filters);
+    let (dcols, dkernel, dbias) = affine_backward(&cols, kernel, out, grad, activation, sizes, needs);
+    (dcols.map(|d| col2im(g, images, &d)), dkernel, dbias)
 }

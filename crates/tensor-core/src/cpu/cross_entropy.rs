@@ -2,13 +2,7 @@
 //! with no softmax or log tensor in between.
 
 use crate::Element;
-
-/// Logits laid out as `rows` samples of `classes` scores each, row-major.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Rows {
-    pub(crate) rows: usize,
-    pub(crate) classes: usize,
-}
+use crate::backend::Rows;
 
 /// `log(sum(exp(z)))`, shifted by the maximum so that no exponential overflows.
 fn log_sum_exp<T: Element>(z: &[T]) -> T {

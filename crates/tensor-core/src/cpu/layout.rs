@@ -1,49 +1,9 @@
 //! Layout kernels: permutation by strided gather, copies between a tensor and a window along one of
 //! its axes (slicing, zero padding, concatenation), and gathers and scatters of rows.
 
+use crate::Element;
+use crate::backend::Window;
 use crate::shape::StridedOffsets;
-use crate::{Element, Shape};
-
-/// A row-major tensor seen as (outer, len, inner) around one axis: the layout that every kernel
-/// working along a single axis walks.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct AxisSplit {
-    /// Product of the dimensions before the axis.
-    pub(crate) outer: usize,
-    /// Size of the axis.
-    pub(crate) len: usize,
-    /// Product of the dimensions after the axis.
-    pub(crate) inner: usize,
-}
-
-impl AxisSplit {
-    /// `shape` split around `axis` (already resolved against its rank).
-    pub(crate) fn new(shape: &Shape, axis: usize) -> AxisSplit {
-        let dims = shape.dims();
-        AxisSplit {
-            outer: dims[..axis].iter().product(),
-            len: dims[axis],
-            inner: dims[axis + 1..].iter().product(),
-        }
-    }
-}
-
-/// Positions `start..start + len` along the split axis of a wider tensor: where a slice is read
-/// from, or where a narrower tensor is written to when padding or concatenating.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Window {
-    pub(crate) wide: AxisSplit,
-    pub(crate) start: usize,
-    pub(crate) len: usize,
-}
-
-impl Window {
-    /// The contiguous run of the wide buffer that the window covers at outer position `o`, as
-    /// (first offset, length).
-    fn run(self, o: usize) -> (usize, usize) {
-        ((o * self.wide.len + self.start) * self.wide.inner, self.len * self.wide.inner)
-    }
-}
 
 /// `x` read through `strides` at every position of `dims`, row-major: with permuted strides this
 /// is a permutation of axes.

@@ -1,25 +1,8 @@
 //! Batched matrix products with operands read transposed in place.
 
+use super::unary::{activate, activation_backward};
 use crate::Element;
-
-/// The sizes and layout of `C = op(A) · op(B)` over a batch, where `op(A)` is (m, k) and `op(B)`
-/// is (k, n). A transposed operand is stored the other way round and read through swapped
-/// strides, so no transpose is ever materialized.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct MatmulDims {
-    pub batch: usize,
-    pub m: usize,
-    pub k: usize,
-    pub n: usize,
-    /// A is stored (k, m).
-    pub transpose_lhs: bool,
-    /// B is stored (n, k).
-    pub transpose_rhs: bool,
-    /// A is one matrix shared by every batch entry.
-    pub broadcast_lhs: bool,
-    /// B is one matrix shared by every batch entry.
-    pub broadcast_rhs: bool,
-}
+use crate::backend::{Activation, Gradients3, MatmulDims};
 
 /// `op(lhs) · op(rhs)` for each batch entry; the result is (batch, m, n), row-major.
 pub(crate) fn matmul<T: Element>(d: &MatmulDims, lhs: &[T], rhs: &[T]) -> Vec<T> {
@@ -54,4 +37,63 @@ pub(crate) fn matmul<T: Element>(d: &MatmulDims, lhs: &[T], rhs: &[T]) -> Vec<T>
         }
     }
     out
+}
+
+/// `activation(x · kernel + bias)` for an (m, k) `x` and a (k, n) kernel, the bias added to
+/// every row: a dense layer, or a convolution over its im2col matrix.
+pub(crate) fn affine<T: Element>(
+    x: &[T],
+    kernel: &[T],
+    bias: Option<&[T]>,
+    activation: Activation,
+    m: usize,
+    k: usize,
+    n: usize,
+) -> Vec<T> {
+    let mut y = matmul(&MatmulDims::plain(m, k, n), x, kernel);
+    if let Some(bias) = bias {
+        for row in y.chunks_mut(n.max(1)) {
+            row.iter_mut().zip(bias).for_each(|(v, &b)| *v = *v + b);
+        }
+    }
+    activate(activation, y)
+}
+
+/// The gradients of [`affine`] with respect to `x`, the kernel and the bias (those `needs`
+/// asks for), given the gradient `grad` of its output `out`: with `dz = grad * activation'`,
+/// `dx = dz · kernelᵀ`, `dkernel = xᵀ · dz` and `dbias` the column sums of `dz`.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn affine_backward<T: Element>(
+    x: &[T],
+    kernel: &[T],
+    out: Option<&[T]>,
+    grad: &[T],
+    activation: Activation,
+    (m, k, n): (usize, usize, usize),
+    needs: [bool; 3],
+) -> Gradients3<Vec<T>> {
+    let gated;
+    let dz = match out {
+        Some(out) if activation != Activation::Identity => {
+            gated = activation_backward(activation, out, grad);
+            &gated[..]
+        }
+        _ => grad,
+    };
+    let dx = needs[0].then(|| {
+        let dims = MatmulDims { transpose_rhs: true, ..MatmulDims::plain(m, n, k) };
+        matmul(&dims, dz, kernel)
+    });
+    let dkernel = needs[1].then(|| {
+        let dims = MatmulDims { transpose_lhs: true, ..MatmulDims::plain(k, m, n) };
+        matmul(&dims, x, dz)
+    });
+    let dbias = needs[2].then(|| {
+        let mut sums = vec![T::zero(); n];
+        for row in dz.chunks(n.max(1)) {
+            sums.iter_mut().zip(row).for_each(|(s, &v)| *s = *s + v);
+        }
+        sums
+    });
+    (dx, dkernel, dbias)
 }

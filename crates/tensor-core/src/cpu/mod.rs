@@ -1,5 +1,6 @@
 //! The CPU reference backend: plain loops over contiguous row-major data, written for obvious
-//! correctness. Every GPU kernel is checked against these.
+//! correctness, in f32 or f64. Every GPU kernel is checked against these, and the gradient
+//! checks run them in f64.
 
 /// Runs a dtype-generic expression with `$T` bound to the Rust type of `$dtype`.
 macro_rules! for_dtype {
@@ -22,17 +23,18 @@ macro_rules! for_dtype {
 }
 pub(crate) use for_dtype;
 
-pub(crate) mod batch_norm;
-pub(crate) mod binary;
-pub(crate) mod conv;
-pub(crate) mod cross_entropy;
-pub(crate) mod layout;
-pub(crate) mod matmul;
-pub(crate) mod optim;
-pub(crate) mod pool;
-pub(crate) mod reduce;
-pub(crate) mod softmax;
-pub(crate) mod unary;
+mod backend;
+mod batch_norm;
+mod binary;
+mod conv;
+mod cross_entropy;
+mod layout;
+mod matmul;
+mod optim;
+mod pool;
+mod reduce;
+mod softmax;
+mod unary;
 
 use crate::{DType, Element};
 
@@ -79,19 +81,5 @@ impl CpuStorage {
             CpuStorage::F32(v) => v.iter().map(|&x| x as f64).collect(),
             CpuStorage::F64(v) => v.clone(),
         }
-    }
-
-    /// Elements converted to `dtype`.
-    pub(crate) fn cast(&self, dtype: DType) -> CpuStorage {
-        match (self, dtype) {
-            (CpuStorage::F32(v), DType::F64) => CpuStorage::F64(v.iter().map(|&x| x as f64).collect()),
-            (CpuStorage::F64(v), DType::F32) => CpuStorage::F32(v.iter().map(|&x| x as f32).collect()),
-            _ => self.clone(),
-        }
-    }
-
-    /// `n` copies of `value` in `dtype`.
-    pub(crate) fn full(n: usize, value: f64, dtype: DType) -> CpuStorage {
-        for_dtype!(dtype, T => T::into_storage(vec![T::of(value); n]))
     }
 }

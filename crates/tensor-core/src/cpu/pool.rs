@@ -1,37 +1,53 @@
 //! Max and average pooling over the windows of NHWC images, and their gradients.
 
-use crate::{Conv2dGeometry, Element};
+use crate::Element;
+use crate::backend::Conv2dGeometry;
 
-/// The maximum of each window per channel, and the flat index into `x` of the element that
-/// gave it (the first of a tie). Padding taps are skipped, so padding never wins, as if padded
-/// with -inf (TensorFlow's rule).
-pub(crate) fn max_pool<T: Element>(g: &Conv2dGeometry, images: usize, x: &[T]) -> (Vec<T>, Vec<usize>) {
+/// The maximum of each window per channel, and which tap of the window gave it (`ky *
+/// window_w + kx`, the first of a tie), as a value of `T` (exact: windows are small). Padding
+/// taps are skipped, so padding never wins, as if padded with -inf (TensorFlow's rule).
+pub(crate) fn max_pool<T: Element>(g: &Conv2dGeometry, images: usize, x: &[T]) -> (Vec<T>, Vec<T>) {
     let (c, image_len) = (g.channels, g.image_len());
     let len = images * g.out_h * g.out_w * c;
-    let (mut out, mut argmax) = (Vec::with_capacity(len), Vec::with_capacity(len));
+    let (mut out, mut taps) = (Vec::with_capacity(len), Vec::with_capacity(len));
     for (img, oy, ox) in g.windows(images) {
         for ch in 0..c {
-            let (best, at) = g
-                .taps(oy, ox)
-                .map(|(_, pixel)| img * image_len + pixel * c + ch)
-                .fold(None, |best: Option<(T, usize)>, i| match best {
-                    Some((v, _)) if x[i] > v => Some((x[i], i)),
-                    None => Some((x[i], i)),
-                    _ => best,
-                })
-                .expect("every window covers at least one pixel of its image");
-            out.push(best);
-            argmax.push(at);
+            let mut best: Option<(T, usize)> = None;
+            for (tap, pixel) in g.taps(oy, ox) {
+                let v = x[img * image_len + pixel * c + ch];
+                if best.is_none_or(|(b, _)| v > b) {
+                    best = Some((v, tap));
+                }
+            }
+            // Keras's arithmetic never gives a window that is all padding.
+            let (value, tap) = best.unwrap_or((T::neg_infinity(), 0));
+            out.push(value);
+            taps.push(T::of(tap as f64));
         }
     }
-    (out, argmax)
+    (out, taps)
 }
 
-/// The gradient of max pooling: each output's gradient added to the input element that won.
-pub(crate) fn max_pool_backward<T: Element>(grad: &[T], argmax: &[usize], input_len: usize) -> Vec<T> {
-    let mut dx = vec![T::zero(); input_len];
-    for (&g, &at) in grad.iter().zip(argmax) {
-        dx[at] = dx[at] + g;
+/// The gradient of max pooling: each output's gradient added to the input element its winning
+/// tap read, in output order.
+pub(crate) fn max_pool_backward<T: Element>(
+    g: &Conv2dGeometry,
+    images: usize,
+    grad: &[T],
+    taps: &[T],
+) -> Vec<T> {
+    let (c, image_len) = (g.channels, g.image_len());
+    let mut dx = vec![T::zero(); images * image_len];
+    for (row, (img, oy, ox)) in g.windows(images).enumerate() {
+        for ch in 0..c {
+            let k = row * c + ch;
+            let tap = taps[k].f64() as usize;
+            let (ky, kx) = (tap / g.window_w, tap % g.window_w);
+            let iy = oy * g.stride_h + ky - g.pad_top;
+            let ix = ox * g.stride_w + kx - g.pad_left;
+            let at = img * image_len + (iy * g.in_w + ix) * c + ch;
+            dx[at] = dx[at] + grad[k];
+        }
     }
     dx
 }

@@ -1,8 +1,8 @@
 //! Fused softmax and log-softmax along one axis, shifted by each lane's maximum so that exp never
 //! overflows, whatever the magnitude of the inputs.
 
-use super::layout::AxisSplit;
 use crate::Element;
+use crate::backend::AxisSplit;
 
 /// The offsets of every lane: the `len` elements along the axis at one (outer, inner) position.
 fn lanes(split: AxisSplit) -> impl Iterator<Item = impl Iterator<Item = usize> + Clone> {

@@ -1,7 +1,7 @@
 //! Elementwise unary kernels: arithmetic and activations.
 
 use crate::Element;
-use crate::ops::UnaryOp;
+use crate::backend::{Activation, UnaryOp};
 
 fn apply<T: Element>(op: UnaryOp, x: T) -> T {
     let zero = T::zero();
@@ -56,4 +56,54 @@ fn apply<T: Element>(op: UnaryOp, x: T) -> T {
 
 pub(crate) fn map<T: Element>(op: UnaryOp, x: &[T]) -> Vec<T> {
     x.iter().map(|&v| apply(op, v)).collect()
+}
+
+/// `grad` times the derivative of `op` at `x`, whose output was `out`: the op's backward rule,
+/// elementwise. Activations' derivatives come from their output where that is exact (sigmoid,
+/// tanh, exp, sqrt), the others' from their input; relu'(0) = 0, as in Keras and PyTorch.
+pub(crate) fn backward<T: Element>(op: UnaryOp, x: &[T], out: &[T], grad: &[T]) -> Vec<T> {
+    let (zero, one) = (T::zero(), T::one());
+    let positive = |v: T| if v > zero { one } else { zero };
+    x.iter()
+        .zip(out)
+        .zip(grad)
+        .map(|((&x, &y), &g)| match op {
+            UnaryOp::Neg => -g,
+            UnaryOp::Exp => g * y,
+            UnaryOp::Log => g / x,
+            UnaryOp::Sqrt => g / y * T::of(0.5),
+            UnaryOp::Abs => g * apply(UnaryOp::Sign, x),
+            UnaryOp::Sign | UnaryOp::Step(_) => zero,
+            UnaryOp::Square => g * x * T::of(2.0),
+            UnaryOp::Powf(p) => g * x.powf(T::of(p - 1.0)) * T::of(p),
+            UnaryOp::AddScalar(_) => g,
+            UnaryOp::MulScalar(c) => g * T::of(c),
+            UnaryOp::Relu => g * positive(x),
+            UnaryOp::LeakyRelu(alpha) => g * if x > zero { one } else { T::of(alpha) },
+            UnaryOp::Sigmoid => g * (y * (one - y)),
+            UnaryOp::Tanh => g * (one - y * y),
+            UnaryOp::Clip(low, high) => {
+                let inside = x >= T::of(low) && x <= T::of(high);
+                if inside { g } else { zero }
+            }
+        })
+        .collect()
+}
+
+/// `activation(x)` for every element.
+pub(crate) fn activate<T: Element>(activation: Activation, x: Vec<T>) -> Vec<T> {
+    match activation.as_unary() {
+        Some(op) => x.into_iter().map(|v| apply(op, v)).collect(),
+        None => x,
+    }
+}
+
+/// `grad` times the activation's derivative, computed from the activation's output `out` alone
+/// (which a fused activation allows: see [`Activation`]): the gradient that reaches the product
+/// the activation was fused into.
+pub(crate) fn activation_backward<T: Element>(activation: Activation, out: &[T], grad: &[T]) -> Vec<T> {
+    match activation.as_unary() {
+        Some(op) => backward(op, out, out, grad),
+        None => grad.to_vec(),
+    }
 }

@@ -41,6 +41,7 @@ impl fmt::Display for AdapterSummary {
             (wgpu::Features::SHADER_F16, "SHADER_F16"),
             (wgpu::Features::TIMESTAMP_QUERY, "TIMESTAMP_QUERY"),
             (wgpu::Features::PIPELINE_CACHE, "PIPELINE_CACHE"),
+            (wgpu::Features::IMMEDIATES, "IMMEDIATES"),
         ];
         let present: Vec<&str> =
             wanted.iter().filter(|(feature, _)| self.features.contains(*feature)).map(|(_, n)| *n).collect();

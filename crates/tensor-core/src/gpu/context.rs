@@ -1,110 +1,136 @@
-//! One opened adapter: device and queue, the buffer pool, the pipelines, and the pending command
-//! encoder that ops record into. Work is submitted in batches (when the parameter arena fills,
-//! before an upload, and on readback); no op ever waits on the device.
+//! One opened adapter's execution state: device and queue, the buffer pool, the pipelines, and
+//! the submission being recorded. Ops record their dispatches into one command encoder and,
+//! between copies, one compute pass; bind groups come from a cache, and kernel parameters go in
+//! immediates where the adapter has them (else in a uniform arena written once per submission).
+//! Work is submitted only on readback, when an arena fills, or before a large upload: no op
+//! ever waits on the device.
 
-use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use parking_lot::Mutex;
 
-use super::adapter::{self, ADAPTER_ENV, AdapterSummary};
-use super::pipelines::{KernelSpec, Pipelines};
-use super::pool::{BufferKind, BufferPool, PoolStats, PooledBuffer};
+use super::adapter::AdapterSummary;
+use super::bind_groups::{ArenaBinding, BindGroupCache};
+use super::kernel::{KernelParams, KernelSpec};
+use super::pipelines::{Constants, Pipelines};
+use super::pool::{BufferKind, BufferPool, PooledBuffer};
+use super::profiler::{Profiler, TIMED_PER_SUBMISSION};
 use crate::{Error, Result};
 
-/// Bytes of kernel parameters recorded per submission. Each dispatch takes one slot of the
-/// device's uniform offset alignment (256 bytes on most adapters).
+/// Bytes of kernel parameters recorded per submission by kernels that cannot take immediates.
+/// Each dispatch takes one slot of the device's uniform offset alignment (256 bytes mostly).
 const PARAM_ARENA_BYTES: u64 = 64 * 1024;
 
-static NEXT_DEVICE_ID: AtomicU64 = AtomicU64::new(1);
-
-/// A handle to an opened GPU. Cheap to clone; all clones share one device, pool and cache.
-#[derive(Clone)]
-pub struct GpuDevice {
-    pub(crate) ctx: Arc<Context>,
-}
+/// Bytes of small uploads (index lists, little tensors) staged per submission; larger uploads
+/// submit the pending work and are written directly.
+const UPLOAD_ARENA_BYTES: u64 = 4 << 20;
 
 pub(crate) struct Context {
-    id: u64,
-    summary: AdapterSummary,
+    pub(crate) id: u64,
+    pub(crate) summary: AdapterSummary,
     pub(crate) device: wgpu::Device,
     queue: wgpu::Queue,
     pub(crate) limits: wgpu::Limits,
     pub(crate) pool: Arc<BufferPool>,
-    pipelines: Pipelines,
+    pub(crate) pipelines: Pipelines,
     params: wgpu::Buffer,
     param_slot: u64,
-    pending: Mutex<Pending>,
-    stats: Counters,
-    /// Per-kernel wall time, kept only when `TESSERA_PROFILE` is set (see [`GpuDevice::profile`]).
-    profile: Option<Mutex<Vec<KernelTime>>>,
+    uploads: wgpu::Buffer,
+    /// Bound where a kernel declares a buffer this dispatch does not use (an optional input).
+    placeholder: PooledBuffer,
+    recorder: Mutex<Recorder>,
+    counters: Counters,
+    pub(crate) profiler: Option<Profiler>,
 }
 
-/// Time spent in one kernel, summed over its dispatches.
-#[derive(Clone, Debug, PartialEq)]
-pub struct KernelTime {
-    pub kernel: String,
-    pub dispatches: u64,
-    pub seconds: f64,
-}
-
+/// The submission being recorded.
 #[derive(Default)]
-struct Pending {
+struct Recorder {
     encoder: Option<wgpu::CommandEncoder>,
+    /// The open compute pass; ended before anything else goes in the encoder.
+    pass: Option<wgpu::ComputePass<'static>>,
+    /// This submission's arena parameter blocks, one slot each.
     params: Vec<u8>,
+    /// This submission's small uploads, copied out of the upload arena in recording order.
+    uploads: Vec<u8>,
+    bind_groups: BindGroupCache,
+    /// The profile labels of this submission's timed dispatches, in query order.
+    timed: Vec<String>,
 }
 
+/// What the device has done since it was opened.
 #[derive(Default)]
 struct Counters {
     dispatches: AtomicU64,
     submissions: AtomicU64,
+    bind_groups: AtomicU64,
     readbacks: AtomicU64,
 }
 
-/// Traffic between host and device, for tests that prove an op does not synchronise.
+/// Traffic between host and device: what tests and benchmarks count to show that a training
+/// step dispatches little, creates nothing and never waits.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct GpuStats {
     pub dispatches: u64,
     pub submissions: u64,
+    /// Bind groups created (the rest came from the cache).
+    pub bind_groups_created: u64,
     pub readbacks: u64,
-    pub pool: PoolStats,
+    pub pool: super::PoolStats,
 }
 
 /// A range of a buffer bound to one kernel slot.
 #[derive(Clone, Copy)]
 pub(crate) struct Binding<'a> {
-    pub buffer: &'a wgpu::Buffer,
+    pub buffer: &'a PooledBuffer,
     pub offset: u64,
     pub size: u64,
 }
 
-impl GpuDevice {
-    /// Opens the best adapter, or the one `TESSERA_ADAPTER` names.
-    pub fn open() -> Result<GpuDevice> {
-        let selector = std::env::var(ADAPTER_ENV).ok();
-        GpuDevice::open_matching(selector.as_deref())
+impl Binding<'_> {
+    /// The size actually bound: bindings cannot be empty, and every pooled buffer has room.
+    pub(crate) fn bound_size(&self) -> u64 {
+        self.size.max(4)
+    }
+}
+
+impl Recorder {
+    fn encoder(&mut self, device: &wgpu::Device) -> &mut wgpu::CommandEncoder {
+        // A pass holds the encoder until it ends.
+        self.pass = None;
+        self.encoder.get_or_insert_with(|| {
+            device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("tessera batch") })
+        })
     }
 
-    /// Opens the adapter `selector` names (part of its name, or a backend), or the best one.
-    pub fn open_matching(selector: Option<&str>) -> Result<GpuDevice> {
-        let adapter = adapter::choose(selector)?;
-        let summary = adapter::summarize(&adapter);
-        let wanted =
-            wgpu::Features::SHADER_F16 | wgpu::Features::TIMESTAMP_QUERY | wgpu::Features::PIPELINE_CACHE;
-        let features = adapter.features() & wanted;
-        // The adapter's real limits, not wgpu's conservative defaults: lavapipe's 128 MiB storage
-        // binding and a discrete GPU's multi-GiB ones both matter for chunking.
-        let limits = adapter.limits();
-        let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
-            label: Some("tessera"),
-            required_features: features,
-            required_limits: limits.clone(),
-            experimental_features: wgpu::ExperimentalFeatures::disabled(),
-            memory_hints: wgpu::MemoryHints::Performance,
-            trace: wgpu::Trace::Off,
-        }))
-        .map_err(|e| Error::Gpu(format!("opening {}: {e}", summary.name)))?;
+    /// The open compute pass, begun if there is none.
+    fn pass(&mut self, device: &wgpu::Device) -> &mut wgpu::ComputePass<'static> {
+        if self.pass.is_none() {
+            let pass = self
+                .encoder(device)
+                .begin_compute_pass(&wgpu::ComputePassDescriptor {
+                    label: Some("tessera"),
+                    timestamp_writes: None,
+                })
+                .forget_lifetime();
+            self.pass = Some(pass);
+        }
+        self.pass.as_mut().expect("begun above")
+    }
+}
+
+impl Context {
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn new(
+        id: u64,
+        summary: AdapterSummary,
+        device: wgpu::Device,
+        queue: wgpu::Queue,
+        limits: wgpu::Limits,
+        pipelines: Pipelines,
+        profile: bool,
+    ) -> Context {
         let param_slot = u64::from(limits.min_uniform_buffer_offset_alignment).max(256);
         let params = device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("tessera kernel parameters"),
@@ -112,116 +138,76 @@ impl GpuDevice {
             usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
             mapped_at_creation: false,
         });
-        let info = adapter.get_info();
-        Ok(GpuDevice {
-            ctx: Arc::new(Context {
-                id: NEXT_DEVICE_ID.fetch_add(1, Ordering::Relaxed),
-                pool: BufferPool::new(device.clone()),
-                pipelines: Pipelines::new(device.clone(), &info),
-                summary,
-                device,
-                queue,
-                limits,
-                params,
-                param_slot,
-                pending: Mutex::new(Pending::default()),
-                stats: Counters::default(),
-                profile: std::env::var_os("TESSERA_PROFILE").map(|_| Mutex::new(Vec::new())),
-            }),
-        })
+        let uploads = device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("tessera uploads"),
+            size: UPLOAD_ARENA_BYTES,
+            usage: wgpu::BufferUsages::COPY_SRC | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        let pool = BufferPool::new(device.clone());
+        Context {
+            id,
+            summary,
+            placeholder: pool.take(BufferKind::Storage, 4),
+            pool,
+            pipelines,
+            profiler: profile.then(|| Profiler::new(&device, &queue)),
+            device,
+            queue,
+            limits,
+            params,
+            param_slot,
+            uploads,
+            recorder: Mutex::new(Recorder::default()),
+            counters: Counters::default(),
+        }
     }
 
-    /// The adapter's name, backend, driver, limits and features.
-    pub fn summary(&self) -> &AdapterSummary {
-        &self.ctx.summary
-    }
-
-    pub fn name(&self) -> &str {
-        &self.ctx.summary.name
-    }
-
-    /// The largest buffer range a kernel may bind, in bytes.
-    pub fn max_binding_bytes(&self) -> u64 {
-        self.ctx.limits.max_storage_buffer_binding_size
-    }
-
-    /// Whether compiled pipelines persist on disk between runs.
-    pub fn pipelines_persisted(&self) -> bool {
-        self.ctx.pipelines.persisted()
-    }
-
-    pub fn stats(&self) -> GpuStats {
-        let s = &self.ctx.stats;
+    pub(crate) fn stats(&self) -> GpuStats {
+        let c = &self.counters;
         GpuStats {
-            dispatches: s.dispatches.load(Ordering::Relaxed),
-            submissions: s.submissions.load(Ordering::Relaxed),
-            readbacks: s.readbacks.load(Ordering::Relaxed),
-            pool: self.ctx.pool.stats(),
+            dispatches: c.dispatches.load(Ordering::Relaxed),
+            submissions: c.submissions.load(Ordering::Relaxed),
+            bind_groups_created: c.bind_groups.load(Ordering::Relaxed),
+            readbacks: c.readbacks.load(Ordering::Relaxed),
+            pool: self.pool.stats(),
         }
     }
 
-    /// Time per kernel since the device was opened, slowest first — recorded only when the
-    /// environment variable `TESSERA_PROFILE` is set, because it makes every dispatch wait for
-    /// the device (which is exactly what batched submission avoids).
-    pub fn profile(&self) -> Vec<KernelTime> {
-        let mut times = self.ctx.profile.as_ref().map(|p| p.lock().clone()).unwrap_or_default();
-        times.sort_by(|a, b| b.seconds.total_cmp(&a.seconds));
-        times
+    /// A one-element binding for a buffer a kernel declares but this dispatch does not use.
+    pub(crate) fn placeholder(&self) -> Binding<'_> {
+        Binding { buffer: &self.placeholder, offset: 0, size: 4 }
     }
 
-    /// Restarts the pool's peak-memory tracking.
-    pub fn reset_peak_memory(&self) {
-        self.ctx.pool.reset_peak();
+    /// The storage offset alignment, in elements.
+    pub(crate) fn offset_alignment(&self) -> usize {
+        (self.limits.min_storage_buffer_offset_alignment as usize / 4).max(1)
     }
 
-    /// Frees the pool's idle buffers.
-    pub fn trim_pool(&self) {
-        self.ctx.pool.trim();
-    }
-
-    /// Measures the adapter's arithmetic ceiling in GFLOP/s: register-only FMA chains, timed
-    /// from submission to completion (the best of `repeats` runs).
-    pub fn peak_gflops(&self, repeats: usize) -> Result<f64> {
-        use super::kernels::peak;
-        let (invocations, iterations) = (1 << 20, 2048);
-        // Warm-up: compiles the pipeline and wakes the device.
-        drop(peak::fma_burst(self, invocations, 16)?);
-        self.synchronize()?;
-        let mut best = f64::INFINITY;
-        for _ in 0..repeats.max(1) {
-            let start = std::time::Instant::now();
-            let out = peak::fma_burst(self, invocations, iterations)?;
-            self.synchronize()?;
-            best = best.min(start.elapsed().as_secs_f64());
-            drop(out);
-        }
-        Ok(peak::flops(invocations, iterations) / best / 1e9)
-    }
-
-    /// Submits pending work and waits for the device to finish it (for timing).
-    pub fn synchronize(&self) -> Result<()> {
-        self.ctx.flush();
-        self.ctx.wait()
-    }
-}
-
-impl Context {
-    /// Records one dispatch of `spec` with `params` (at most one parameter slot) and `buffers`
-    /// bound in order, over `groups` workgroups.
-    pub(crate) fn dispatch(
+    /// Records one dispatch of `spec`, specialised with `constants`, with its parameter block
+    /// `params` and `buffers` bound in order, over `groups` workgroups.
+    pub(crate) fn dispatch<P: KernelParams>(
         &self,
-        spec: &KernelSpec,
-        params: &[u8],
+        spec: &'static KernelSpec<P>,
+        constants: Constants<'_>,
+        params: &P,
         buffers: &[Binding<'_>],
         groups: [u32; 3],
     ) -> Result<()> {
-        debug_assert_eq!(buffers.len(), spec.buffers.len(), "{}: binding count", spec.entry);
-        debug_assert!(params.len() as u64 <= self.param_slot);
+        let kernel = &spec.kernel;
+        if buffers.len() != kernel.buffers.len() {
+            return Err(Error::Gpu(format!(
+                "{}: {} buffers bound for {} bindings",
+                kernel.label(),
+                buffers.len(),
+                kernel.buffers.len()
+            )));
+        }
         let max_binding = self.limits.max_storage_buffer_binding_size;
         if let Some(b) = buffers.iter().find(|b| b.size > max_binding) {
             return Err(Error::Limit(format!(
                 "{}: a {} MiB buffer range exceeds this adapter's max_storage_buffer_binding_size of {} MiB",
-                spec.entry,
+                kernel.entry,
                 b.size >> 20,
                 max_binding >> 20
             )));
@@ -230,121 +216,168 @@ impl Context {
         if groups.iter().any(|&g| g > max_groups) {
             return Err(Error::Limit(format!(
                 "{}: dispatch of {groups:?} workgroups exceeds the per-dimension limit {max_groups}",
-                spec.entry
+                kernel.entry
             )));
         }
         if groups.contains(&0) {
             return Ok(());
         }
-        let pipeline = self.pipelines.get(spec)?;
-        let mut pending = self.pending.lock();
-        if pending.params.len() as u64 + self.param_slot > PARAM_ARENA_BYTES {
-            self.submit(&mut pending);
-        }
-        let offset = pending.params.len();
-        pending.params.extend_from_slice(params);
-        pending.params.resize(offset + self.param_slot as usize, 0);
-
-        let mut entries = vec![wgpu::BindGroupEntry {
-            binding: 0,
-            resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
-                buffer: &self.params,
-                offset: 0,
-                size: wgpu::BufferSize::new(self.param_slot),
-            }),
-        }];
-        for (i, b) in buffers.iter().enumerate() {
-            entries.push(wgpu::BindGroupEntry {
-                binding: i as u32 + 1,
-                resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
-                    buffer: b.buffer,
-                    offset: b.offset,
-                    size: wgpu::BufferSize::new(b.size.max(4)),
-                }),
-            });
-        }
-        let bind_group = self.device.create_bind_group(&wgpu::BindGroupDescriptor {
-            label: Some(spec.entry),
-            layout: &pipeline.layout,
-            entries: &entries,
-        });
-        let encoder = self.encoder(&mut pending);
-        {
-            let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
-                label: Some(spec.entry),
-                timestamp_writes: None,
-            });
-            pass.set_pipeline(&pipeline.pipeline);
-            pass.set_bind_group(0, &bind_group, &[offset as u32]);
-            pass.dispatch_workgroups(groups[0], groups[1], groups[2]);
-        }
-        self.stats.dispatches.fetch_add(1, Ordering::Relaxed);
-        drop(pending);
-        if let Some(profile) = &self.profile {
-            let start = std::time::Instant::now();
-            self.flush();
-            self.wait()?;
-            let kernel = format!("{}:{}", spec.file, spec.entry);
-            let seconds = start.elapsed().as_secs_f64();
-            let mut times = profile.lock();
-            match times.iter_mut().find(|t| t.kernel == kernel) {
-                Some(t) => {
-                    t.dispatches += 1;
-                    t.seconds += seconds;
-                }
-                None => times.push(KernelTime { kernel, dispatches: 1, seconds }),
+        let pipeline = self.pipelines.get(kernel, constants)?;
+        let bytes = bytemuck::bytes_of(params);
+        let mut rec = self.recorder.lock();
+        let arena_offset = if pipeline.immediates() {
+            None
+        } else {
+            if rec.params.len() as u64 + self.param_slot > PARAM_ARENA_BYTES {
+                self.submit(&mut rec)?;
             }
+            let offset = rec.params.len();
+            rec.params.extend_from_slice(bytes);
+            rec.params.resize(offset + self.param_slot as usize, 0);
+            Some(offset as u32)
+        };
+        let arena = ArenaBinding { buffer: &self.params, slot: self.param_slot };
+        let (bind_group, created) = rec.bind_groups.get(&self.device, &pipeline.layout, &arena, buffers);
+        if created {
+            self.counters.bind_groups.fetch_add(1, Ordering::Relaxed);
+        }
+        let timestamps = self.profiler.as_ref().and_then(Profiler::timestamps);
+        if let Some(timestamps) = timestamps {
+            // A pass of its own, timed at its start and end.
+            if rec.timed.len() as u32 == TIMED_PER_SUBMISSION {
+                self.submit(&mut rec)?;
+            }
+            let index = rec.timed.len() as u32 * 2;
+            let pass = rec
+                .encoder(&self.device)
+                .begin_compute_pass(&wgpu::ComputePassDescriptor {
+                    label: Some("tessera (timed)"),
+                    timestamp_writes: Some(wgpu::ComputePassTimestampWrites {
+                        query_set: &timestamps.query_set,
+                        beginning_of_pass_write_index: Some(index),
+                        end_of_pass_write_index: Some(index + 1),
+                    }),
+                })
+                .forget_lifetime();
+            rec.pass = Some(pass);
+            rec.timed.push(pipeline.label.clone());
+        }
+        let pass = rec.pass(&self.device);
+        pass.set_pipeline(&pipeline.pipeline);
+        pass.set_bind_group(0, &bind_group, arena_offset.as_slice());
+        if pipeline.immediates() {
+            pass.set_immediates(0, bytes);
+        }
+        pass.dispatch_workgroups(groups[0], groups[1], groups[2]);
+        if timestamps.is_some() {
+            rec.pass = None;
+        }
+        self.counters.dispatches.fetch_add(1, Ordering::Relaxed);
+        drop(rec);
+        if let (Some(profiler), None) = (&self.profiler, timestamps) {
+            // No timestamps: time the dispatch from submission to completion.
+            let start = std::time::Instant::now();
+            self.flush()?;
+            self.wait()?;
+            profiler.add(&pipeline.label, start.elapsed().as_secs_f64());
         }
         Ok(())
     }
 
-    /// Records a buffer-to-buffer copy of `bytes` from the start of `src` to the start of `dst`.
-    pub(crate) fn copy(&self, src: &wgpu::Buffer, dst: &wgpu::Buffer, bytes: u64) {
+    /// Records a copy of `bytes` from `src` (buffer, byte offset) to `dst`.
+    pub(crate) fn copy(
+        &self,
+        (src, src_offset): (&PooledBuffer, u64),
+        (dst, dst_offset): (&PooledBuffer, u64),
+        bytes: u64,
+    ) {
         if bytes == 0 {
             return;
         }
-        let mut pending = self.pending.lock();
-        self.encoder(&mut pending).copy_buffer_to_buffer(src, 0, dst, 0, bytes);
-    }
-
-    fn encoder<'p>(&self, pending: &'p mut Pending) -> &'p mut wgpu::CommandEncoder {
-        pending.encoder.get_or_insert_with(|| {
-            self.device
-                .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("tessera batch") })
-        })
+        let mut rec = self.recorder.lock();
+        rec.encoder(&self.device).copy_buffer_to_buffer(
+            src.buffer(),
+            src_offset,
+            dst.buffer(),
+            dst_offset,
+            bytes,
+        );
     }
 
     /// Submits whatever has been recorded.
-    pub(crate) fn flush(&self) {
-        let mut pending = self.pending.lock();
-        self.submit(&mut pending);
+    pub(crate) fn flush(&self) -> Result<()> {
+        let mut rec = self.recorder.lock();
+        self.submit(&mut rec)
     }
 
-    fn submit(&self, pending: &mut Pending) {
-        let Some(encoder) = pending.encoder.take() else { return };
-        // Queue writes land before the command buffers of the next submit: the parameters
-        // recorded for this batch are in place when its dispatches run.
-        self.queue.write_buffer(&self.params, 0, &pending.params);
-        pending.params.clear();
+    fn submit(&self, rec: &mut Recorder) -> Result<()> {
+        rec.pass = None;
+        let Some(mut encoder) = rec.encoder.take() else { return Ok(()) };
+        let timed = std::mem::take(&mut rec.timed);
+        let timestamps = self.profiler.as_ref().and_then(Profiler::timestamps);
+        if let (Some(timestamps), false) = (timestamps, timed.is_empty()) {
+            timestamps.resolve(&mut encoder, timed.len() as u32);
+        }
+        // Queue writes land before the command buffers of the next submit: the parameters and
+        // uploads recorded for this batch are in place when its commands run.
+        if !rec.params.is_empty() {
+            self.queue.write_buffer(&self.params, 0, &rec.params);
+            rec.params.clear();
+        }
+        if !rec.uploads.is_empty() {
+            self.queue.write_buffer(&self.uploads, 0, &rec.uploads);
+            rec.uploads.clear();
+        }
         self.queue.submit([encoder.finish()]);
-        self.stats.submissions.fetch_add(1, Ordering::Relaxed);
-        // Lets wgpu retire finished work without blocking.
-        let _ = self.device.poll(wgpu::PollType::Poll);
+        self.counters.submissions.fetch_add(1, Ordering::Relaxed);
+        if let (Some(profiler), Some(timestamps), false) = (&self.profiler, timestamps, timed.is_empty()) {
+            let durations = timestamps.durations(timed.len() as u32, || self.wait())?;
+            for (label, seconds) in timed.iter().zip(durations) {
+                profiler.add(label, seconds);
+            }
+        } else {
+            // Lets wgpu retire finished work without blocking.
+            let _ = self.device.poll(wgpu::PollType::Poll);
+        }
+        Ok(())
     }
 
-    fn wait(&self) -> Result<()> {
+    pub(crate) fn wait(&self) -> Result<()> {
         self.device
             .poll(wgpu::PollType::wait_indefinitely())
             .map(|_| ())
             .map_err(|e| Error::Gpu(format!("waiting for the device: {e}")))
     }
 
-    /// A storage buffer holding `bytes`. Pending work is submitted first, because a recycled
-    /// buffer may still be read by it and queue writes run ahead of unsubmitted commands.
+    /// A storage buffer holding `bytes`. Small uploads are staged in this submission's upload
+    /// arena and copied in recording order; a large one submits the pending work first, because
+    /// a recycled buffer may still be read by it and queue writes run ahead of unsubmitted
+    /// commands.
     pub(crate) fn upload(&self, bytes: &[u8]) -> Result<PooledBuffer> {
         let buffer = self.alloc(bytes.len() as u64)?;
-        if !bytes.is_empty() {
-            self.flush();
+        let len = bytes.len() as u64;
+        if len == 0 {
+            return Ok(buffer);
+        }
+        // Copies move whole 4-byte words; tensor data always is.
+        let padded = len.next_multiple_of(wgpu::COPY_BUFFER_ALIGNMENT);
+        let mut rec = self.recorder.lock();
+        if padded <= UPLOAD_ARENA_BYTES {
+            if rec.uploads.len() as u64 + padded > UPLOAD_ARENA_BYTES {
+                self.submit(&mut rec)?;
+            }
+            let offset = rec.uploads.len() as u64;
+            rec.uploads.extend_from_slice(bytes);
+            rec.uploads.resize((offset + padded) as usize, 0);
+            rec.encoder(&self.device).copy_buffer_to_buffer(
+                &self.uploads,
+                offset,
+                buffer.buffer(),
+                0,
+                padded,
+            );
+        } else {
+            self.submit(&mut rec)?;
             self.queue.write_buffer(buffer.buffer(), 0, bytes);
         }
         Ok(buffer)
@@ -362,19 +395,26 @@ impl Context {
         Ok(self.pool.take(BufferKind::Storage, bytes))
     }
 
-    /// Copies `bytes` from the start of `buffer` to the host, submitting pending work and
+    /// Copies `bytes` from `buffer` at byte `offset` to the host, submitting pending work and
     /// waiting for it: the one place the host waits on the device.
-    pub(crate) fn read(&self, buffer: &wgpu::Buffer, bytes: u64) -> Result<Vec<u8>> {
+    pub(crate) fn read(&self, buffer: &PooledBuffer, offset: u64, bytes: u64) -> Result<Vec<u8>> {
         if bytes == 0 {
             return Ok(Vec::new());
         }
-        let staging = self.pool.take(BufferKind::Readback, bytes);
+        let padded = bytes.next_multiple_of(wgpu::COPY_BUFFER_ALIGNMENT);
+        let staging = self.pool.take(BufferKind::Readback, padded);
         {
-            let mut pending = self.pending.lock();
-            self.encoder(&mut pending).copy_buffer_to_buffer(buffer, 0, staging.buffer(), 0, bytes);
-            self.submit(&mut pending);
+            let mut rec = self.recorder.lock();
+            rec.encoder(&self.device).copy_buffer_to_buffer(
+                buffer.buffer(),
+                offset,
+                staging.buffer(),
+                0,
+                padded,
+            );
+            self.submit(&mut rec)?;
         }
-        let slice = staging.buffer().slice(0..bytes);
+        let slice = staging.buffer().slice(0..padded);
         let outcome = Arc::new(Mutex::new(None));
         let sink = Arc::clone(&outcome);
         slice.map_async(wgpu::MapMode::Read, move |r| *sink.lock() = Some(r));
@@ -384,18 +424,25 @@ impl Context {
             Some(Err(e)) => return Err(Error::Gpu(format!("reading back {bytes} bytes: {e}"))),
             None => return Err(Error::Gpu("reading back: the device never mapped the buffer".into())),
         }
-        let data = slice
+        let mut data = slice
             .get_mapped_range()
             .map_err(|e| Error::Gpu(format!("reading back {bytes} bytes: {e}")))?
             .to_vec();
+        data.truncate(bytes as usize);
         staging.buffer().unmap();
-        self.stats.readbacks.fetch_add(1, Ordering::Relaxed);
+        self.counters.readbacks.fetch_add(1, Ordering::Relaxed);
         Ok(data)
     }
 
+    /// Frees the pool's idle buffers, and the cached bind groups that still hold them.
+    pub(crate) fn trim(&self) {
+        self.recorder.lock().bind_groups.clear();
+        self.pool.trim();
+    }
+
     /// Workgroup counts covering `threads` invocations in groups of `size`, spread over x and y
-    /// when x alone would exceed the per-dimension limit. Shaders rebuild the linear index as
-    /// `id.x + id.y * num_workgroups.x * size`.
+    /// when x alone would exceed the per-dimension limit. Shaders rebuild the linear index with
+    /// `linear_index` (lib/index.wgsl).
     pub(crate) fn linear_groups(&self, threads: usize, size: u32) -> [u32; 3] {
         let groups = threads.div_ceil(size as usize) as u64;
         let max = u64::from(self.limits.max_compute_workgroups_per_dimension);
@@ -405,31 +452,5 @@ impl Context {
             let y = groups.div_ceil(max);
             [groups.div_ceil(y) as u32, y as u32, 1]
         }
-    }
-}
-
-impl PartialEq for GpuDevice {
-    fn eq(&self, other: &Self) -> bool {
-        self.ctx.id == other.ctx.id
-    }
-}
-
-impl Eq for GpuDevice {}
-
-impl std::hash::Hash for GpuDevice {
-    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        self.ctx.id.hash(state);
-    }
-}
-
-impl fmt::Debug for GpuDevice {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "GpuDevice({} on {})", self.ctx.summary.name, self.ctx.summary.backend)
-    }
-}
-
-impl fmt::Display for GpuDevice {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "gpu:{} ({})", self.ctx.summary.name, self.ctx.summary.backend)
     }
 }

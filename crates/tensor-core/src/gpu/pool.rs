@@ -1,5 +1,5 @@
 //! A pool of device buffers keyed by size class. Tensors return their buffer on drop and the next
-//! allocation of that class reuses it, so a steady training step creates no buffers at all.
+//! allocation of that class reuses one, so a steady training step creates no buffers at all.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -9,6 +9,9 @@ use parking_lot::Mutex;
 
 /// The smallest buffer handed out, in bytes (also a multiple of every offset alignment).
 const MIN_CLASS: u64 = 256;
+
+/// Identifies every buffer the pool creates, for the bind-group cache's keys.
+static NEXT_BUFFER_ID: AtomicU64 = AtomicU64::new(1);
 
 /// What a pooled buffer is for; each kind has its own free lists.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -62,9 +65,12 @@ struct Counters {
     reserved_bytes: AtomicU64,
 }
 
+/// The idle buffers of each kind and size class, with their ids.
+type FreeLists = HashMap<(BufferKind, u64), Vec<(u64, wgpu::Buffer)>>;
+
 pub(crate) struct BufferPool {
     device: wgpu::Device,
-    free: Mutex<HashMap<(BufferKind, u64), Vec<wgpu::Buffer>>>,
+    free: Mutex<FreeLists>,
     counters: Counters,
 }
 
@@ -77,26 +83,33 @@ impl BufferPool {
     /// checked `bytes` against the device's maximum buffer size.
     pub(crate) fn take(self: &Arc<Self>, kind: BufferKind, bytes: u64) -> PooledBuffer {
         let class = size_class(bytes);
-        let reused = self.free.lock().get_mut(&(kind, class)).and_then(Vec::pop);
-        let buffer = match reused {
-            Some(buffer) => {
+        // The free buffer with the lowest id, not the last one freed: which buffers are free at
+        // each allocation repeats from one training step to the next, so this choice does too,
+        // and the step's bind groups (keyed by buffer) are found in the cache.
+        let reused = self.free.lock().get_mut(&(kind, class)).and_then(|free| {
+            let lowest = free.iter().enumerate().min_by_key(|(_, (id, _))| *id).map(|(i, _)| i)?;
+            Some(free.swap_remove(lowest))
+        });
+        let (id, buffer) = match reused {
+            Some(entry) => {
                 self.counters.reuses.fetch_add(1, Ordering::Relaxed);
-                buffer
+                entry
             }
             None => {
                 self.counters.allocations.fetch_add(1, Ordering::Relaxed);
                 self.counters.reserved_bytes.fetch_add(class, Ordering::Relaxed);
-                self.device.create_buffer(&wgpu::BufferDescriptor {
+                let buffer = self.device.create_buffer(&wgpu::BufferDescriptor {
                     label: Some("tessera pooled buffer"),
                     size: class,
                     usage: kind.usages(),
                     mapped_at_creation: false,
-                })
+                });
+                (NEXT_BUFFER_ID.fetch_add(1, Ordering::Relaxed), buffer)
             }
         };
         let live = self.counters.live_bytes.fetch_add(class, Ordering::Relaxed) + class;
         self.counters.peak_bytes.fetch_max(live, Ordering::Relaxed);
-        PooledBuffer { buffer: Some(buffer), kind, class, pool: Arc::clone(self) }
+        PooledBuffer { buffer: Some(buffer), id, kind, class, pool: Arc::clone(self) }
     }
 
     pub(crate) fn stats(&self) -> PoolStats {
@@ -116,7 +129,8 @@ impl BufferPool {
         self.counters.peak_bytes.store(live, Ordering::Relaxed);
     }
 
-    /// Destroys every free buffer (live ones are untouched).
+    /// Destroys every free buffer (live ones are untouched). Whatever else holds one of them
+    /// (a cached bind group) must let go too for its memory to return: see `Context::trim`.
     pub(crate) fn trim(&self) {
         let mut free = self.free.lock();
         for ((_, class), buffers) in free.drain() {
@@ -128,6 +142,8 @@ impl BufferPool {
 /// A buffer on loan from the pool; it goes back on drop.
 pub(crate) struct PooledBuffer {
     buffer: Option<wgpu::Buffer>,
+    /// Unique for the life of the process, kept across reuses.
+    id: u64,
     kind: BufferKind,
     class: u64,
     pool: Arc<BufferPool>,
@@ -137,13 +153,17 @@ impl PooledBuffer {
     pub(crate) fn buffer(&self) -> &wgpu::Buffer {
         self.buffer.as_ref().expect("a pooled buffer is present until drop")
     }
+
+    pub(crate) fn id(&self) -> u64 {
+        self.id
+    }
 }
 
 impl Drop for PooledBuffer {
     fn drop(&mut self) {
         if let Some(buffer) = self.buffer.take() {
             self.pool.counters.live_bytes.fetch_sub(self.class, Ordering::Relaxed);
-            self.pool.free.lock().entry((self.kind, self.class)).or_default().push(buffer);
+            self.pool.free.lock().entry((self.kind, self.class)).or_default().push((self.id, buffer));
         }
     }
 }

@@ -6,11 +6,7 @@
 //! variance that [`Tensor::batch_norm_train`] returns.
 
 use crate::autodiff::{Backward, record};
-use crate::cpu::batch_norm::BatchNormParams;
-use crate::cpu::layout::AxisSplit;
-use crate::cpu::{self, for_dtype};
-use crate::gpu;
-use crate::storage::Storage;
+use crate::backend::{AxisSplit, BatchNormConfig};
 use crate::{Error, Result, Shape, Tensor};
 
 /// The channel axis of `x` and the shape (1, .., C, .., 1) that per-channel vectors broadcast
@@ -64,7 +60,7 @@ impl Tensor {
     ) -> Result<(Tensor, Tensor, Tensor)> {
         let op = "batch_norm_train";
         check_epsilon(op, epsilon)?;
-        let (axis, channel_shape) = channel_layout(op, self, axis, &[("gamma", gamma), ("beta", beta)])?;
+        let (axis, _) = channel_layout(op, self, axis, &[("gamma", gamma), ("beta", beta)])?;
         let split = AxisSplit::new(self.shape(), axis);
         let count = split.outer * split.inner;
         if count == 0 {
@@ -73,18 +69,8 @@ impl Tensor {
                 format!("input {} has no values per channel to average", self.shape()),
             ));
         }
-        let p = BatchNormParams { split, epsilon };
-        let (y, mean, var) = match (&*self.storage(), &*gamma.storage(), &*beta.storage()) {
-            (Storage::Cpu(x), Storage::Cpu(g), Storage::Cpu(b)) => for_dtype!(self.dtype(), T => {
-                let (y, mean, var) = cpu::batch_norm::batch_norm_train::<T>(p, x.typed(), g.typed(), b.typed());
-                (Storage::Cpu(T::into_storage(y)), Storage::Cpu(T::into_storage(mean)), Storage::Cpu(T::into_storage(var)))
-            }),
-            (Storage::Gpu(x), Storage::Gpu(g), Storage::Gpu(b)) => {
-                let (y, mean, var) = gpu::kernels::batch_norm::batch_norm_train(p, x, g, b)?;
-                (Storage::Gpu(y), Storage::Gpu(mean), Storage::Gpu(var))
-            }
-            _ => return Err(super::mixed_devices(op, self, gamma)),
-        };
+        let p = BatchNormConfig { split, epsilon };
+        let (y, mean, var) = self.storage().batch_norm_train(&gamma.storage(), &beta.storage(), p)?;
         let channels = Shape::new([split.len]);
         let mean = Tensor::from_storage(mean, channels.clone());
         let var = Tensor::from_storage(var, channels);
@@ -95,8 +81,6 @@ impl Tensor {
                 mean: mean.clone(),
                 var: var.clone(),
                 params: p,
-                axis,
-                channel_shape,
             })
         })?;
         Ok((y, mean, var))
@@ -125,43 +109,13 @@ impl Tensor {
 }
 
 /// Saves the input, gamma and the batch statistics, all (C,) vectors as the forward pass saw
-/// them. On a GPU the gradients come from one fused kernel; elsewhere they are composed from
-/// tensor ops (the rule the CPU gradient checks vouch for, and the GPU kernel is compared with).
+/// them; the gradients come from one fused backend op.
 struct BatchNormTrainBackward {
     x: Tensor,
     gamma: Tensor,
     mean: Tensor,
     var: Tensor,
-    params: BatchNormParams,
-    axis: usize,
-    /// (1, .., C, .., 1), for broadcasting the per-channel vectors against `x`.
-    channel_shape: Shape,
-}
-
-impl BatchNormTrainBackward {
-    /// The gradients of x (when `needs_x`), gamma and beta, composed from tensor ops:
-    /// with x_hat = (x - mean) * rstd, d_beta = sum(g), d_gamma = sum(g * x_hat) and
-    /// dx = gamma * rstd / M * (M * g - d_beta - x_hat * d_gamma), summing over every axis but
-    /// the channel axis (M values per channel).
-    fn composed(&self, grad: &Tensor, needs_x: bool) -> Result<(Option<Tensor>, Tensor, Tensor)> {
-        let shape = &self.channel_shape;
-        let count = (self.params.split.outer * self.params.split.inner) as f64;
-        let reduced: Vec<isize> =
-            (0..self.x.rank()).filter(|&a| a != self.axis).map(|a| a as isize).collect();
-        let gamma = self.gamma.with_shape(shape.clone());
-        let rstd = self.var.add_scalar(self.params.epsilon)?.powf(-0.5)?.with_shape(shape.clone());
-        let x_hat = self.x.sub(&self.mean.with_shape(shape.clone()))?.mul(&rstd)?;
-        let d_beta = grad.sum(&reduced, true)?;
-        let d_gamma = grad.mul(&x_hat)?.sum(&reduced, true)?;
-        let d_x = needs_x
-            .then(|| {
-                let centered = grad.mul_scalar(count)?.sub(&d_beta)?.sub(&x_hat.mul(&d_gamma)?)?;
-                centered.mul(&gamma.mul(&rstd)?.mul_scalar(1.0 / count)?)
-            })
-            .transpose()?;
-        let channels = self.gamma.shape().clone();
-        Ok((d_x, d_gamma.with_shape(channels.clone()), d_beta.with_shape(channels)))
-    }
+    params: BatchNormConfig,
 }
 
 impl Backward for BatchNormTrainBackward {
@@ -170,33 +124,18 @@ impl Backward for BatchNormTrainBackward {
     }
 
     fn backward(&self, grad: &Tensor, needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
-        let fused = match (
-            &*self.x.storage(),
-            &*self.gamma.storage(),
-            &*self.mean.storage(),
-            &*self.var.storage(),
-            &*grad.storage(),
-        ) {
-            (
-                Storage::Gpu(x),
-                Storage::Gpu(gamma),
-                Storage::Gpu(mean),
-                Storage::Gpu(var),
-                Storage::Gpu(g),
-            ) => Some(gpu::kernels::batch_norm::batch_norm_train_grad(self.params, x, gamma, mean, var, g)?),
-            _ => None,
-        };
-        let (d_x, d_gamma, d_beta) = match fused {
-            Some((d_x, d_gamma, d_beta)) => {
-                let channels = self.gamma.shape();
-                (
-                    needs[0].then(|| Tensor::from_storage(Storage::Gpu(d_x), self.x.shape().clone())),
-                    Tensor::from_storage(Storage::Gpu(d_gamma), channels.clone()),
-                    Tensor::from_storage(Storage::Gpu(d_beta), channels.clone()),
-                )
-            }
-            None => self.composed(grad, needs[0])?,
-        };
-        Ok(vec![d_x, Some(d_gamma), Some(d_beta)])
+        let (dx, d_gamma, d_beta) = self.x.storage().batch_norm_backward(
+            &self.gamma.storage(),
+            &self.mean.storage(),
+            &self.var.storage(),
+            &grad.storage(),
+            self.params,
+        )?;
+        let channels = self.gamma.shape();
+        Ok(vec![
+            needs[0].then(|| Tensor::from_storage(dx, self.x.shape().clone())),
+            Some(Tensor::from_storage(d_gamma, channels.clone())),
+            Some(Tensor::from_storage(d_beta, channels.clone())),
+        ])
     }
 }

@@ -1,47 +1,14 @@
 //! Elementwise arithmetic between two tensors, with NumPy broadcasting.
 
 use crate::autodiff::{Backward, record};
-use crate::cpu::{self, for_dtype};
-use crate::gpu;
-use crate::storage::Storage;
+use crate::backend::BinaryOp;
 use crate::{Result, Tensor};
-
-/// The elementwise binary kernels every backend provides.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum BinaryOp {
-    Add,
-    Sub,
-    Mul,
-    Div,
-    /// 1 where the operands are equal, else 0 (not differentiable).
-    Equal,
-}
-
-impl BinaryOp {
-    fn name(self) -> &'static str {
-        match self {
-            BinaryOp::Add => "add",
-            BinaryOp::Sub => "sub",
-            BinaryOp::Mul => "mul",
-            BinaryOp::Div => "div",
-            BinaryOp::Equal => "eq",
-        }
-    }
-}
 
 /// Runs the kernel without recording anything.
 fn forward(op: BinaryOp, a: &Tensor, b: &Tensor) -> Result<Tensor> {
     a.same_kind(op.name(), b)?;
     let shape = a.shape().broadcast(op.name(), b.shape())?;
-    let storage = match (&*a.storage(), &*b.storage()) {
-        (Storage::Cpu(x), Storage::Cpu(y)) => Storage::Cpu(for_dtype!(a.dtype(), T => T::into_storage(
-            cpu::binary::broadcast::<T>(op, x.typed(), a.shape(), y.typed(), b.shape(), &shape)
-        ))),
-        (Storage::Gpu(x), Storage::Gpu(y)) => {
-            Storage::Gpu(gpu::kernels::binary::binary(op, x, a.shape(), y, b.shape(), &shape)?)
-        }
-        _ => return Err(super::mixed_devices(op.name(), a, b)),
-    };
+    let storage = a.storage().binary(op, a.shape(), &b.storage(), b.shape(), &shape)?;
     Ok(Tensor::from_storage(storage, shape))
 }
 

@@ -1,9 +1,6 @@
 //! Broadcasting as ops of their own: expanding to a shape, and its adjoint, summing back to one.
 
 use crate::autodiff::{Backward, record};
-use crate::cpu::{self, for_dtype};
-use crate::gpu;
-use crate::storage::Storage;
 use crate::{Error, Result, Shape, Tensor};
 
 impl Tensor {
@@ -18,14 +15,15 @@ impl Tensor {
         if self.shape() == shape {
             return Ok(self.clone());
         }
-        let storage = match &*self.storage() {
-            Storage::Cpu(s) => Storage::Cpu(for_dtype!(self.dtype(), T => T::into_storage(
-                cpu::binary::expand::<T>(s.typed(), self.shape(), shape)
-            ))),
-            Storage::Gpu(s) => Storage::Gpu(gpu::kernels::strided_copy::expand(s, self.shape(), shape)?),
-        };
-        let out = Tensor::from_storage(storage, shape.clone());
+        let out = self.expanded(shape, 1.0)?;
         record(out, &[self], || Box::new(BroadcastBackward { input: self.shape().clone() }))
+    }
+
+    /// This tensor repeated along broadcast axes to fill `shape`, times `scale`, untracked: the
+    /// kernel behind broadcasting, and (scaled) the gradient of a mean. The caller has checked
+    /// that `shape` broadcasts from this one's.
+    pub(crate) fn expanded(&self, shape: &Shape, scale: f64) -> Result<Tensor> {
+        Ok(Tensor::from_storage(self.storage().expand(self.shape(), shape, scale)?, shape.clone()))
     }
 
     /// Sums this tensor down to `shape`, the inverse of broadcasting `shape` up to this one's.

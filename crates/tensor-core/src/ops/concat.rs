@@ -1,9 +1,7 @@
 //! Joining tensors end to end along one axis.
 
 use crate::autodiff::{Backward, record};
-use crate::cpu::layout::{AxisSplit, Window};
-use crate::cpu::{self, for_dtype};
-use crate::gpu;
+use crate::backend::{AxisSplit, Window};
 use crate::storage::Storage;
 use crate::{Error, Result, Shape, Tensor};
 
@@ -44,32 +42,9 @@ impl Tensor {
             })
             .collect();
         let guards: Vec<_> = tensors.iter().map(|t| t.storage()).collect();
-        let storage = match &*guards[0] {
-            Storage::Cpu(_) => Storage::Cpu(for_dtype!(first.dtype(), T => {
-                let parts: Vec<(&[T], Window)> = guards
-                    .iter()
-                    .zip(&windows)
-                    .map(|(guard, &window)| match &**guard {
-                        Storage::Cpu(s) => Ok((s.typed::<T>(), window)),
-                        Storage::Gpu(_) => Err(super::mixed_devices("concat", first, tensors[tensors.len() - 1])),
-                    })
-                    .collect::<Result<_>>()?;
-                T::into_storage(cpu::layout::assemble::<T>(&parts, shape.numel()))
-            })),
-            Storage::Gpu(g) => {
-                let parts = guards
-                    .iter()
-                    .zip(&windows)
-                    .map(|(guard, &window)| match &**guard {
-                        Storage::Gpu(s) => Ok((s, window)),
-                        Storage::Cpu(_) => {
-                            Err(super::mixed_devices("concat", first, tensors[tensors.len() - 1]))
-                        }
-                    })
-                    .collect::<Result<Vec<_>>>()?;
-                Storage::Gpu(gpu::kernels::strided_copy::assemble(&g.device, &parts, shape.numel())?)
-            }
-        };
+        let parts: Vec<(&Storage, Window)> =
+            guards.iter().map(|g| &**g).zip(windows.iter().copied()).collect();
+        let storage = Storage::assemble(first.device(), &parts, shape.numel(), first.dtype())?;
         let out = Tensor::from_storage(storage, shape);
         record(out, tensors, || {
             Box::new(ConcatBackward {

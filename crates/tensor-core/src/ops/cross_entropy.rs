@@ -3,10 +3,7 @@
 //! softmax tensor is stored between the two.
 
 use crate::autodiff::{Backward, record};
-use crate::cpu::cross_entropy::Rows;
-use crate::cpu::{self, for_dtype};
-use crate::gpu;
-use crate::storage::Storage;
+use crate::backend::Rows;
 use crate::{Error, Result, Shape, Tensor};
 
 /// How the labels are given.
@@ -69,46 +66,20 @@ fn check_class_ids(op: &'static str, ids: &Tensor, p: Rows, check_values: bool) 
 
 /// Runs the forward kernel without recording: one loss per sample.
 fn forward(kind: Labels, p: Rows, logits: &Tensor, labels: &Tensor) -> Result<Tensor> {
-    let storage = match (&*logits.storage(), &*labels.storage()) {
-        (Storage::Cpu(z), Storage::Cpu(y)) => {
-            Storage::Cpu(for_dtype!(logits.dtype(), T => T::into_storage(match kind {
-                Labels::Dense => cpu::cross_entropy::softmax_cross_entropy::<T>(p, z.typed(), y.typed()),
-                Labels::Sparse => {
-                    cpu::cross_entropy::sparse_softmax_cross_entropy::<T>(p, z.typed(), y.typed())
-                }
-            })))
-        }
-        (Storage::Gpu(z), Storage::Gpu(y)) => {
-            Storage::Gpu(gpu::kernels::cross_entropy::loss(p, kind == Labels::Sparse, z, y)?)
-        }
-        _ => return Err(super::mixed_devices(kind.name(), logits, labels)),
-    };
+    let storage = logits.storage().cross_entropy(&labels.storage(), p, kind == Labels::Sparse)?;
     Ok(Tensor::from_storage(storage, Shape::new([p.rows])))
 }
 
 /// The gradient with respect to the logits given each sample's loss gradient `grad`: the fused
-/// backward kernel, an op of its own (untracked) so that every backend provides it.
+/// backward kernel, untracked.
 fn logits_grad(kind: Labels, p: Rows, logits: &Tensor, labels: &Tensor, grad: &Tensor) -> Result<Tensor> {
     logits.same_kind(kind.name(), grad)?;
-    let storage = match (&*logits.storage(), &*labels.storage(), &*grad.storage()) {
-        (Storage::Cpu(z), Storage::Cpu(y), Storage::Cpu(g)) => {
-            Storage::Cpu(for_dtype!(logits.dtype(), T => T::into_storage(match kind {
-                Labels::Dense => {
-                    cpu::cross_entropy::softmax_cross_entropy_grad::<T>(p, z.typed(), y.typed(), g.typed())
-                }
-                Labels::Sparse => cpu::cross_entropy::sparse_softmax_cross_entropy_grad::<T>(
-                    p,
-                    z.typed(),
-                    y.typed(),
-                    g.typed(),
-                ),
-            })))
-        }
-        (Storage::Gpu(z), Storage::Gpu(y), Storage::Gpu(g)) => {
-            Storage::Gpu(gpu::kernels::cross_entropy::logits_grad(p, kind == Labels::Sparse, z, y, g)?)
-        }
-        _ => return Err(super::mixed_devices(kind.name(), logits, grad)),
-    };
+    let storage = logits.storage().cross_entropy_backward(
+        &labels.storage(),
+        &grad.storage(),
+        p,
+        kind == Labels::Sparse,
+    )?;
     Ok(Tensor::from_storage(storage, logits.shape().clone()))
 }
 

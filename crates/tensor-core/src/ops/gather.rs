@@ -1,9 +1,6 @@
 //! Indexing along the batch axis: gathering rows, and its adjoint, scatter-adding rows.
 
 use crate::autodiff::{Backward, record};
-use crate::cpu::{self, for_dtype};
-use crate::gpu;
-use crate::storage::Storage;
 use crate::{Error, Result, Shape, Tensor};
 
 /// The number of rows (dimension 0) of `x` and the elements per row.
@@ -36,16 +33,11 @@ fn with_rows(shape: &Shape, rows: usize) -> Shape {
 
 impl Tensor {
     /// The rows (entries along axis 0) named by `indices`, in that order; an index may repeat.
-    /// On a GPU the indices are uploaded, which submits the work recorded so far.
+    /// On a GPU the indices are uploaded with the next submission.
     pub fn gather_rows(&self, indices: &[usize]) -> Result<Tensor> {
         let (rows, row_len) = rows_of("gather_rows", self)?;
         check_indices("gather_rows", indices, rows, self.shape())?;
-        let storage = match &*self.storage() {
-            Storage::Cpu(s) => Storage::Cpu(for_dtype!(self.dtype(), T => T::into_storage(
-                cpu::layout::gather_rows::<T>(s.typed(), row_len, indices)
-            ))),
-            Storage::Gpu(s) => Storage::Gpu(gpu::kernels::gather::gather_rows(s, row_len, indices)?),
-        };
+        let storage = self.storage().gather_rows(row_len, indices)?;
         let out = Tensor::from_storage(storage, with_rows(self.shape(), indices.len()));
         record(out, &[self], || Box::new(GatherRowsBackward { indices: indices.to_vec(), rows }))
     }
@@ -68,14 +60,7 @@ impl Tensor {
         }
         let shape = with_rows(self.shape(), rows);
         check_indices("scatter_add_rows", indices, rows, &shape)?;
-        let storage = match &*self.storage() {
-            Storage::Cpu(s) => Storage::Cpu(for_dtype!(self.dtype(), T => T::into_storage(
-                cpu::layout::scatter_add_rows::<T>(s.typed(), row_len, indices, rows)
-            ))),
-            Storage::Gpu(s) => {
-                Storage::Gpu(gpu::kernels::gather::scatter_add_rows(s, row_len, indices, rows)?)
-            }
-        };
+        let storage = self.storage().scatter_add_rows(row_len, indices, rows)?;
         let out = Tensor::from_storage(storage, shape);
         record(out, &[self], || Box::new(ScatterAddRowsBackward { indices: indices.to_vec() }))
     }

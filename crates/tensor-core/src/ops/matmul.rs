@@ -1,10 +1,7 @@
 //! Matrix products over the last two axes, batched, with operands read transposed in place.
 
 use crate::autodiff::{Backward, record};
-use crate::cpu::matmul::MatmulDims;
-use crate::cpu::{self, for_dtype};
-use crate::gpu;
-use crate::storage::Storage;
+use crate::backend::{Activation, MatmulDims};
 use crate::{Error, Result, Shape, Tensor};
 
 /// A (batch of) matrices as `op` sees it: the batch axes, then rows and columns after the
@@ -76,26 +73,7 @@ fn plan(lhs: &Tensor, rhs: &Tensor, transpose_lhs: bool, transpose_rhs: bool) ->
 
 /// Runs the kernel on checked operands without recording anything.
 fn run(dims: &MatmulDims, lhs: &Tensor, rhs: &Tensor, shape: Shape) -> Result<Tensor> {
-    let storage = match (&*lhs.storage(), &*rhs.storage()) {
-        (Storage::Cpu(a), Storage::Cpu(b)) => Storage::Cpu(for_dtype!(lhs.dtype(), T => T::into_storage(
-            cpu::matmul::matmul::<T>(dims, a.typed(), b.typed())
-        ))),
-        (Storage::Gpu(a), Storage::Gpu(b)) => Storage::Gpu(gpu::kernels::matmul::matmul(a, b, dims)?),
-        _ => return Err(super::mixed_devices("matmul", lhs, rhs)),
-    };
-    Ok(Tensor::from_storage(storage, shape))
-}
-
-/// `op(lhs) · op(rhs)` without recording anything; for ops (such as conv2d) that record
-/// themselves as one step.
-pub(super) fn forward(
-    lhs: &Tensor,
-    rhs: &Tensor,
-    transpose_lhs: bool,
-    transpose_rhs: bool,
-) -> Result<Tensor> {
-    let (dims, shape) = plan(lhs, rhs, transpose_lhs, transpose_rhs)?;
-    run(&dims, lhs, rhs, shape)
+    Ok(Tensor::from_storage(lhs.storage().matmul(&rhs.storage(), dims)?, shape))
 }
 
 impl Tensor {
@@ -122,6 +100,107 @@ impl Tensor {
         record(out, &[self, rhs], || {
             Box::new(MatmulBackward { lhs: self.detach(), rhs: rhs.detach(), transpose_lhs, transpose_rhs })
         })
+    }
+}
+
+/// The (m, k, n) of `activation(x · kernel + bias)` on the last axis of `x`, after checking
+/// the operands.
+fn affine_plan(
+    x: &Tensor,
+    kernel: &Tensor,
+    bias: Option<&Tensor>,
+    activation: Activation,
+) -> Result<(MatmulDims, Shape)> {
+    let op = "affine";
+    activation.check(op)?;
+    x.same_kind(op, kernel)?;
+    let &[k, n] = kernel.dims() else {
+        return Err(Error::shape(
+            op,
+            format!("expected a kernel of shape (in, out), got {}", kernel.shape()),
+        ));
+    };
+    let Some((&features, leading)) = x.dims().split_last() else {
+        return Err(Error::shape(op, "a scalar input has no feature axis"));
+    };
+    if features != k {
+        return Err(Error::shape(
+            op,
+            format!("input {} has {features} features but kernel {} expects {k}", x.shape(), kernel.shape()),
+        ));
+    }
+    if let Some(bias) = bias {
+        x.same_kind(op, bias)?;
+        if bias.dims() != [n] {
+            return Err(Error::shape(op, format!("expected a bias of shape ({n},), got {}", bias.shape())));
+        }
+    }
+    let m = leading.iter().product();
+    Ok((MatmulDims::plain(m, k, n), Shape::new([leading, &[n]].concat())))
+}
+
+impl Tensor {
+    /// `activation(self · kernel + bias)` on the last axis of `self`, as one op: a dense layer,
+    /// (..., in) by an (in, out) kernel and an (out,) bias to (..., out). The bias and the
+    /// activation are applied as the product stores each output, and the backward pass takes
+    /// the activation's derivative from the output, so nothing else is kept.
+    pub fn affine(&self, kernel: &Tensor, bias: Option<&Tensor>, activation: Activation) -> Result<Tensor> {
+        let (dims, shape) = affine_plan(self, kernel, bias, activation)?;
+        let bias_storage = bias.map(|b| b.storage());
+        let storage = self.storage().affine(&kernel.storage(), bias_storage.as_deref(), activation, &dims)?;
+        drop(bias_storage);
+        let out = Tensor::from_storage(storage, shape);
+        let saved = (activation != Activation::Identity).then(|| out.detach());
+        let mut inputs = vec![self, kernel];
+        inputs.extend(bias);
+        record(out, &inputs, || {
+            Box::new(AffineBackward {
+                x: self.detach(),
+                kernel: kernel.detach(),
+                out: saved,
+                activation,
+                dims,
+                has_bias: bias.is_some(),
+            })
+        })
+    }
+}
+
+/// The gradients of [`Tensor::affine`], from one backend call.
+struct AffineBackward {
+    x: Tensor,
+    kernel: Tensor,
+    /// The output, kept when the activation's derivative needs it.
+    out: Option<Tensor>,
+    activation: Activation,
+    dims: MatmulDims,
+    has_bias: bool,
+}
+
+impl Backward for AffineBackward {
+    fn name(&self) -> &'static str {
+        "affine"
+    }
+
+    fn backward(&self, grad: &Tensor, needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
+        let out = self.out.as_ref().map(|o| o.storage());
+        let wanted = [needs[0], needs[1], self.has_bias && needs.get(2).copied().unwrap_or(false)];
+        let (dx, dkernel, dbias) = self.x.storage().affine_backward(
+            &self.kernel.storage(),
+            out.as_deref(),
+            &grad.storage(),
+            self.activation,
+            &self.dims,
+            wanted,
+        )?;
+        let mut grads = vec![
+            dx.map(|d| Tensor::from_storage(d, self.x.shape().clone())),
+            dkernel.map(|d| Tensor::from_storage(d, self.kernel.shape().clone())),
+        ];
+        if self.has_bias {
+            grads.push(dbias.map(|d| Tensor::from_storage(d, Shape::new([self.dims.n]))));
+        }
+        Ok(grads)
     }
 }
 

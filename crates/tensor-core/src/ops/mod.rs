@@ -1,11 +1,11 @@
-//! Every op: forward kernels dispatched by device, and each op's backward rule beside it.
-//! One module per op family.
+//! Every op: shape checks, one call to the backend through [`crate::storage::Storage`], and the
+//! op's backward rule beside it. One module per op family.
 
 mod batch_norm;
 mod binary;
 mod broadcast;
 mod concat;
-pub(crate) mod conv;
+mod conv;
 mod cross_entropy;
 mod dropout;
 mod gather;
@@ -17,15 +17,3 @@ mod reshape;
 mod slice;
 mod softmax;
 mod unary;
-
-pub(crate) use binary::BinaryOp;
-pub(crate) use reduce::ReduceOp;
-pub(crate) use unary::UnaryOp;
-
-use crate::{Error, Tensor};
-
-/// The error for operands on different devices, for the arm of a storage match that pairs a
-/// CPU buffer with a GPU one (ops check devices first, so this only keeps the match total).
-pub(crate) fn mixed_devices(op: &'static str, a: &Tensor, b: &Tensor) -> Error {
-    Error::Device { op, lhs: a.device().clone(), rhs: b.device().clone() }
-}

@@ -1,9 +1,6 @@
 //! Reordering axes: a permutation copies the data into the new row-major order.
 
 use crate::autodiff::{Backward, record};
-use crate::cpu::{self, for_dtype};
-use crate::gpu;
-use crate::storage::Storage;
 use crate::{Error, Result, Shape, Tensor};
 
 impl Tensor {
@@ -23,14 +20,7 @@ impl Tensor {
             ));
         }
         let dims: Vec<usize> = axes.iter().map(|&a| self.shape().dim(a)).collect();
-        let own_strides = self.shape().strides();
-        let strides: Vec<usize> = axes.iter().map(|&a| own_strides[a]).collect();
-        let storage = match &*self.storage() {
-            Storage::Cpu(s) => Storage::Cpu(for_dtype!(self.dtype(), T => T::into_storage(
-                cpu::layout::strided_gather::<T>(s.typed(), &dims, &strides)
-            ))),
-            Storage::Gpu(s) => Storage::Gpu(gpu::kernels::strided_copy::permute(s, self.shape(), axes)?),
-        };
+        let storage = self.storage().permute(self.shape(), axes)?;
         let out = Tensor::from_storage(storage, Shape::new(dims));
         record(out, &[self], || {
             let mut inverse = vec![0; rank];

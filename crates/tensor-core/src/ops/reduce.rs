@@ -1,17 +1,8 @@
 //! Sums, means and maxima along axes.
 
 use crate::autodiff::{Backward, record};
-use crate::cpu::{self, for_dtype};
-use crate::gpu;
-use crate::storage::Storage;
-use crate::{Result, Shape, Tensor};
-
-/// The reduction kernels every backend provides.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum ReduceOp {
-    Sum,
-    Max,
-}
+use crate::backend::{ReduceOp, Rows};
+use crate::{Error, Result, Shape, Tensor};
 
 /// The keep-dims shape of reducing `shape` over `axes`.
 fn kept_shape(shape: &Shape, axes: &[usize]) -> Shape {
@@ -40,13 +31,7 @@ fn dropped_shape(shape: &Shape, axes: &[usize]) -> Shape {
 
 /// Runs the kernel without recording; the result has the keep-dims shape.
 fn forward(op: ReduceOp, x: &Tensor, kept: &Shape) -> Result<Tensor> {
-    let storage = match &*x.storage() {
-        Storage::Cpu(s) => Storage::Cpu(for_dtype!(x.dtype(), T => T::into_storage(
-            cpu::reduce::reduce::<T>(op, s.typed(), x.shape(), kept)
-        ))),
-        Storage::Gpu(s) => Storage::Gpu(gpu::kernels::reduce::reduce(op, s, x.shape(), kept)?),
-    };
-    Ok(Tensor::from_storage(storage, kept.clone()))
+    Ok(Tensor::from_storage(x.storage().reduce(op, x.shape(), kept)?, kept.clone()))
 }
 
 impl Tensor {
@@ -56,16 +41,25 @@ impl Tensor {
         let kept = kept_shape(self.shape(), &axes);
         let out = forward(ReduceOp::Sum, self, &kept)?;
         let out = record(out, &[self], || {
-            Box::new(SumBackward { input: self.shape().clone(), kept: kept.clone() })
+            Box::new(SumBackward { input: self.shape().clone(), kept: kept.clone(), scale: 1.0 })
         })?;
         if keepdim { Ok(out) } else { out.reshape(dropped_shape(self.shape(), &axes)) }
     }
 
-    /// Mean over `axes`.
+    /// Mean over `axes`: the sum times the reciprocal of the count, in one kernel.
     pub fn mean(&self, axes: &[isize], keepdim: bool) -> Result<Tensor> {
-        let resolved = self.shape().axes("mean", axes)?;
-        let count: usize = resolved.iter().map(|&a| self.shape().dim(a)).product();
-        self.sum(axes, keepdim)?.mul_scalar(1.0 / count as f64)
+        let axes = self.shape().axes("mean", axes)?;
+        let kept = kept_shape(self.shape(), &axes);
+        let count: usize = axes.iter().map(|&a| self.shape().dim(a)).product();
+        let out = forward(ReduceOp::Mean, self, &kept)?;
+        let out = record(out, &[self], || {
+            Box::new(SumBackward {
+                input: self.shape().clone(),
+                kept: kept.clone(),
+                scale: 1.0 / count as f64,
+            })
+        })?;
+        if keepdim { Ok(out) } else { out.reshape(dropped_shape(self.shape(), &axes)) }
     }
 
     /// Maximum over `axes`. Where several elements tie for the maximum, the gradient is shared
@@ -92,20 +86,45 @@ impl Tensor {
         let all: Vec<isize> = (0..self.rank() as isize).collect();
         self.mean(&all, false)
     }
+
+    /// The index of the first maximum along `axis` (negative axes count from the end), as a
+    /// float, with NumPy's rule that NaN counts as the maximum. Not differentiable: the result is
+    /// untracked.
+    pub fn argmax(&self, axis: isize) -> Result<Tensor> {
+        let axis = self.shape().axis("argmax", axis)?;
+        if self.shape().dim(axis) == 0 {
+            return Err(Error::shape("argmax", format!("axis {axis} of shape {} is empty", self.shape())));
+        }
+        // The kernel works along rows: bring the axis last.
+        let last = self.rank() - 1;
+        let x = if axis == last {
+            self.detach()
+        } else {
+            let mut order: Vec<usize> = (0..self.rank()).filter(|&a| a != axis).collect();
+            order.push(axis);
+            self.detach().permute(&order)?
+        };
+        let classes = self.shape().dim(axis);
+        let rows = Rows { rows: self.numel() / classes, classes };
+        Ok(Tensor::from_storage(x.storage().argmax(rows)?, dropped_shape(self.shape(), &[axis])))
+    }
 }
 
+/// The gradient of a sum (`scale` 1) or a mean (the reciprocal of the count): the output's
+/// gradient spread back over the reduced axes, in one kernel.
 struct SumBackward {
     input: Shape,
     kept: Shape,
+    scale: f64,
 }
 
 impl Backward for SumBackward {
     fn name(&self) -> &'static str {
-        "sum"
+        if self.scale == 1.0 { "sum" } else { "mean" }
     }
 
     fn backward(&self, grad: &Tensor, _needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
-        Ok(vec![Some(grad.reshape(self.kept.clone())?.broadcast_to(&self.input)?)])
+        Ok(vec![Some(grad.reshape(self.kept.clone())?.expanded(&self.input, self.scale)?)])
     }
 }
 

@@ -1,9 +1,7 @@
 //! Slicing a range along one axis, and its adjoint, zero padding along one axis.
 
 use crate::autodiff::{Backward, record};
-use crate::cpu::layout::{AxisSplit, Window};
-use crate::cpu::{self, for_dtype};
-use crate::gpu;
+use crate::backend::{AxisSplit, Window};
 use crate::storage::Storage;
 use crate::{Error, Result, Shape, Tensor};
 
@@ -29,12 +27,7 @@ impl Tensor {
             ));
         }
         let window = Window { wide: AxisSplit::new(self.shape(), axis), start, len: end - start };
-        let storage = match &*self.storage() {
-            Storage::Cpu(s) => Storage::Cpu(for_dtype!(self.dtype(), T => T::into_storage(
-                cpu::layout::read_window::<T>(s.typed(), window)
-            ))),
-            Storage::Gpu(s) => Storage::Gpu(gpu::kernels::strided_copy::read_window(s, window)?),
-        };
+        let storage = self.storage().read_window(window)?;
         let out = Tensor::from_storage(storage, resized(self.shape(), axis, end - start));
         record(out, &[self], || Box::new(SliceBackward { axis, before: start, after: dim - end }))
     }
@@ -52,14 +45,8 @@ impl Tensor {
         })?;
         let shape = resized(self.shape(), axis, padded);
         let window = Window { wide: AxisSplit::new(&shape, axis), start: before, len: dim };
-        let storage = match &*self.storage() {
-            Storage::Cpu(s) => Storage::Cpu(for_dtype!(self.dtype(), T => T::into_storage(
-                cpu::layout::assemble::<T>(&[(s.typed(), window)], shape.numel())
-            ))),
-            Storage::Gpu(s) => {
-                Storage::Gpu(gpu::kernels::strided_copy::assemble(&s.device, &[(s, window)], shape.numel())?)
-            }
-        };
+        let storage =
+            Storage::assemble(self.device(), &[(&self.storage(), window)], shape.numel(), self.dtype())?;
         let out = Tensor::from_storage(storage, shape);
         record(out, &[self], || Box::new(PadBackward { axis, start: before, end: before + dim }))
     }

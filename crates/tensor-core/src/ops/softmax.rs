@@ -2,10 +2,7 @@
 //! tensors, and stable for inputs of any magnitude).
 
 use crate::autodiff::{Backward, record};
-use crate::cpu::layout::AxisSplit;
-use crate::cpu::{self, for_dtype};
-use crate::gpu;
-use crate::storage::Storage;
+use crate::backend::AxisSplit;
 use crate::{Result, Tensor};
 
 /// The two fused kernels every backend provides.
@@ -28,15 +25,7 @@ impl SoftmaxOp {
 fn softmax(op: SoftmaxOp, x: &Tensor, axis: isize) -> Result<Tensor> {
     let axis = x.shape().axis(op.name(), axis)?;
     let split = AxisSplit::new(x.shape(), axis);
-    let storage = match &*x.storage() {
-        Storage::Cpu(s) => Storage::Cpu(for_dtype!(x.dtype(), T => T::into_storage(match op {
-            SoftmaxOp::Softmax => cpu::softmax::softmax::<T>(s.typed(), split),
-            SoftmaxOp::LogSoftmax => cpu::softmax::log_softmax::<T>(s.typed(), split),
-        }))),
-        Storage::Gpu(s) => {
-            Storage::Gpu(gpu::kernels::softmax::softmax(s, split, op == SoftmaxOp::LogSoftmax)?)
-        }
-    };
+    let storage = x.storage().softmax(split, op == SoftmaxOp::LogSoftmax)?;
     let out = Tensor::from_storage(storage, x.shape().clone());
     let saved = out.detach();
     record(out, &[x], || Box::new(SoftmaxBackward { op, out: saved, axis: axis as isize }))

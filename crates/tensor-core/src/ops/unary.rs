@@ -1,72 +1,12 @@
 //! Elementwise functions of one tensor: arithmetic, scalar arithmetic and activations.
 
 use crate::autodiff::{Backward, record};
-use crate::cpu::{self, for_dtype};
-use crate::gpu;
-use crate::storage::Storage;
+use crate::backend::UnaryOp;
 use crate::{Error, Result, Tensor};
-
-/// The elementwise unary kernels every backend provides. Scalars ride along as f64.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub(crate) enum UnaryOp {
-    Neg,
-    Exp,
-    Log,
-    Sqrt,
-    Abs,
-    /// -1, 0 or 1.
-    Sign,
-    Square,
-    Powf(f64),
-    AddScalar(f64),
-    MulScalar(f64),
-    Relu,
-    LeakyRelu(f64),
-    Sigmoid,
-    Tanh,
-    /// 1 where `x >= threshold`, else 0: the McCulloch–Pitts unit.
-    Step(f64),
-    /// `x` clamped to `[low, high]`.
-    Clip(f64, f64),
-}
-
-impl UnaryOp {
-    fn name(self) -> &'static str {
-        match self {
-            UnaryOp::Neg => "neg",
-            UnaryOp::Exp => "exp",
-            UnaryOp::Log => "log",
-            UnaryOp::Sqrt => "sqrt",
-            UnaryOp::Abs => "abs",
-            UnaryOp::Sign => "sign",
-            UnaryOp::Square => "square",
-            UnaryOp::Powf(_) => "powf",
-            UnaryOp::AddScalar(_) => "add_scalar",
-            UnaryOp::MulScalar(_) => "mul_scalar",
-            UnaryOp::Relu => "relu",
-            UnaryOp::LeakyRelu(_) => "leaky_relu",
-            UnaryOp::Sigmoid => "sigmoid",
-            UnaryOp::Tanh => "tanh",
-            UnaryOp::Step(_) => "step",
-            UnaryOp::Clip(..) => "clip",
-        }
-    }
-}
-
-/// Runs the kernel without recording anything.
-fn forward(op: UnaryOp, x: &Tensor) -> Result<Tensor> {
-    let storage = match &*x.storage() {
-        Storage::Cpu(s) => {
-            Storage::Cpu(for_dtype!(x.dtype(), T => T::into_storage(cpu::unary::map::<T>(op, s.typed()))))
-        }
-        Storage::Gpu(s) => Storage::Gpu(gpu::kernels::unary::unary(op, s)?),
-    };
-    Ok(Tensor::from_storage(storage, x.shape().clone()))
-}
 
 /// Runs the kernel and records its rule.
 fn unary(op: UnaryOp, x: &Tensor) -> Result<Tensor> {
-    let out = forward(op, x)?;
+    let out = Tensor::from_storage(x.storage().unary(op)?, x.shape().clone());
     let saved = out.detach();
     record(out, &[x], || Box::new(UnaryBackward { op, x: x.detach(), out: saved }))
 }
@@ -147,6 +87,7 @@ impl Tensor {
     }
 }
 
+/// The op's backward rule, one fused kernel: the incoming gradient times the op's derivative.
 struct UnaryBackward {
     op: UnaryOp,
     x: Tensor,
@@ -159,29 +100,11 @@ impl Backward for UnaryBackward {
     }
 
     fn backward(&self, grad: &Tensor, _needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
-        let (x, out) = (&self.x, &self.out);
         let d = match self.op {
-            UnaryOp::Neg => grad.neg()?,
-            UnaryOp::Exp => grad.mul(out)?,
-            UnaryOp::Log => grad.div(x)?,
-            UnaryOp::Sqrt => grad.div(out)?.mul_scalar(0.5)?,
-            UnaryOp::Abs => grad.mul(&x.sign()?)?,
-            UnaryOp::Sign | UnaryOp::Step(_) => grad.zeros_like()?,
-            UnaryOp::Square => grad.mul(x)?.mul_scalar(2.0)?,
-            UnaryOp::Powf(p) => grad.mul(&x.powf(p - 1.0)?)?.mul_scalar(p)?,
             UnaryOp::AddScalar(_) => grad.clone(),
-            UnaryOp::MulScalar(c) => grad.mul_scalar(c)?,
-            // relu'(0) = 0, as in Keras and PyTorch.
-            UnaryOp::Relu => grad.mul(&x.neg()?.step(0.0)?.neg()?.add_scalar(1.0)?)?,
-            UnaryOp::LeakyRelu(alpha) => {
-                let not_positive = x.neg()?.step(0.0)?;
-                grad.mul(&not_positive.mul_scalar(alpha - 1.0)?.add_scalar(1.0)?)?
-            }
-            UnaryOp::Sigmoid => grad.mul(&out.mul(&out.neg()?.add_scalar(1.0)?)?)?,
-            UnaryOp::Tanh => grad.mul(&out.square()?.neg()?.add_scalar(1.0)?)?,
-            UnaryOp::Clip(low, high) => {
-                let inside = x.step(low)?.mul(&x.neg()?.step(-high)?)?;
-                grad.mul(&inside)?
+            op => {
+                let storage = self.x.storage().unary_backward(op, &self.out.storage(), &grad.storage())?;
+                Tensor::from_storage(storage, self.x.shape().clone())
             }
         };
         Ok(vec![Some(d)])

@@ -1,9 +1,8 @@
 //! Keras 3 `Adadelta` (keras/src/optimizers/adadelta.py).
 
-use super::{NON_NEGATIVE, Slots, apply, check_range};
-use crate::cpu::{self, for_dtype};
-use crate::gpu::kernels::optim as gpu;
-use crate::{Result, Tensor};
+use super::{NON_NEGATIVE, check_range};
+use crate::Result;
+use crate::backend::UpdateRule;
 
 pub(super) const NAME: &str = "adadelta";
 
@@ -33,31 +32,7 @@ impl Adadelta {
         check_range(NAME, "epsilon", self.epsilon, NON_NEGATIVE)
     }
 
-    pub(super) fn slots(&self, param: &Tensor) -> Result<Slots> {
-        Ok(Slots::Adadelta {
-            accumulated_grad: param.zeros_like()?,
-            accumulated_delta_var: param.zeros_like()?,
-        })
-    }
-
-    pub(super) fn update(
-        &self,
-        param: &Tensor,
-        grad: &Tensor,
-        accumulated_grad: &Tensor,
-        accumulated_delta_var: &Tensor,
-    ) -> Result<()> {
-        apply(
-            NAME,
-            param,
-            grad,
-            [accumulated_grad, accumulated_delta_var],
-            |p, g, [acc_g, acc_delta]| {
-                for_dtype!(p.dtype(), T => cpu::optim::adadelta::<T>(
-                    self, p.typed_mut(), g.typed(), acc_g.typed_mut(), acc_delta.typed_mut()
-                ))
-            },
-            |p, g, [acc_g, acc_delta]| gpu::adadelta(self, p, g, acc_g, acc_delta),
-        )
+    pub(super) fn rule(&self) -> UpdateRule {
+        UpdateRule::Adadelta { learning_rate: self.learning_rate, rho: self.rho, epsilon: self.epsilon }
     }
 }

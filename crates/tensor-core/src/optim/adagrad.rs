@@ -1,9 +1,8 @@
 //! Keras 3 `Adagrad` (keras/src/optimizers/adagrad.py).
 
-use super::{NON_NEGATIVE, Slots, apply, check_range};
-use crate::cpu::{self, for_dtype};
-use crate::gpu::kernels::optim as gpu;
-use crate::{Result, Tensor};
+use super::{NON_NEGATIVE, check_range};
+use crate::Result;
+use crate::backend::UpdateRule;
 
 pub(super) const NAME: &str = "adagrad";
 
@@ -31,18 +30,7 @@ impl Adagrad {
         check_range(NAME, "epsilon", self.epsilon, NON_NEGATIVE)
     }
 
-    pub(super) fn slots(&self, param: &Tensor) -> Result<Slots> {
-        Ok(Slots::Adagrad { accumulator: param.full_like(self.initial_accumulator_value)? })
-    }
-
-    pub(super) fn update(&self, param: &Tensor, grad: &Tensor, accumulator: &Tensor) -> Result<()> {
-        apply(
-            NAME,
-            param,
-            grad,
-            [accumulator],
-            |p, g, [acc]| for_dtype!(p.dtype(), T => cpu::optim::adagrad::<T>(self, p.typed_mut(), g.typed(), acc.typed_mut())),
-            |p, g, [acc]| gpu::adagrad(self, p, g, acc),
-        )
+    pub(super) fn rule(&self) -> UpdateRule {
+        UpdateRule::Adagrad { learning_rate: self.learning_rate, epsilon: self.epsilon }
     }
 }

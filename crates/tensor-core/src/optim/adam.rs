@@ -1,10 +1,8 @@
 //! Keras 3 `Adam` (keras/src/optimizers/adam.py), without amsgrad.
 
-use super::{NON_NEGATIVE, Slots, apply, check_range};
-use crate::cpu::optim::AdamStep;
-use crate::cpu::{self, for_dtype};
-use crate::gpu::kernels::optim as gpu;
-use crate::{Result, Tensor};
+use super::{NON_NEGATIVE, check_range};
+use crate::Result;
+use crate::backend::{AdamStep, UpdateRule};
 
 pub(super) const NAME: &str = "adam";
 
@@ -37,32 +35,14 @@ impl Adam {
         check_range(NAME, "epsilon", self.epsilon, NON_NEGATIVE)
     }
 
-    pub(super) fn slots(&self, param: &Tensor) -> Result<Slots> {
-        Ok(Slots::Adam { momentum: param.zeros_like()?, velocity: param.zeros_like()? })
-    }
-
-    pub(super) fn update(
-        &self,
-        param: &Tensor,
-        grad: &Tensor,
-        momentum: &Tensor,
-        velocity: &Tensor,
-        iteration: u64,
-    ) -> Result<()> {
-        let t = iteration as f64;
-        let step = AdamStep {
+    /// The step's scalars at step `t` (from 1).
+    pub(super) fn rule(&self, t: u64) -> UpdateRule {
+        let t = t as f64;
+        UpdateRule::Adam(AdamStep {
             alpha: self.learning_rate * (1.0 - self.beta_2.powf(t)).sqrt() / (1.0 - self.beta_1.powf(t)),
             beta_1: self.beta_1,
             beta_2: self.beta_2,
             epsilon: self.epsilon,
-        };
-        apply(
-            NAME,
-            param,
-            grad,
-            [momentum, velocity],
-            |p, g, [m, v]| for_dtype!(p.dtype(), T => cpu::optim::adam::<T>(&step, p.typed_mut(), g.typed(), m.typed_mut(), v.typed_mut())),
-            |p, g, [m, v]| gpu::adam(&step, p, g, m, v),
-        )
+        })
     }
 }

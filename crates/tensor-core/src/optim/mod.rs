@@ -3,9 +3,9 @@
 //!
 //! Each optimizer is a small struct of hyper-parameters ([`Sgd`], [`Adam`]...), wrapped in
 //! [`Optimizer`]. Every parameter tensor has a [`State`] holding its slot tensors (momentums,
-//! velocities...), made by [`Optimizer::state_for`]. [`Optimizer::step`] updates a parameter and
-//! its state in place, in one fused kernel per parameter tensor; updates are never recorded on a
-//! tape.
+//! velocities...), made by [`Optimizer::state_for`]. [`Optimizer::step_many`] updates a set of
+//! parameters and their states in place, as one training step: on a GPU with one dispatch for
+//! all of them ([`Optimizer::step`] updates one). Updates are never recorded on a tape.
 //!
 //! ```
 //! use tensor_core::optim::{Adam, Optimizer};
@@ -37,8 +37,7 @@ use nadam::UProduct;
 pub use rmsprop::RmsProp;
 pub use sgd::Sgd;
 
-use crate::cpu::CpuStorage;
-use crate::gpu::storage::GpuStorage;
+use crate::backend::UpdateRule;
 use crate::storage::Storage;
 use crate::{Error, Result, Tensor};
 
@@ -105,52 +104,155 @@ impl Optimizer {
         }
     }
 
+    /// The settings that decide which slots a state has, for errors.
+    fn slot_settings(&self) -> String {
+        match self {
+            Optimizer::Sgd(o) => format!("momentum {}", o.momentum),
+            Optimizer::RmsProp(o) => format!("momentum {} and centered {}", o.momentum, o.centered),
+            other => format!("{}'s settings", other.name()),
+        }
+    }
+
+    /// What every slot of a fresh state starts at (Adagrad's accumulators start at its
+    /// `initial_accumulator_value`, every other slot at 0).
+    fn slot_start(&self) -> f64 {
+        match self {
+            Optimizer::Adagrad(o) => o.initial_accumulator_value,
+            _ => 0.0,
+        }
+    }
+
+    /// The update rule at step `iteration`, given the state of one of the parameters it updates
+    /// (Nadam keeps its momentum schedule's running product there).
+    fn rule(&self, state: &mut State, iteration: u64) -> UpdateRule {
+        match self {
+            Optimizer::Sgd(o) => o.rule(),
+            Optimizer::RmsProp(o) => o.rule(),
+            Optimizer::Adagrad(o) => o.rule(),
+            Optimizer::Adadelta(o) => o.rule(),
+            Optimizer::Adam(o) => o.rule(iteration),
+            Optimizer::Nadam(o) => o.rule(iteration, state.u_product.at(o.beta_1, iteration)),
+        }
+    }
+
     /// A fresh state for `param`: its slot tensors, shaped like it, at their initial values.
     pub fn state_for(&self, param: &Tensor) -> Result<State> {
         self.check()?;
-        let slots = match self {
-            Optimizer::Sgd(o) => o.slots(param)?,
-            Optimizer::RmsProp(o) => o.slots(param)?,
-            Optimizer::Adagrad(o) => o.slots(param)?,
-            Optimizer::Adadelta(o) => o.slots(param)?,
-            Optimizer::Adam(o) => o.slots(param)?,
-            Optimizer::Nadam(o) => o.slots(param)?,
-        };
-        Ok(State { slots })
+        let mut state = State { optimizer: self.name(), slots: Vec::new(), u_product: UProduct::START };
+        let names = self.rule(&mut state, 1).slots();
+        state.slots = names
+            .iter()
+            .map(|&name| Ok((name, param.full_like(self.slot_start())?)))
+            .collect::<Result<_>>()?;
+        Ok(state)
     }
 
     /// Updates `param` and its `state` in place from the gradient `grad`. `iteration` counts the
     /// training steps from 1 (Keras's `optimizer.iterations + 1`); Adam and Nadam correct their
     /// moments' bias with it.
     pub fn step(&self, param: &Tensor, grad: &Tensor, state: &mut State, iteration: u64) -> Result<()> {
+        self.step_many(&mut [(param, grad, state)], iteration)
+    }
+
+    /// Updates every `(parameter, gradient, state)` in place, as training step `iteration`: the
+    /// same as [`Optimizer::step`] on each, but on a GPU one dispatch updates them all (their
+    /// parameters and states are packed into shared buffers on the first step, each tensor
+    /// becoming a view of its range). They must all live on one device, in one dtype.
+    pub fn step_many(&self, items: &mut [(&Tensor, &Tensor, &mut State)], iteration: u64) -> Result<()> {
         self.check()?;
+        let op = self.name();
         if iteration == 0 {
-            return Err(Error::argument(self.name(), "iteration counts training steps from 1, got 0"));
+            return Err(Error::argument(op, "iteration counts training steps from 1, got 0"));
         }
-        match (self, &mut state.slots) {
-            (Optimizer::Sgd(o), Slots::Sgd { momentum }) => o.update(param, grad, momentum.as_ref()),
-            (Optimizer::RmsProp(o), Slots::RmsProp { velocity, momentum, average_gradient }) => {
-                o.update(param, grad, velocity, momentum.as_ref(), average_gradient.as_ref())
+        let Some((first, _, _)) = items.first() else { return Ok(()) };
+        let (dtype, device) = (first.dtype(), first.device().clone());
+        let mut rule = None;
+        for (param, grad, state) in items.iter_mut() {
+            if param.dtype() != dtype || param.device() != &device {
+                return Err(Error::argument(
+                    op,
+                    format!(
+                        "one step updates parameters of one dtype on one device: {} on {} and {} on {}",
+                        dtype,
+                        device,
+                        param.dtype(),
+                        param.device()
+                    ),
+                ));
             }
-            (Optimizer::Adagrad(o), Slots::Adagrad { accumulator }) => o.update(param, grad, accumulator),
-            (Optimizer::Adadelta(o), Slots::Adadelta { accumulated_grad, accumulated_delta_var }) => {
-                o.update(param, grad, accumulated_grad, accumulated_delta_var)
+            check_item(op, param, grad, state)?;
+            let this = self.rule(state, iteration);
+            if this.slots() != state.slots.iter().map(|(name, _)| *name).collect::<Vec<_>>() {
+                return Err(settings_changed(
+                    op,
+                    format!(
+                        "the state holds the slots {:?}, but with {} a step needs {:?}",
+                        state.names(),
+                        self.slot_settings(),
+                        this.slots()
+                    ),
+                ));
             }
-            (Optimizer::Adam(o), Slots::Adam { momentum, velocity }) => {
-                o.update(param, grad, momentum, velocity, iteration)
+            rule = Some(this);
+        }
+        let Some(rule) = rule else { return Ok(()) };
+        // Each operand is locked separately, so two sharing a buffer would deadlock (and be a
+        // bug in the caller anyway).
+        let written: Vec<&Tensor> = items
+            .iter()
+            .flat_map(|(p, _, s)| std::iter::once(*p).chain(s.slots.iter().map(|(_, t)| t)))
+            .collect();
+        let read = items.iter().map(|(_, g, _)| *g);
+        for (i, w) in written.iter().enumerate() {
+            if written[i + 1..].iter().any(|o| o.shares_storage(w))
+                || read.clone().any(|g| g.shares_storage(w))
+            {
+                return Err(Error::argument(
+                    op,
+                    "the parameters, their gradients and their state tensors must not share storage",
+                ));
             }
-            (Optimizer::Nadam(o), Slots::Nadam { momentum, velocity, u_product }) => {
-                o.update(param, grad, momentum, velocity, u_product, iteration)
-            }
-            (o, slots) => Err(Error::argument(
-                o.name(),
+        }
+        let mut params: Vec<_> = items.iter().map(|(p, _, _)| p.storage_mut()).collect();
+        let grads: Vec<_> = items.iter().map(|(_, g, _)| g.storage()).collect();
+        let mut slots: Vec<Vec<_>> =
+            items.iter().map(|(_, _, s)| s.slots.iter().map(|(_, t)| t.storage_mut()).collect()).collect();
+        let mut operands: Vec<(&mut Storage, &Storage, Vec<&mut Storage>)> = params
+            .iter_mut()
+            .zip(&grads)
+            .zip(slots.iter_mut())
+            .map(|((p, g), s)| (&mut **p, &**g, s.iter_mut().map(|s| &mut **s).collect()))
+            .collect();
+        Storage::update(&rule, &mut operands)
+    }
+}
+
+/// Checks one parameter's gradient and state against it.
+fn check_item(op: &'static str, param: &Tensor, grad: &Tensor, state: &State) -> Result<()> {
+    param.same_layout(op, grad)?;
+    if state.optimizer != op {
+        return Err(Error::argument(
+            op,
+            format!("this state was made by {}; make one with this optimizer's `state_for`", state.optimizer),
+        ));
+    }
+    for (_, slot) in &state.slots {
+        if slot.shape() != param.shape() || slot.dtype() != param.dtype() || slot.device() != param.device() {
+            return Err(Error::argument(
+                op,
                 format!(
-                    "this state was made by {}; make one with this optimizer's `state_for`",
-                    slots.name()
+                    "the state is for a {} {} tensor on {}, not this {} {} parameter on {}; make one with `state_for`",
+                    slot.dtype(),
+                    slot.shape(),
+                    slot.device(),
+                    param.dtype(),
+                    param.shape(),
+                    param.device()
                 ),
-            )),
+            ));
         }
     }
+    Ok(())
 }
 
 impl From<Sgd> for Optimizer {
@@ -192,56 +294,22 @@ impl From<Nadam> for Optimizer {
 /// An optimizer's per-parameter state: the slot tensors Keras keeps for one variable.
 #[derive(Debug)]
 pub struct State {
-    slots: Slots,
+    /// The optimizer that made it.
+    optimizer: &'static str,
+    slots: Vec<(&'static str, Tensor)>,
+    /// Nadam's momentum-schedule product, advanced each step (unused by the others).
+    u_product: UProduct,
 }
 
 impl State {
     /// The slot tensors with Keras's names ("momentum", "velocity"...), for checkpoints: they
     /// share storage with the state, so `assign` to them restores it.
     pub fn tensors(&self) -> Vec<(&'static str, &Tensor)> {
-        let named: Vec<(&'static str, Option<&Tensor>)> = match &self.slots {
-            Slots::Sgd { momentum } => vec![("momentum", momentum.as_ref())],
-            Slots::RmsProp { velocity, momentum, average_gradient } => vec![
-                ("velocity", Some(velocity)),
-                ("momentum", momentum.as_ref()),
-                ("average_gradient", average_gradient.as_ref()),
-            ],
-            Slots::Adagrad { accumulator } => vec![("accumulator", Some(accumulator))],
-            Slots::Adadelta { accumulated_grad, accumulated_delta_var } => {
-                vec![
-                    ("accumulated_grad", Some(accumulated_grad)),
-                    ("accumulated_delta_var", Some(accumulated_delta_var)),
-                ]
-            }
-            Slots::Adam { momentum, velocity } | Slots::Nadam { momentum, velocity, .. } => {
-                vec![("momentum", Some(momentum)), ("velocity", Some(velocity))]
-            }
-        };
-        named.into_iter().filter_map(|(name, t)| Some((name, t?))).collect()
+        self.slots.iter().map(|(name, t)| (*name, t)).collect()
     }
-}
 
-/// The slots of each optimizer; optional ones exist only where Keras creates them.
-#[derive(Debug)]
-enum Slots {
-    Sgd { momentum: Option<Tensor> },
-    RmsProp { velocity: Tensor, momentum: Option<Tensor>, average_gradient: Option<Tensor> },
-    Adagrad { accumulator: Tensor },
-    Adadelta { accumulated_grad: Tensor, accumulated_delta_var: Tensor },
-    Adam { momentum: Tensor, velocity: Tensor },
-    Nadam { momentum: Tensor, velocity: Tensor, u_product: UProduct },
-}
-
-impl Slots {
-    fn name(&self) -> &'static str {
-        match self {
-            Slots::Sgd { .. } => sgd::NAME,
-            Slots::RmsProp { .. } => rmsprop::NAME,
-            Slots::Adagrad { .. } => adagrad::NAME,
-            Slots::Adadelta { .. } => adadelta::NAME,
-            Slots::Adam { .. } => adam::NAME,
-            Slots::Nadam { .. } => nadam::NAME,
-        }
+    fn names(&self) -> Vec<&'static str> {
+        self.slots.iter().map(|(name, _)| *name).collect()
     }
 }
 
@@ -260,65 +328,4 @@ fn check_range(op: &'static str, name: &str, value: f64, range: impl RangeBounds
 /// The error for a state whose optional slots do not match the optimizer's settings.
 fn settings_changed(op: &'static str, detail: String) -> Error {
     Error::argument(op, format!("{detail}; make a new state with `state_for` after changing the settings"))
-}
-
-/// Checks `grad` and the state `slots` against `param`, then runs the kernel of their device:
-/// `cpu` on their host data, or `gpu`, which records one fused dispatch. Either updates `param`
-/// and the slots in place.
-fn apply<const K: usize>(
-    op: &'static str,
-    param: &Tensor,
-    grad: &Tensor,
-    slots: [&Tensor; K],
-    cpu: impl FnOnce(&mut CpuStorage, &CpuStorage, [&mut CpuStorage; K]),
-    gpu: impl FnOnce(&GpuStorage, &GpuStorage, [&GpuStorage; K]) -> Result<()>,
-) -> Result<()> {
-    param.same_layout(op, grad)?;
-    for slot in slots {
-        if slot.shape() != param.shape() || slot.dtype() != param.dtype() || slot.device() != param.device() {
-            return Err(Error::argument(
-                op,
-                format!(
-                    "the state is for a {} {} tensor on {}, not this {} {} parameter on {}; make one with `state_for`",
-                    slot.dtype(),
-                    slot.shape(),
-                    slot.device(),
-                    param.dtype(),
-                    param.shape(),
-                    param.device()
-                ),
-            ));
-        }
-    }
-    // Each operand is locked separately, so a shared buffer would deadlock (and be a bug anyway).
-    if param.shares_storage(grad) || slots.iter().any(|s| s.shares_storage(param) || s.shares_storage(grad)) {
-        return Err(Error::argument(
-            op,
-            "the parameter, its gradient and its state tensors must not share storage",
-        ));
-    }
-    let mut p = param.storage_mut();
-    let g = grad.storage();
-    let mut guards = slots.map(Tensor::storage_mut);
-    // The devices were checked above: every slot lives where the parameter does.
-    match (&mut *p, &*g) {
-        (Storage::Cpu(p), Storage::Cpu(g)) => cpu(
-            p,
-            g,
-            guards.each_mut().map(|s| match &mut **s {
-                Storage::Cpu(s) => s,
-                Storage::Gpu(_) => unreachable!("a slot on another device than its parameter"),
-            }),
-        ),
-        (Storage::Gpu(p), Storage::Gpu(g)) => gpu(
-            p,
-            g,
-            guards.each_ref().map(|s| match &**s {
-                Storage::Gpu(s) => s,
-                Storage::Cpu(_) => unreachable!("a slot on another device than its parameter"),
-            }),
-        )?,
-        _ => return Err(crate::ops::mixed_devices(op, param, grad)),
-    }
-    Ok(())
 }

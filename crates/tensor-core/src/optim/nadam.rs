@@ -1,11 +1,9 @@
 //! Keras 3 `Nadam` (keras/src/optimizers/nadam.py): Adam with Nesterov momentum and Dozat's
 //! momentum schedule.
 
-use super::{NON_NEGATIVE, Slots, apply, check_range};
-use crate::cpu::optim::NadamStep;
-use crate::cpu::{self, for_dtype};
-use crate::gpu::kernels::optim as gpu;
-use crate::{Result, Tensor};
+use super::{NON_NEGATIVE, check_range};
+use crate::Result;
+use crate::backend::{NadamStep, UpdateRule};
 
 pub(super) const NAME: &str = "nadam";
 
@@ -46,10 +44,10 @@ pub(super) struct UProduct {
 }
 
 impl UProduct {
-    const START: UProduct = UProduct { step: 0, value: 1.0 };
+    pub(super) const START: UProduct = UProduct { step: 0, value: 1.0 };
 
     /// The product up to step `t`, restarting from step 0 when `t` is behind it.
-    fn at(&mut self, beta_1: f64, t: u64) -> f64 {
+    pub(super) fn at(&mut self, beta_1: f64, t: u64) -> f64 {
         if t < self.step {
             *self = UProduct::START;
         }
@@ -71,43 +69,19 @@ impl Nadam {
         check_range(NAME, "epsilon", self.epsilon, NON_NEGATIVE)
     }
 
-    pub(super) fn slots(&self, param: &Tensor) -> Result<Slots> {
-        Ok(Slots::Nadam {
-            momentum: param.zeros_like()?,
-            velocity: param.zeros_like()?,
-            u_product: UProduct::START,
-        })
-    }
-
-    pub(super) fn update(
-        &self,
-        param: &Tensor,
-        grad: &Tensor,
-        momentum: &Tensor,
-        velocity: &Tensor,
-        u_product: &mut UProduct,
-        iteration: u64,
-    ) -> Result<()> {
-        let product = u_product.at(self.beta_1, iteration);
-        let u_next = schedule(self.beta_1, iteration.saturating_add(1));
-        let step = NadamStep {
+    /// The step's scalars at step `t` (from 1), given the schedule's product up to `t`.
+    pub(super) fn rule(&self, t: u64, u_product: f64) -> UpdateRule {
+        let u_next = schedule(self.beta_1, t.saturating_add(1));
+        UpdateRule::Nadam(NadamStep {
             learning_rate: self.learning_rate,
             beta_1: self.beta_1,
             beta_2: self.beta_2,
             epsilon: self.epsilon,
-            u: schedule(self.beta_1, iteration),
+            u: schedule(self.beta_1, t),
             u_next,
-            u_product: product,
-            u_product_next: product * u_next,
-            beta_2_power: self.beta_2.powf(iteration as f64),
-        };
-        apply(
-            NAME,
-            param,
-            grad,
-            [momentum, velocity],
-            |p, g, [m, v]| for_dtype!(p.dtype(), T => cpu::optim::nadam::<T>(&step, p.typed_mut(), g.typed(), m.typed_mut(), v.typed_mut())),
-            |p, g, [m, v]| gpu::nadam(&step, p, g, m, v),
-        )
+            u_product,
+            u_product_next: u_product * u_next,
+            beta_2_power: self.beta_2.powf(t as f64),
+        })
     }
 }

@@ -1,9 +1,8 @@
 //! Keras 3 `RMSprop` (keras/src/optimizers/rmsprop.py).
 
-use super::{NON_NEGATIVE, Slots, apply, check_range, settings_changed};
-use crate::cpu::{self, for_dtype};
-use crate::gpu::kernels::optim as gpu;
-use crate::{Result, Tensor};
+use super::{NON_NEGATIVE, check_range};
+use crate::Result;
+use crate::backend::UpdateRule;
 
 pub(super) const NAME: &str = "rmsprop";
 
@@ -40,79 +39,13 @@ impl RmsProp {
         check_range(NAME, "epsilon", self.epsilon, NON_NEGATIVE)
     }
 
-    pub(super) fn slots(&self, param: &Tensor) -> Result<Slots> {
-        Ok(Slots::RmsProp {
-            velocity: param.zeros_like()?,
-            momentum: (self.momentum > 0.0).then(|| param.zeros_like()).transpose()?,
-            average_gradient: self.centered.then(|| param.zeros_like()).transpose()?,
-        })
-    }
-
-    pub(super) fn update(
-        &self,
-        param: &Tensor,
-        grad: &Tensor,
-        velocity: &Tensor,
-        momentum: Option<&Tensor>,
-        average_gradient: Option<&Tensor>,
-    ) -> Result<()> {
-        if momentum.is_some() != (self.momentum > 0.0) || average_gradient.is_some() != self.centered {
-            return Err(settings_changed(
-                NAME,
-                format!(
-                    "the state was made for momentum {} and centered {}, but momentum is {} and centered {}",
-                    if momentum.is_some() { "> 0" } else { "0" },
-                    average_gradient.is_some(),
-                    self.momentum,
-                    self.centered
-                ),
-            ));
-        }
-        match (momentum, average_gradient) {
-            (None, None) => apply(
-                NAME,
-                param,
-                grad,
-                [velocity],
-                |p, g, [v]| for_dtype!(p.dtype(), T => cpu::optim::rmsprop::<T>(self, p.typed_mut(), g.typed(), v.typed_mut(), None, None)),
-                |p, g, [v]| gpu::rmsprop(self, p, g, v, None, None),
-            ),
-            (Some(m), None) => apply(
-                NAME,
-                param,
-                grad,
-                [velocity, m],
-                |p, g, [v, m]| {
-                    for_dtype!(p.dtype(), T => cpu::optim::rmsprop::<T>(
-                        self, p.typed_mut(), g.typed(), v.typed_mut(), Some(m.typed_mut()), None
-                    ))
-                },
-                |p, g, [v, m]| gpu::rmsprop(self, p, g, v, Some(m), None),
-            ),
-            (None, Some(a)) => apply(
-                NAME,
-                param,
-                grad,
-                [velocity, a],
-                |p, g, [v, a]| {
-                    for_dtype!(p.dtype(), T => cpu::optim::rmsprop::<T>(
-                        self, p.typed_mut(), g.typed(), v.typed_mut(), None, Some(a.typed_mut())
-                    ))
-                },
-                |p, g, [v, a]| gpu::rmsprop(self, p, g, v, None, Some(a)),
-            ),
-            (Some(m), Some(a)) => apply(
-                NAME,
-                param,
-                grad,
-                [velocity, m, a],
-                |p, g, [v, m, a]| {
-                    for_dtype!(p.dtype(), T => cpu::optim::rmsprop::<T>(
-                        self, p.typed_mut(), g.typed(), v.typed_mut(), Some(m.typed_mut()), Some(a.typed_mut())
-                    ))
-                },
-                |p, g, [v, m, a]| gpu::rmsprop(self, p, g, v, Some(m), Some(a)),
-            ),
+    pub(super) fn rule(&self) -> UpdateRule {
+        UpdateRule::RmsProp {
+            learning_rate: self.learning_rate,
+            rho: self.rho,
+            momentum: self.momentum,
+            centered: self.centered,
+            epsilon: self.epsilon,
         }
     }
 }

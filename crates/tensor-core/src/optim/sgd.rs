@@ -1,9 +1,8 @@
 //! Keras 3 `SGD` (keras/src/optimizers/sgd.py): plain, with momentum, or with Nesterov momentum.
 
-use super::{NON_NEGATIVE, Slots, apply, check_range, settings_changed};
-use crate::cpu::{self, for_dtype};
-use crate::gpu::kernels::optim as gpu;
-use crate::{Result, Tensor};
+use super::{NON_NEGATIVE, check_range};
+use crate::Result;
+use crate::backend::UpdateRule;
 
 pub(super) const NAME: &str = "sgd";
 
@@ -31,37 +30,11 @@ impl Sgd {
         check_range(NAME, "momentum", self.momentum, 0.0..=1.0)
     }
 
-    pub(super) fn slots(&self, param: &Tensor) -> Result<Slots> {
-        let momentum = (self.momentum != 0.0).then(|| param.zeros_like()).transpose()?;
-        Ok(Slots::Sgd { momentum })
-    }
-
-    pub(super) fn update(&self, param: &Tensor, grad: &Tensor, momentum: Option<&Tensor>) -> Result<()> {
-        match (momentum, self.momentum != 0.0) {
-            (None, false) => apply(
-                NAME,
-                param,
-                grad,
-                [],
-                |p, g, []| for_dtype!(p.dtype(), T => cpu::optim::sgd::<T>(self, p.typed_mut(), g.typed())),
-                |p, g, []| gpu::sgd(self, p, g),
-            ),
-            (Some(momentum), true) => apply(
-                NAME,
-                param,
-                grad,
-                [momentum],
-                |p, g, [m]| for_dtype!(p.dtype(), T => cpu::optim::sgd_momentum::<T>(self, p.typed_mut(), g.typed(), m.typed_mut())),
-                |p, g, [m]| gpu::sgd_momentum(self, p, g, m),
-            ),
-            (slot, _) => Err(settings_changed(
-                NAME,
-                format!(
-                    "the state has {} momentum slot but momentum is {}",
-                    if slot.is_some() { "a" } else { "no" },
-                    self.momentum
-                ),
-            )),
+    pub(super) fn rule(&self) -> UpdateRule {
+        UpdateRule::Sgd {
+            learning_rate: self.learning_rate,
+            momentum: self.momentum,
+            nesterov: self.nesterov,
         }
     }
 }

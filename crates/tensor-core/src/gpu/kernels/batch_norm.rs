@@ -2,31 +2,41 @@
 
 use super::index;
 use crate::Result;
-use crate::cpu::batch_norm::BatchNormParams;
-use crate::gpu::pipelines::{KernelSpec, kernel};
+use crate::backend::BatchNormConfig;
+use crate::gpu::kernel::{WORKGROUP_REDUCE, kernel, kernel_params};
 use crate::gpu::storage::GpuStorage;
 
-const FORWARD: KernelSpec =
-    kernel!("batch_norm.wgsl", "batch_norm_forward", [Read, Read, Read, ReadWrite, ReadWrite, ReadWrite]);
-const BACKWARD: KernelSpec = kernel!(
-    "batch_norm.wgsl",
-    "batch_norm_backward",
-    [Read, Read, Read, Read, Read, ReadWrite, ReadWrite, ReadWrite]
-);
-
-#[repr(C)]
-#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct Params {
-    outer: u32,
-    channels: u32,
-    inner: u32,
-    epsilon: f32,
+kernel_params! {
+    struct BatchNormParams {
+        outer: u32,
+        channels: u32,
+        inner: u32,
+        epsilon: f32,
+    }
 }
 
-impl Params {
-    fn new(p: BatchNormParams) -> Result<Params> {
+kernel!(
+    FORWARD = "batch_norm.wgsl",
+    "batch_norm_forward",
+    BatchNormParams,
+    [Read, Read, Read, ReadWrite, ReadWrite, ReadWrite],
+    [WORKGROUP_REDUCE]
+);
+kernel!(
+    BACKWARD = "batch_norm.wgsl",
+    "batch_norm_backward",
+    BatchNormParams,
+    [Read, Read, Read, Read, Read, ReadWrite, ReadWrite, ReadWrite],
+    [WORKGROUP_REDUCE]
+);
+
+#[cfg(test)]
+pub(crate) static KERNELS: &[&crate::gpu::kernel::Kernel] = &[&FORWARD.kernel, &BACKWARD.kernel];
+
+impl BatchNormParams {
+    fn new(p: BatchNormConfig) -> Result<BatchNormParams> {
         let name = "batch_norm_train";
-        Ok(Params {
+        Ok(BatchNormParams {
             outer: index(name, p.split.outer)?,
             channels: index(name, p.split.len)?,
             inner: index(name, p.split.inner)?,
@@ -39,7 +49,7 @@ impl Params {
 /// a workgroup per channel. A workgroup reads its channel wherever it lies in the input, so the
 /// input is bound whole: one larger than a binding is a limit error.
 pub(crate) fn batch_norm_train(
-    p: BatchNormParams,
+    p: BatchNormConfig,
     x: &GpuStorage,
     gamma: &GpuStorage,
     beta: &GpuStorage,
@@ -51,7 +61,8 @@ pub(crate) fn batch_norm_train(
     let ctx = &device.ctx;
     ctx.dispatch(
         &FORWARD,
-        bytemuck::bytes_of(&Params::new(p)?),
+        &[],
+        &BatchNormParams::new(p)?,
         &[x.binding(), gamma.binding(), beta.binding(), y.binding(), mean.binding(), var.binding()],
         ctx.linear_groups(p.split.len, 1),
     )?;
@@ -60,8 +71,8 @@ pub(crate) fn batch_norm_train(
 
 /// The gradients of the input, gamma and beta given the output's gradient `grad` and the batch
 /// statistics the forward pass returned, in one dispatch of a workgroup per channel.
-pub(crate) fn batch_norm_train_grad(
-    p: BatchNormParams,
+pub(crate) fn batch_norm_backward(
+    p: BatchNormConfig,
     x: &GpuStorage,
     gamma: &GpuStorage,
     mean: &GpuStorage,
@@ -75,7 +86,8 @@ pub(crate) fn batch_norm_train_grad(
     let ctx = &device.ctx;
     ctx.dispatch(
         &BACKWARD,
-        bytemuck::bytes_of(&Params::new(p)?),
+        &[],
+        &BatchNormParams::new(p)?,
         &[
             x.binding(),
             gamma.binding(),

@@ -1,37 +1,31 @@
 //! Launcher for `shaders/binary.wgsl`.
 
-use super::{MAX_RANK, WORKGROUP, for_each_chunk, pack};
-use crate::gpu::pipelines::{KernelSpec, kernel};
+use super::{Axes, WORKGROUP, for_each_chunk, pack};
+use crate::backend::BinaryOp;
+use crate::gpu::kernel::{BINARY_CODES, INDEX, kernel, kernel_params};
 use crate::gpu::storage::GpuStorage;
-use crate::ops::BinaryOp;
 use crate::{Result, Shape};
 
-const SPEC: KernelSpec = kernel!("binary.wgsl", "main", [Read, Read, ReadWrite]);
-
-#[repr(C)]
-#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct Params {
-    n: u32,
-    op: u32,
-    rank: u32,
-    base: u32,
-    a_base: u32,
-    b_base: u32,
-    pad: [u32; 2],
-    dims: [u32; MAX_RANK],
-    a_strides: [u32; MAX_RANK],
-    b_strides: [u32; MAX_RANK],
-}
-
-fn encode(op: BinaryOp) -> u32 {
-    match op {
-        BinaryOp::Add => 0,
-        BinaryOp::Sub => 1,
-        BinaryOp::Mul => 2,
-        BinaryOp::Div => 3,
-        BinaryOp::Equal => 4,
+kernel_params! {
+    struct BinaryParams {
+        n: u32,
+        rank: u32,
+        base: u32,
+        a_base: u32,
+        b_base: u32,
+        _pad0: u32,
+        _pad1: u32,
+        _pad2: u32,
+        dims: Axes,
+        a_strides: Axes,
+        b_strides: Axes,
     }
 }
+
+kernel!(BINARY = "binary.wgsl", "main", BinaryParams, [Read, Read, ReadWrite], [INDEX, BINARY_CODES]);
+
+#[cfg(test)]
+pub(crate) static KERNELS: &[&crate::gpu::kernel::Kernel] = &[&BINARY.kernel];
 
 /// `op(a, b)` broadcast to `out_shape`. The output is processed in binding-sized chunks; an
 /// operand as large as the output is bound chunk by chunk alongside it, a broadcast (smaller)
@@ -58,29 +52,28 @@ pub(crate) fn binary(
         )
     };
     let name = "binary";
-    let template = Params {
-        n: 0,
-        op: encode(op),
+    let template = BinaryParams {
         rank: dims.len() as u32,
-        base: 0,
-        a_base: 0,
-        b_base: 0,
-        pad: [0; 2],
         dims: pack(name, &dims)?,
         a_strides: pack(name, &a_strides)?,
         b_strides: pack(name, &b_strides)?,
+        ..BinaryParams::default()
     };
+    let constants = [("OP", f64::from(op.code()))];
     for_each_chunk(&a.device, n, |start, len| {
         let (a_binding, a_base) = if a.len == n { (a.range(start, len), start) } else { (a.binding(), 0) };
         let (b_binding, b_base) = if b.len == n { (b.range(start, len), start) } else { (b.binding(), 0) };
-        let mut params = template;
-        params.n = len as u32;
-        params.base = start as u32;
-        params.a_base = a_base as u32;
-        params.b_base = b_base as u32;
+        let params = BinaryParams {
+            n: len as u32,
+            base: start as u32,
+            a_base: a_base as u32,
+            b_base: b_base as u32,
+            ..template
+        };
         ctx.dispatch(
-            &SPEC,
-            bytemuck::bytes_of(&params),
+            &BINARY,
+            &constants,
+            &params,
             &[a_binding, b_binding, out.range(start, len)],
             ctx.linear_groups(len, WORKGROUP),
         )

@@ -1,136 +1,31 @@
-//! Launchers for `shaders/im2col.wgsl` and `shaders/col2im.wgsl`, and what they share with the
-//! pooling kernels: the geometry's parameter block and the chunking of a batch by images.
+//! Convolution on the GPU: launchers for `shaders/im2col.wgsl` and `shaders/col2im.wgsl`, and
+//! the convolution and its gradients built from them and one product per pass. A batch whose
+//! matrices would exceed the adapter's storage binding limit runs in passes of as many images
+//! as fit.
 
 use std::ops::Range;
 
-use super::{WORKGROUP, index};
+use super::matmul::{self, Epilogue};
+use super::window::WindowParams;
+use super::{binary, for_each_image_chunk, images_per_dispatch, reduce, unary};
+use crate::backend::{Activation, BinaryOp, Conv2dGeometry, Gradients3, MatmulDims, ReduceOp};
 use crate::gpu::GpuDevice;
-use crate::gpu::context::Binding;
-use crate::gpu::pipelines::{KernelSpec, kernel};
+use crate::gpu::kernel::{INDEX, WINDOW, kernel};
 use crate::gpu::storage::GpuStorage;
-use crate::{Conv2dGeometry, Error, Result};
+use crate::{Result, Shape};
 
-const IM2COL: KernelSpec = kernel!("im2col.wgsl", "main", [Read, ReadWrite]);
-const COL2IM: KernelSpec = kernel!("col2im.wgsl", "main", [Read, ReadWrite]);
+kernel!(IM2COL = "im2col.wgsl", "main", WindowParams, [Read, ReadWrite], [INDEX, WINDOW]);
+kernel!(COL2IM = "col2im.wgsl", "main", WindowParams, [Read, ReadWrite], [INDEX, WINDOW]);
 
-/// The parameter block of the window kernels (im2col, col2im, pooling): the geometry, the
-/// number of elements one dispatch writes, and where the chunk's first element sits in the
-/// windows bound for reading (`src_offset`) and writing (`dst_offset`).
-#[repr(C)]
-#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-pub(super) struct Params {
-    n: u32,
-    in_h: u32,
-    in_w: u32,
-    channels: u32,
-    window_h: u32,
-    window_w: u32,
-    stride_h: u32,
-    stride_w: u32,
-    out_h: u32,
-    out_w: u32,
-    pad_top: u32,
-    pad_left: u32,
-    src_offset: u32,
-    dst_offset: u32,
-    pad: [u32; 2],
-}
-
-impl Params {
-    /// The block for `g`, before a dispatch fills in its size and offsets.
-    pub(super) fn new(op: &'static str, g: &Conv2dGeometry) -> Result<Params> {
-        Ok(Params {
-            n: 0,
-            in_h: index(op, g.in_h)?,
-            in_w: index(op, g.in_w)?,
-            channels: index(op, g.channels)?,
-            window_h: index(op, g.window_h)?,
-            window_w: index(op, g.window_w)?,
-            stride_h: index(op, g.stride_h)?,
-            stride_w: index(op, g.stride_w)?,
-            out_h: index(op, g.out_h)?,
-            out_w: index(op, g.out_w)?,
-            pad_top: index(op, g.pad_top)?,
-            pad_left: index(op, g.pad_left)?,
-            src_offset: 0,
-            dst_offset: 0,
-            pad: [0; 2],
-        })
-    }
-
-    /// Records `spec` writing `n` elements, the chunk starting `src_offset` and `dst_offset`
-    /// elements into the windows `bindings`. The values fit u32: they are within one binding.
-    pub(super) fn dispatch(
-        mut self,
-        spec: &KernelSpec,
-        device: &GpuDevice,
-        n: usize,
-        (src_offset, dst_offset): (usize, usize),
-        bindings: &[Binding<'_>],
-    ) -> Result<()> {
-        self.n = n as u32;
-        self.src_offset = src_offset as u32;
-        self.dst_offset = dst_offset as u32;
-        let ctx = &device.ctx;
-        ctx.dispatch(spec, bytemuck::bytes_of(&self), bindings, ctx.linear_groups(n, WORKGROUP))
-    }
-}
-
-/// The most images one dispatch may take so that every binding fits the adapter's storage
-/// binding limit, given the elements each binding holds per image (`per_image`, named for the
-/// error). A binding at an unaligned offset starts up to one alignment early, so that much room
-/// is kept. One image too large for a binding cannot be split: that is an error.
-pub(crate) fn images_per_dispatch(
-    device: &GpuDevice,
-    op: &'static str,
-    per_image: &[(&str, usize)],
-) -> Result<usize> {
-    let limits = &device.ctx.limits;
-    let align = (limits.min_storage_buffer_offset_alignment as usize / 4).max(1);
-    let room = (limits.max_storage_buffer_binding_size as usize / 4).saturating_sub(align - 1);
-    let mut most = usize::MAX;
-    for &(what, len) in per_image {
-        if len > room {
-            return Err(Error::Limit(format!(
-                "{op}: the {what} of one image is {len} f32 ({:.1} MiB), more than one binding of this \
-                 adapter can hold (max_storage_buffer_binding_size {} MiB); use smaller images or fewer \
-                 channels",
-                len as f64 * 4.0 / (1u64 << 20) as f64,
-                limits.max_storage_buffer_binding_size >> 20
-            )));
-        }
-        if let Some(fit) = room.checked_div(len) {
-            most = most.min(fit);
-        }
-    }
-    Ok(most)
-}
-
-/// Splits `images` into consecutive chunks of at most [`images_per_dispatch`] images and calls
-/// `run` on each.
-pub(super) fn for_each_image_chunk(
-    device: &GpuDevice,
-    op: &'static str,
-    per_image: &[(&str, usize)],
-    images: Range<usize>,
-    mut run: impl FnMut(Range<usize>) -> Result<()>,
-) -> Result<()> {
-    let most = images_per_dispatch(device, op, per_image)?;
-    let mut start = images.start;
-    while start < images.end {
-        let end = start + most.min(images.end - start);
-        run(start..end)?;
-        start = end;
-    }
-    Ok(())
-}
+#[cfg(test)]
+pub(crate) static KERNELS: &[&crate::gpu::kernel::Kernel] = &[&IM2COL.kernel, &COL2IM.kernel];
 
 /// im2col of the images `images` of the NHWC batch `x`: a new (images * OH * OW, KH * KW * C)
 /// matrix.
 pub(crate) fn im2col(x: &GpuStorage, g: &Conv2dGeometry, images: Range<usize>) -> Result<GpuStorage> {
-    let (image_len, rows_len) = (g.image_len(), g.out_h * g.out_w * g.patch_len());
+    let (image_len, rows_len) = (g.image_len(), g.positions() * g.patch_len());
     let cols = GpuStorage::empty(&x.device, images.len() * rows_len)?;
-    let params = Params::new("im2col", g)?;
+    let params = WindowParams::new("im2col", g)?;
     let per_image = [("image", image_len), ("im2col matrix", rows_len)];
     for_each_image_chunk(&x.device, "im2col", &per_image, images.clone(), |chunk| {
         let (src, src_skew) = x.window(chunk.start * image_len, chunk.len() * image_len);
@@ -140,27 +35,173 @@ pub(crate) fn im2col(x: &GpuStorage, g: &Conv2dGeometry, images: Range<usize>) -
     Ok(cols)
 }
 
-/// col2im of `cols`, the im2col rows of `images.len()` images, written over the images `images`
-/// of the NHWC batch `out` (the rest of `out` is left as it is).
-pub(crate) fn col2im_into(
-    cols: &GpuStorage,
-    g: &Conv2dGeometry,
-    out: &GpuStorage,
-    images: Range<usize>,
-) -> Result<()> {
-    let (image_len, rows_len) = (g.image_len(), g.out_h * g.out_w * g.patch_len());
-    let params = Params::new("col2im", g)?;
-    let per_image = [("image", image_len), ("im2col matrix", rows_len)];
-    for_each_image_chunk(&cols.device, "col2im", &per_image, images.clone(), |chunk| {
-        let (src, src_skew) = cols.window((chunk.start - images.start) * rows_len, chunk.len() * rows_len);
-        let (dst, dst_skew) = out.window(chunk.start * image_len, chunk.len() * image_len);
-        params.dispatch(&COL2IM, &cols.device, chunk.len() * image_len, (src_skew, dst_skew), &[src, dst])
-    })
-}
-
 /// col2im of `cols`, the im2col rows of `images` images, as a new NHWC batch.
 pub(crate) fn col2im(cols: &GpuStorage, g: &Conv2dGeometry, images: usize) -> Result<GpuStorage> {
-    let out = GpuStorage::empty(&cols.device, images * g.image_len())?;
-    col2im_into(cols, g, &out, 0..images)?;
+    let (image_len, rows_len) = (g.image_len(), g.positions() * g.patch_len());
+    let out = GpuStorage::empty(&cols.device, images * image_len)?;
+    let params = WindowParams::new("col2im", g)?;
+    let per_image = [("image", image_len), ("im2col matrix", rows_len)];
+    for_each_image_chunk(&cols.device, "col2im", &per_image, 0..images, |chunk| {
+        let (src, src_skew) = cols.window(chunk.start * rows_len, chunk.len() * rows_len);
+        let (dst, dst_skew) = out.window(chunk.start * image_len, chunk.len() * image_len);
+        params.dispatch(&COL2IM, &cols.device, chunk.len() * image_len, (src_skew, dst_skew), &[src, dst])
+    })?;
     Ok(out)
+}
+
+/// The ranges of images a convolution takes one pass at a time: the whole batch, unless one of
+/// the pass's matrices (images, im2col matrix, output) would exceed the binding limit.
+fn passes(device: &GpuDevice, g: &Conv2dGeometry, filters: usize, batch: usize) -> Result<Vec<Range<usize>>> {
+    let per_image = [
+        ("input", g.image_len()),
+        ("im2col matrix", g.positions() * g.patch_len()),
+        ("output", g.positions() * filters),
+    ];
+    let per_pass = images_per_dispatch(device, "conv2d", &per_image)?.max(1);
+    // An empty batch still makes one (empty) pass, so that every result gets a value.
+    Ok((0..batch.max(1)).step_by(per_pass).map(|start| start..(start + per_pass).min(batch)).collect())
+}
+
+/// The part of a per-image batch `t` (`per_image` elements each) that covers `images`: `t`
+/// itself for the whole batch, else a copy of the range.
+fn part_of<'a>(
+    t: &'a GpuStorage,
+    per_image: usize,
+    images: &Range<usize>,
+    batch: usize,
+) -> Result<PartOf<'a>> {
+    if images.len() == batch {
+        return Ok(PartOf::Whole(t));
+    }
+    Ok(PartOf::Copied(t.copy_range(images.start * per_image, images.len() * per_image)?))
+}
+
+enum PartOf<'a> {
+    Whole(&'a GpuStorage),
+    Copied(GpuStorage),
+}
+
+impl std::ops::Deref for PartOf<'_> {
+    type Target = GpuStorage;
+
+    fn deref(&self) -> &GpuStorage {
+        match self {
+            PartOf::Whole(t) => t,
+            PartOf::Copied(t) => t,
+        }
+    }
+}
+
+/// A batch assembled from its passes' results: with one pass, that result; with several, each
+/// copied into place in a batch allocated once.
+struct Assembled {
+    batch: Option<GpuStorage>,
+    per_image: usize,
+}
+
+impl Assembled {
+    fn new(device: &GpuDevice, passes: &[Range<usize>], batch: usize, per_image: usize) -> Result<Assembled> {
+        let batch = if passes.len() > 1 { Some(GpuStorage::empty(device, batch * per_image)?) } else { None };
+        Ok(Assembled { batch, per_image })
+    }
+
+    /// Takes the result of the pass over `images`.
+    fn put(&mut self, images: &Range<usize>, part: GpuStorage) {
+        match &self.batch {
+            Some(batch) => batch.write_at(images.start * self.per_image, &part),
+            None => self.batch = Some(part),
+        }
+    }
+
+    fn into_batch(self) -> Option<GpuStorage> {
+        self.batch
+    }
+}
+
+/// `activation(conv2d(x, kernel) + bias)` for `batch` NHWC images, `kernel` being the
+/// (KH * KW * C, F) matrix: im2col and one product per pass, the bias and the activation
+/// applied as the product stores its output.
+pub(crate) fn conv2d(
+    x: &GpuStorage,
+    kernel: &GpuStorage,
+    epilogue: Epilogue<'_>,
+    g: &Conv2dGeometry,
+    batch: usize,
+) -> Result<GpuStorage> {
+    let filters = kernel.len / g.patch_len().max(1);
+    let passes = passes(&x.device, g, filters, batch)?;
+    let mut out = Assembled::new(&x.device, &passes, batch, g.positions() * filters)?;
+    for images in &passes {
+        let cols = im2col(x, g, images.clone())?;
+        let dims = MatmulDims::plain(images.len() * g.positions(), g.patch_len(), filters);
+        out.put(images, matmul::matmul(&cols, kernel, &dims, epilogue)?);
+    }
+    out.into_batch().map_or_else(|| GpuStorage::empty(&x.device, 0), Ok)
+}
+
+/// The gradients of [`conv2d`] with respect to `x`, the kernel matrix and the bias (those
+/// `needs` asks for), given the gradient `grad` of its output `out`. The im2col matrix is
+/// rebuilt rather than kept from the forward pass: it is up to KH * KW times the size of the
+/// input, too much to hold per layer until the backward sweep.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn conv2d_backward(
+    x: &GpuStorage,
+    kernel: &GpuStorage,
+    out: Option<&GpuStorage>,
+    grad: &GpuStorage,
+    activation: Activation,
+    g: &Conv2dGeometry,
+    batch: usize,
+    needs: [bool; 3],
+) -> Result<Gradients3<GpuStorage>> {
+    let filters = kernel.len / g.patch_len().max(1);
+    let rows = batch * g.positions();
+    let gated = gate(out, grad, activation)?;
+    let dz = gated.as_ref().unwrap_or(grad);
+    let dbias = needs[2].then(|| column_sums(dz, rows, filters)).transpose()?;
+    let passes = passes(&x.device, g, filters, batch)?;
+    let mut dx = needs[0].then(|| Assembled::new(&x.device, &passes, batch, g.image_len())).transpose()?;
+    let mut dkernel: Option<GpuStorage> = None;
+    for images in &passes {
+        let part = part_of(dz, g.positions() * filters, images, batch)?;
+        let part_rows = images.len() * g.positions();
+        if let Some(dx) = &mut dx {
+            let dims =
+                MatmulDims { transpose_rhs: true, ..MatmulDims::plain(part_rows, filters, g.patch_len()) };
+            let dcols = matmul::matmul(&part, kernel, &dims, Epilogue::default())?;
+            dx.put(images, col2im(&dcols, g, images.len())?);
+        }
+        if needs[1] {
+            let cols = im2col(x, g, images.clone())?;
+            let dims =
+                MatmulDims { transpose_lhs: true, ..MatmulDims::plain(g.patch_len(), part_rows, filters) };
+            let share = matmul::matmul(&cols, &part, &dims, Epilogue::default())?;
+            dkernel = Some(match dkernel {
+                None => share,
+                Some(sum) => {
+                    let shape = Shape::new([share.len]);
+                    binary::binary(BinaryOp::Add, &sum, &shape, &share, &shape, &shape)?
+                }
+            });
+        }
+    }
+    Ok((dx.and_then(Assembled::into_batch), dkernel, dbias))
+}
+
+/// `grad` times the derivative of a fused activation, from its output `out`; `None` when the
+/// activation is the identity (the gradient passes as it is).
+pub(crate) fn gate(
+    out: Option<&GpuStorage>,
+    grad: &GpuStorage,
+    activation: Activation,
+) -> Result<Option<GpuStorage>> {
+    match (activation.as_unary(), out) {
+        (Some(op), Some(out)) => Ok(Some(unary::unary_backward(op, out, out, grad)?)),
+        _ => Ok(None),
+    }
+}
+
+/// The sums of each of the `columns` columns of the (rows, columns) matrix `m`: a bias gradient.
+pub(crate) fn column_sums(m: &GpuStorage, rows: usize, columns: usize) -> Result<GpuStorage> {
+    reduce::reduce(ReduceOp::Sum, m, &Shape::new([rows, columns]), &Shape::new([1, columns]))
 }

@@ -1,25 +1,41 @@
 //! Launcher for `shaders/cross_entropy.wgsl`.
 
-use super::gather::for_each_row_block;
-use super::index;
+use super::{for_each_row_block, index};
 use crate::Result;
-use crate::cpu::cross_entropy::Rows;
-use crate::gpu::pipelines::{KernelSpec, kernel};
+use crate::backend::Rows;
+use crate::gpu::kernel::{WORKGROUP_REDUCE, kernel, kernel_params};
 use crate::gpu::storage::GpuStorage;
 
-const LOSS: KernelSpec = kernel!("cross_entropy.wgsl", "cross_entropy_loss", [Read, Read, ReadWrite]);
-const GRAD: KernelSpec = kernel!("cross_entropy.wgsl", "cross_entropy_grad", [Read, Read, ReadWrite, Read]);
-
-#[repr(C)]
-#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct Params {
-    rows: u32,
-    classes: u32,
-    wide_offset: u32,
-    narrow_offset: u32,
-    sparse: u32,
-    pad: [u32; 3],
+kernel_params! {
+    struct CrossEntropyParams {
+        rows: u32,
+        classes: u32,
+        wide_offset: u32,
+        narrow_offset: u32,
+        sparse: u32,
+        _pad0: u32,
+        _pad1: u32,
+        _pad2: u32,
+    }
 }
+
+kernel!(
+    LOSS = "cross_entropy.wgsl",
+    "cross_entropy_loss",
+    CrossEntropyParams,
+    [Read, Read, ReadWrite],
+    [WORKGROUP_REDUCE]
+);
+kernel!(
+    GRAD = "cross_entropy.wgsl",
+    "cross_entropy_grad",
+    CrossEntropyParams,
+    [Read, Read, ReadWrite, Read],
+    [WORKGROUP_REDUCE]
+);
+
+#[cfg(test)]
+pub(crate) static KERNELS: &[&crate::gpu::kernel::Kernel] = &[&LOSS.kernel, &GRAD.kernel];
 
 /// One loss per row of the (rows, classes) `logits`, against dense labels or, with `sparse`,
 /// class ids (which the caller has validated, or accepts NaN for where they are invalid).
@@ -45,7 +61,7 @@ pub(crate) fn logits_grad(
 /// Runs `spec` over blocks of rows: a workgroup per row. `out` is per row without `grad` (the
 /// loss) and per class with it (the logits' gradient).
 fn launch(
-    spec: &KernelSpec,
+    spec: &'static crate::gpu::kernel::KernelSpec<CrossEntropyParams>,
     p: Rows,
     sparse: bool,
     logits: &GpuStorage,
@@ -72,14 +88,14 @@ fn launch(
                 (vec![logits_block, labels_block, out_block], narrow_offset)
             }
         };
-        let params = Params {
+        let params = CrossEntropyParams {
             rows: index(name, rows)?,
             classes: index(name, c)?,
             wide_offset: index(name, wide_offset)?,
             narrow_offset: index(name, narrow_offset)?,
             sparse: sparse as u32,
-            pad: [0; 3],
+            ..CrossEntropyParams::default()
         };
-        ctx.dispatch(spec, bytemuck::bytes_of(&params), &bindings, ctx.linear_groups(rows, 1))
+        ctx.dispatch(spec, &[], &params, &bindings, ctx.linear_groups(rows, 1))
     })
 }

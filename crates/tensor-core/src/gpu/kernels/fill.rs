@@ -3,19 +3,22 @@
 use super::{WORKGROUP, for_each_chunk};
 use crate::Result;
 use crate::gpu::GpuDevice;
-use crate::gpu::pipelines::{KernelSpec, kernel};
+use crate::gpu::kernel::{INDEX, kernel, kernel_params};
 use crate::gpu::storage::GpuStorage;
 
-const SPEC: KernelSpec = kernel!("fill.wgsl", "main", [ReadWrite]);
-
-#[repr(C)]
-#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct Params {
-    n: u32,
-    offset: u32,
-    start: f32,
-    step: f32,
+kernel_params! {
+    struct FillParams {
+        n: u32,
+        offset: u32,
+        start: f32,
+        step: f32,
+    }
 }
+
+kernel!(FILL = "fill.wgsl", "main", FillParams, [ReadWrite], [INDEX]);
+
+#[cfg(test)]
+pub(crate) static KERNELS: &[&crate::gpu::kernel::Kernel] = &[&FILL.kernel];
 
 /// A new buffer of `len` copies of `value`.
 pub(crate) fn fill(device: &GpuDevice, len: usize, value: f32) -> Result<GpuStorage> {
@@ -27,13 +30,8 @@ pub(crate) fn ramp(device: &GpuDevice, len: usize, start: f32, step: f32) -> Res
     let out = GpuStorage::empty(device, len)?;
     let ctx = &device.ctx;
     for_each_chunk(device, len, |first, n| {
-        let params = Params { n: n as u32, offset: first as u32, start, step };
-        ctx.dispatch(
-            &SPEC,
-            bytemuck::bytes_of(&params),
-            &[out.range(first, n)],
-            ctx.linear_groups(n, WORKGROUP),
-        )
+        let params = FillParams { n: n as u32, offset: first as u32, start, step };
+        ctx.dispatch(&FILL, &[], &params, &[out.range(first, n)], ctx.linear_groups(n, WORKGROUP))
     })?;
     Ok(out)
 }

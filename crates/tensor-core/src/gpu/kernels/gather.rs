@@ -1,64 +1,34 @@
-//! Launcher for `shaders/gather_rows.wgsl`, and the blocking by rows that every row-wise kernel
-//! (softmax, cross-entropy, gathers) uses to stay within the binding limit.
+//! Launcher for `shaders/gather_rows.wgsl`: gathering rows, and scatter-adding them written as a
+//! gather over the rows some index names.
 
-use bytemuck::Zeroable;
-
-use super::{WORKGROUP, fill, index};
-use crate::gpu::GpuDevice;
+use super::{WORKGROUP, fill, for_each_row_block, index};
+use crate::Result;
 use crate::gpu::context::Binding;
-use crate::gpu::pipelines::{KernelSpec, kernel};
+use crate::gpu::kernel::{INDEX, KernelSpec, kernel, kernel_params};
 use crate::gpu::storage::GpuStorage;
-use crate::{Error, Result};
 
-const GATHER: KernelSpec = kernel!("gather_rows.wgsl", "gather_rows", [Read, Read, ReadWrite]);
-const SCATTER_ADD: KernelSpec = kernel!("gather_rows.wgsl", "scatter_add_rows", [Read, Read, ReadWrite]);
-
-#[repr(C)]
-#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct Params {
-    rows: u32,
-    row_len: u32,
-    first_row: u32,
-    out_offset: u32,
-    first_source: u32,
-    source_rows: u32,
-    source_offset: u32,
-    first_out_row: u32,
-    offsets_at: u32,
-    sources_at: u32,
-    pad: [u32; 2],
+kernel_params! {
+    struct GatherParams {
+        rows: u32,
+        row_len: u32,
+        first_row: u32,
+        out_offset: u32,
+        first_source: u32,
+        source_rows: u32,
+        source_offset: u32,
+        first_out_row: u32,
+        offsets_at: u32,
+        sources_at: u32,
+        _pad0: u32,
+        _pad1: u32,
+    }
 }
 
-/// Splits `rows` rows of `row_len` elements into blocks of whole rows that fit one binding even
-/// when it starts up to one offset alignment early (see [`GpuStorage::window`]), calling
-/// `run(first_row, rows)` for each. A row is what a kernel must see whole (a softmax slab, a
-/// sample's logits); one too large to bind is an error naming `op`.
-pub(super) fn for_each_row_block(
-    device: &GpuDevice,
-    op: &'static str,
-    rows: usize,
-    row_len: usize,
-    mut run: impl FnMut(usize, usize) -> Result<()>,
-) -> Result<()> {
-    let limits = &device.ctx.limits;
-    let align = (limits.min_storage_buffer_offset_alignment as usize / 4).max(1);
-    let fit = (limits.max_storage_buffer_binding_size as usize / 4).saturating_sub(align - 1);
-    let per_block = fit / row_len.max(1);
-    if per_block == 0 {
-        return Err(Error::Limit(format!(
-            "{op}: a block of {row_len} f32 ({} MiB) that must be bound whole exceeds this adapter's max_storage_buffer_binding_size of {} MiB",
-            (row_len * 4) >> 20,
-            limits.max_storage_buffer_binding_size >> 20
-        )));
-    }
-    let mut first = 0;
-    while first < rows {
-        let block = per_block.min(rows - first);
-        run(first, block)?;
-        first += block;
-    }
-    Ok(())
-}
+kernel!(GATHER = "gather_rows.wgsl", "gather_rows", GatherParams, [Read, Read, ReadWrite], [INDEX]);
+kernel!(SCATTER_ADD = "gather_rows.wgsl", "scatter_add_rows", GatherParams, [Read, Read, ReadWrite], [INDEX]);
+
+#[cfg(test)]
+pub(crate) static KERNELS: &[&crate::gpu::kernel::Kernel] = &[&GATHER.kernel, &SCATTER_ADD.kernel];
 
 /// The rows `indices` of `x` (rows of `row_len` elements), in that order. The indices are
 /// uploaded (which submits pending work first); the caller has checked them against the rows.
@@ -70,15 +40,15 @@ pub(crate) fn gather_rows(x: &GpuStorage, row_len: usize, indices: &[usize]) -> 
     }
     let list: Vec<u32> = indices.iter().map(|&r| index(name, r)).collect::<Result<_>>()?;
     let uploaded = x.device.ctx.upload(bytemuck::cast_slice(&list))?;
-    let list = Binding { buffer: uploaded.buffer(), offset: 0, size: list.len() as u64 * 4 };
+    let list = Binding { buffer: &uploaded, offset: 0, size: list.len() as u64 * 4 };
     for_each_row_block(&x.device, name, indices.len(), row_len, |first_row, rows| {
         let (out_block, out_offset) = out.window(first_row * row_len, rows * row_len);
-        let params = Params {
+        let params = GatherParams {
             rows: index(name, rows)?,
             row_len: index(name, row_len)?,
             first_row: index(name, first_row)?,
             out_offset: index(name, out_offset)?,
-            ..Params::zeroed()
+            ..GatherParams::default()
         };
         over_source_windows(&GATHER, name, list, x, out_block, params)
     })?;
@@ -117,7 +87,7 @@ pub(crate) fn scatter_add_rows(
     index(name, sources_at + sources.len())?;
     let list: Vec<u32> = touched.iter().chain(&offsets).chain(&sources).map(|&v| v as u32).collect();
     let uploaded = src.device.ctx.upload(bytemuck::cast_slice(&list))?;
-    let list = Binding { buffer: uploaded.buffer(), offset: 0, size: list.len() as u64 * 4 };
+    let list = Binding { buffer: &uploaded, offset: 0, size: list.len() as u64 * 4 };
     for_each_row_block(&src.device, name, rows, row_len, |first_out_row, block_rows| {
         // The touched rows inside this block of the output.
         let first = touched.partition_point(|&r| r < first_out_row);
@@ -126,7 +96,7 @@ pub(crate) fn scatter_add_rows(
             return Ok(());
         }
         let (out_block, out_offset) = out.window(first_out_row * row_len, block_rows * row_len);
-        let params = Params {
+        let params = GatherParams {
             rows: index(name, end - first)?,
             row_len: index(name, row_len)?,
             first_row: index(name, first)?,
@@ -134,7 +104,7 @@ pub(crate) fn scatter_add_rows(
             first_out_row: index(name, first_out_row)?,
             offsets_at: index(name, offsets_at)?,
             sources_at: index(name, sources_at)?,
-            ..Params::zeroed()
+            ..GatherParams::default()
         };
         over_source_windows(&SCATTER_ADD, name, list, src, out_block, params)
     })?;
@@ -144,19 +114,19 @@ pub(crate) fn scatter_add_rows(
 /// Runs `spec` over `params.rows` rows of output, once per binding-sized window of `source`'s
 /// rows; `params` holds everything but the window.
 fn over_source_windows(
-    spec: &KernelSpec,
+    spec: &'static KernelSpec<GatherParams>,
     name: &'static str,
     list: Binding<'_>,
     source: &GpuStorage,
     out_block: Binding<'_>,
-    params: Params,
+    params: GatherParams,
 ) -> Result<()> {
     let ctx = &source.device.ctx;
     let row_len = params.row_len as usize;
     let threads = params.rows as usize * row_len;
     for_each_row_block(&source.device, name, source.len / row_len, row_len, |first, rows| {
         let (source_block, source_offset) = source.window(first * row_len, rows * row_len);
-        let params = Params {
+        let params = GatherParams {
             first_source: index(name, first)?,
             source_rows: index(name, rows)?,
             source_offset: index(name, source_offset)?,
@@ -164,7 +134,8 @@ fn over_source_windows(
         };
         ctx.dispatch(
             spec,
-            bytemuck::bytes_of(&params),
+            &[],
+            &params,
             &[list, source_block, out_block],
             ctx.linear_groups(threads, WORKGROUP),
         )

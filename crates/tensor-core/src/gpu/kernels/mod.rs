@@ -1,10 +1,11 @@
 //! Host-side launchers: one module per shader family, each packing its parameter block and
-//! splitting work that would exceed the adapter's binding limit.
+//! splitting work that would exceed the adapter's binding limit. The chunking helpers every
+//! launcher shares are here.
 
+pub(crate) mod argmax;
 pub(crate) mod batch_norm;
 pub(crate) mod binary;
 pub(crate) mod conv;
-pub(crate) mod copy;
 pub(crate) mod cross_entropy;
 pub(crate) mod fill;
 pub(crate) mod gather;
@@ -17,6 +18,9 @@ pub(crate) mod reduce;
 pub(crate) mod softmax;
 pub(crate) mod strided_copy;
 pub(crate) mod unary;
+mod window;
+
+use std::ops::Range;
 
 use super::GpuDevice;
 use crate::{Error, Result};
@@ -27,8 +31,37 @@ pub(crate) const WORKGROUP: u32 = 256;
 /// Axes a kernel's parameter block can describe.
 pub(crate) const MAX_RANK: usize = 8;
 
+/// A size or stride per axis, in the `array<vec4u, 2>` layout the shaders read. (Spelled out:
+/// the compiler mishandles the constant in macro-made struct fields.)
+pub(crate) type Axes = [u32; 8];
+const _: () = assert!(MAX_RANK == 8);
+
+/// Every kernel tessera can dispatch, for the checks that the shaders and the Rust side agree.
+#[cfg(test)]
+pub(crate) fn all() -> Vec<&'static super::kernel::Kernel> {
+    [
+        argmax::KERNELS,
+        batch_norm::KERNELS,
+        binary::KERNELS,
+        conv::KERNELS,
+        cross_entropy::KERNELS,
+        fill::KERNELS,
+        gather::KERNELS,
+        matmul::KERNELS,
+        optim::KERNELS,
+        peak::KERNELS,
+        pool::KERNELS,
+        random::KERNELS,
+        reduce::KERNELS,
+        softmax::KERNELS,
+        strided_copy::KERNELS,
+        unary::KERNELS,
+    ]
+    .concat()
+}
+
 /// `values` packed into the `array<vec4u, 2>` layout the shaders use for shapes and strides.
-pub(crate) fn pack(op: &'static str, values: &[usize]) -> Result<[u32; MAX_RANK]> {
+pub(crate) fn pack(op: &'static str, values: &[usize]) -> Result<Axes> {
     if values.len() > MAX_RANK {
         return Err(Error::argument(
             op,
@@ -48,6 +81,13 @@ pub(crate) fn index(op: &'static str, v: usize) -> Result<u32> {
         .map_err(|_| Error::Limit(format!("{op}: a size, stride or offset of {v} exceeds u32 indexing")))
 }
 
+/// Elements one binding can hold when it may start up to one offset alignment early (see
+/// `GpuStorage::window`).
+fn binding_room(device: &GpuDevice) -> usize {
+    let ctx = &device.ctx;
+    (ctx.limits.max_storage_buffer_binding_size as usize / 4).saturating_sub(ctx.offset_alignment() - 1)
+}
+
 /// Splits `total` elements into ranges that each fit one binding and start at an offset the
 /// adapter accepts, calling `run(start, len)` for each.
 pub(crate) fn for_each_chunk(
@@ -55,9 +95,8 @@ pub(crate) fn for_each_chunk(
     total: usize,
     mut run: impl FnMut(usize, usize) -> Result<()>,
 ) -> Result<()> {
-    let limits = &device.ctx.limits;
-    let align = (limits.min_storage_buffer_offset_alignment as usize / 4).max(1);
-    let fit = (limits.max_storage_buffer_binding_size as usize / 4) / align * align;
+    let align = device.ctx.offset_alignment();
+    let fit = (device.max_binding_bytes() as usize / 4) / align * align;
     let mut start = 0;
     while start < total {
         let len = fit.min(total - start);
@@ -65,4 +104,80 @@ pub(crate) fn for_each_chunk(
         start += len;
     }
     Ok(())
+}
+
+/// Splits `rows` rows of `row_len` elements into blocks of whole rows that fit one binding,
+/// calling `run(first_row, rows)` for each. A row is what a kernel must see whole (a softmax
+/// slab, a sample's logits); one too large to bind is an error naming `op`.
+pub(crate) fn for_each_row_block(
+    device: &GpuDevice,
+    op: &'static str,
+    rows: usize,
+    row_len: usize,
+    mut run: impl FnMut(usize, usize) -> Result<()>,
+) -> Result<()> {
+    let per_block = binding_room(device) / row_len.max(1);
+    if per_block == 0 {
+        return Err(Error::Limit(format!(
+            "{op}: a block of {row_len} f32 ({} MiB) that must be bound whole exceeds this adapter's \
+             max_storage_buffer_binding_size of {} MiB",
+            (row_len * 4) >> 20,
+            device.max_binding_bytes() >> 20
+        )));
+    }
+    let mut first = 0;
+    while first < rows {
+        let block = per_block.min(rows - first);
+        run(first, block)?;
+        first += block;
+    }
+    Ok(())
+}
+
+/// The most images one dispatch may take so that every binding fits the adapter's storage
+/// binding limit, given the elements each binding holds per image (`per_image`, named for the
+/// error). One image too large for a binding cannot be split: that is an error.
+pub(crate) fn images_per_dispatch(
+    device: &GpuDevice,
+    op: &'static str,
+    per_image: &[(&str, usize)],
+) -> Result<usize> {
+    let room = binding_room(device);
+    let mut most = usize::MAX;
+    for &(what, len) in per_image {
+        if len > room {
+            return Err(Error::Limit(format!(
+                "{op}: the {what} of one image is {len} f32 ({:.1} MiB), more than one binding of this \
+                 adapter can hold (max_storage_buffer_binding_size {} MiB); use smaller images or fewer \
+                 channels",
+                len as f64 * 4.0 / (1u64 << 20) as f64,
+                device.max_binding_bytes() >> 20
+            )));
+        }
+        if let Some(fit) = room.checked_div(len) {
+            most = most.min(fit);
+        }
+    }
+    Ok(most)
+}
+
+/// Splits `images` into consecutive chunks of at most [`images_per_dispatch`] images and calls
+/// `run` on each. An empty range still makes one (empty) call, so that results get a value.
+pub(crate) fn for_each_image_chunk(
+    device: &GpuDevice,
+    op: &'static str,
+    per_image: &[(&str, usize)],
+    images: Range<usize>,
+    mut run: impl FnMut(Range<usize>) -> Result<()>,
+) -> Result<()> {
+    let most = images_per_dispatch(device, op, per_image)?.max(1);
+    let mut start = images.start;
+    loop {
+        let end = start + most.min(images.end - start);
+        run(start..end)?;
+        start = end;
+        if start >= images.end {
+            return Ok(());
+        }
+    }
 }

@@ -3,17 +3,20 @@
 use super::WORKGROUP;
 use crate::Result;
 use crate::gpu::GpuDevice;
-use crate::gpu::pipelines::{KernelSpec, kernel};
+use crate::gpu::kernel::{INDEX, kernel, kernel_params};
 use crate::gpu::storage::GpuStorage;
 
-const SPEC: KernelSpec = kernel!("peak.wgsl", "main", [ReadWrite]);
-
-#[repr(C)]
-#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct Params {
-    n: u32,
-    iterations: u32,
+kernel_params! {
+    struct PeakParams {
+        n: u32,
+        iterations: u32,
+    }
 }
+
+kernel!(PEAK = "peak.wgsl", "main", PeakParams, [ReadWrite], [INDEX]);
+
+#[cfg(test)]
+pub(crate) static KERNELS: &[&crate::gpu::kernel::Kernel] = &[&PEAK.kernel];
 
 /// Floating-point operations one `fma_burst` performs: 2 chains x 4 lanes x 2 flops per fma.
 pub(crate) fn flops(invocations: u32, iterations: u32) -> f64 {
@@ -24,12 +27,7 @@ pub(crate) fn flops(invocations: u32, iterations: u32) -> f64 {
 pub(crate) fn fma_burst(device: &GpuDevice, invocations: u32, iterations: u32) -> Result<GpuStorage> {
     let out = GpuStorage::empty(device, invocations as usize)?;
     let ctx = &device.ctx;
-    let params = Params { n: invocations, iterations };
-    ctx.dispatch(
-        &SPEC,
-        bytemuck::bytes_of(&params),
-        &[out.binding()],
-        ctx.linear_groups(invocations as usize, WORKGROUP),
-    )?;
+    let params = PeakParams { n: invocations, iterations };
+    ctx.dispatch(&PEAK, &[], &params, &[out.binding()], ctx.linear_groups(invocations as usize, WORKGROUP))?;
     Ok(out)
 }

@@ -1,27 +1,32 @@
 //! Launchers for `shaders/pool.wgsl`: max and average pooling and their gradients.
 
-use super::conv::{Params, for_each_image_chunk};
-use crate::gpu::GpuDevice;
-use crate::gpu::pipelines::{KernelSpec, kernel};
+use super::for_each_image_chunk;
+use super::window::WindowParams;
+use crate::Result;
+use crate::backend::Conv2dGeometry;
+use crate::gpu::kernel::{INDEX, KernelSpec, WINDOW, kernel};
 use crate::gpu::storage::GpuStorage;
-use crate::{Conv2dGeometry, Result};
 
-const MAX_POOL: KernelSpec = kernel!("pool.wgsl", "max_pool", [Read, ReadWrite, ReadWrite]);
-const MAX_POOL_BACKWARD: KernelSpec = kernel!("pool.wgsl", "max_pool_backward", [Read, ReadWrite, Read]);
-const AVG_POOL: KernelSpec = kernel!("pool.wgsl", "avg_pool", [Read, ReadWrite]);
-const AVG_POOL_BACKWARD: KernelSpec = kernel!("pool.wgsl", "avg_pool_backward", [Read, ReadWrite]);
+kernel!(MAX_POOL = "pool.wgsl", "max_pool", WindowParams, [Read, ReadWrite, ReadWrite], [INDEX, WINDOW]);
+kernel!(
+    MAX_POOL_BACKWARD = "pool.wgsl",
+    "max_pool_backward",
+    WindowParams,
+    [Read, ReadWrite, Read],
+    [INDEX, WINDOW]
+);
+kernel!(AVG_POOL = "pool.wgsl", "avg_pool", WindowParams, [Read, ReadWrite], [INDEX, WINDOW]);
+kernel!(
+    AVG_POOL_BACKWARD = "pool.wgsl",
+    "avg_pool_backward",
+    WindowParams,
+    [Read, ReadWrite],
+    [INDEX, WINDOW]
+);
 
-/// Which tap of its window won each max-pooling output (`ky * window_w + kx`), laid out like the
-/// pooled output: what the gradient needs to route each output's gradient back. The elements
-/// are u32, in the 4-byte slots of a pooled buffer; this wrapper keeps them from being read as a
-/// tensor.
-pub(crate) struct WinningTaps(GpuStorage);
-
-impl WinningTaps {
-    pub(crate) fn device(&self) -> &GpuDevice {
-        &self.0.device
-    }
-}
+#[cfg(test)]
+pub(crate) static KERNELS: &[&crate::gpu::kernel::Kernel] =
+    &[&MAX_POOL.kernel, &MAX_POOL_BACKWARD.kernel, &AVG_POOL.kernel, &AVG_POOL_BACKWARD.kernel];
 
 /// Which way a pooling kernel runs: from the images to the pooled output, or back.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -34,7 +39,7 @@ enum Direction {
 /// `dst` written, images on one side and pooled outputs on the other; `taps`, laid out like the
 /// pooled side, is bound third, at the same offsets as that side.
 fn launch(
-    spec: &KernelSpec,
+    spec: &'static KernelSpec<WindowParams>,
     op: &'static str,
     g: &Conv2dGeometry,
     batch: usize,
@@ -42,12 +47,12 @@ fn launch(
     (src, dst): (&GpuStorage, &GpuStorage),
     taps: Option<&GpuStorage>,
 ) -> Result<()> {
-    let (image_len, pooled_len) = (g.image_len(), g.out_h * g.out_w * g.channels);
+    let (image_len, pooled_len) = (g.image_len(), g.positions() * g.channels);
     let (src_len, dst_len) = match direction {
         Direction::Forward => (image_len, pooled_len),
         Direction::Backward => (pooled_len, image_len),
     };
-    let params = Params::new(op, g)?;
+    let params = WindowParams::new(op, g)?;
     let per_image = [("image", image_len), ("pooled output", pooled_len)];
     for_each_image_chunk(&src.device, op, &per_image, 0..batch, |chunk| {
         let (src_window, src_skew) = src.window(chunk.start * src_len, chunk.len() * src_len);
@@ -59,34 +64,31 @@ fn launch(
     })
 }
 
-/// Max pooling of `batch` NHWC images: the pooled batch and the winning taps.
-pub(crate) fn max_pool(
-    x: &GpuStorage,
-    g: &Conv2dGeometry,
-    batch: usize,
-) -> Result<(GpuStorage, WinningTaps)> {
-    let len = batch * g.out_h * g.out_w * g.channels;
+/// Max pooling of `batch` NHWC images: the pooled batch and, per output, the tap of its window
+/// that won (`ky * window_w + kx`, a u32 in the element's 4 bytes).
+pub(crate) fn max_pool(x: &GpuStorage, g: &Conv2dGeometry, batch: usize) -> Result<(GpuStorage, GpuStorage)> {
+    let len = batch * g.positions() * g.channels;
     let out = GpuStorage::empty(&x.device, len)?;
     let taps = GpuStorage::empty(&x.device, len)?;
     launch(&MAX_POOL, "max_pool2d", g, batch, Direction::Forward, (x, &out), Some(&taps))?;
-    Ok((out, WinningTaps(taps)))
+    Ok((out, taps))
 }
 
 /// The gradient of max pooling: each input element sums the output gradients it won.
 pub(crate) fn max_pool_backward(
     grad: &GpuStorage,
-    taps: &WinningTaps,
+    taps: &GpuStorage,
     g: &Conv2dGeometry,
     batch: usize,
 ) -> Result<GpuStorage> {
     let dx = GpuStorage::empty(&grad.device, batch * g.image_len())?;
-    launch(&MAX_POOL_BACKWARD, "max_pool2d", g, batch, Direction::Backward, (grad, &dx), Some(&taps.0))?;
+    launch(&MAX_POOL_BACKWARD, "max_pool2d", g, batch, Direction::Backward, (grad, &dx), Some(taps))?;
     Ok(dx)
 }
 
 /// Average pooling of `batch` NHWC images over the pixels each window covers.
 pub(crate) fn avg_pool(x: &GpuStorage, g: &Conv2dGeometry, batch: usize) -> Result<GpuStorage> {
-    let out = GpuStorage::empty(&x.device, batch * g.out_h * g.out_w * g.channels)?;
+    let out = GpuStorage::empty(&x.device, batch * g.positions() * g.channels)?;
     launch(&AVG_POOL, "avg_pool2d", g, batch, Direction::Forward, (x, &out), None)?;
     Ok(out)
 }

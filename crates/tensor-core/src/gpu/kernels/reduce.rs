@@ -1,33 +1,50 @@
 //! Launcher for `shaders/reduce.wgsl`.
 
-use super::{MAX_RANK, pack};
-use crate::gpu::pipelines::{KernelSpec, kernel};
+use super::{Axes, pack};
+use crate::backend::ReduceOp;
+use crate::gpu::kernel::{INDEX, REDUCE_CODES, WORKGROUP_REDUCE, kernel, kernel_params};
 use crate::gpu::storage::GpuStorage;
-use crate::ops::ReduceOp;
 use crate::{Result, Shape};
 
-const PER_WORKGROUP: KernelSpec = kernel!("reduce.wgsl", "main", [Read, ReadWrite]);
-const PER_OUTPUT: KernelSpec = kernel!("reduce.wgsl", "per_output", [Read, ReadWrite]);
+kernel_params! {
+    struct ReduceParams {
+        outputs: u32,
+        length: u32,
+        kept_rank: u32,
+        reduced_rank: u32,
+        scale: f32,
+        _pad0: u32,
+        _pad1: u32,
+        _pad2: u32,
+        kept_dims: Axes,
+        kept_strides: Axes,
+        reduced_dims: Axes,
+        reduced_strides: Axes,
+    }
+}
+
+kernel!(
+    PER_WORKGROUP = "reduce.wgsl",
+    "main",
+    ReduceParams,
+    [Read, ReadWrite],
+    [INDEX, REDUCE_CODES, WORKGROUP_REDUCE]
+);
+kernel!(
+    PER_OUTPUT = "reduce.wgsl",
+    "per_output",
+    ReduceParams,
+    [Read, ReadWrite],
+    [INDEX, REDUCE_CODES, WORKGROUP_REDUCE]
+);
+
+#[cfg(test)]
+pub(crate) static KERNELS: &[&crate::gpu::kernel::Kernel] = &[&PER_WORKGROUP.kernel, &PER_OUTPUT.kernel];
 
 /// Reductions at most this long, over at least `MANY_OUTPUTS` outputs, get one invocation per
 /// output; longer or fewer ones a workgroup per output.
 const SHORT: usize = 256;
 const MANY_OUTPUTS: usize = 256;
-
-#[repr(C)]
-#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct Params {
-    outputs: u32,
-    length: u32,
-    op: u32,
-    kept_rank: u32,
-    reduced_rank: u32,
-    pad: [u32; 3],
-    kept_dims: [u32; MAX_RANK],
-    kept_strides: [u32; MAX_RANK],
-    reduced_dims: [u32; MAX_RANK],
-    reduced_strides: [u32; MAX_RANK],
-}
 
 /// Reduces `x` (of `shape`) to the keep-dims shape `kept` (1 on every reduced axis).
 pub(crate) fn reduce(op: ReduceOp, x: &GpuStorage, shape: &Shape, kept: &Shape) -> Result<GpuStorage> {
@@ -47,27 +64,26 @@ pub(crate) fn reduce(op: ReduceOp, x: &GpuStorage, shape: &Shape, kept: &Shape) 
     }
     let length: usize = reduced_dims.iter().product();
     let name = "reduce";
-    let params = Params {
+    let params = ReduceParams {
         outputs: outputs as u32,
         length: length as u32,
-        op: match op {
-            ReduceOp::Sum => 0,
-            ReduceOp::Max => 1,
-        },
         kept_rank: kept_dims.len() as u32,
         reduced_rank: reduced_dims.len() as u32,
-        pad: [0; 3],
+        // The CPU's reciprocal, rounded once (NaN for an empty mean, as there).
+        scale: (1.0 / length as f64) as f32,
         kept_dims: pack(name, &kept_dims)?,
         kept_strides: pack(name, &kept_strides)?,
         reduced_dims: pack(name, &reduced_dims)?,
         reduced_strides: pack(name, &reduced_strides)?,
+        ..ReduceParams::default()
     };
     let ctx = &x.device.ctx;
     let bindings = [x.binding(), out.binding()];
+    let constants = [("OP", f64::from(op.code()))];
     if length <= SHORT && outputs >= MANY_OUTPUTS {
-        ctx.dispatch(&PER_OUTPUT, bytemuck::bytes_of(&params), &bindings, ctx.linear_groups(outputs, 64))?;
+        ctx.dispatch(&PER_OUTPUT, &constants, &params, &bindings, ctx.linear_groups(outputs, 64))?;
     } else {
-        ctx.dispatch(&PER_WORKGROUP, bytemuck::bytes_of(&params), &bindings, ctx.linear_groups(outputs, 1))?;
+        ctx.dispatch(&PER_WORKGROUP, &constants, &params, &bindings, ctx.linear_groups(outputs, 1))?;
     }
     Ok(out)
 }

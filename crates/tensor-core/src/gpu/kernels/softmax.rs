@@ -1,27 +1,31 @@
 //! Launcher for `shaders/softmax.wgsl`.
 
-use super::gather::for_each_row_block;
-use super::{WORKGROUP, index};
+use super::{WORKGROUP, for_each_row_block, index};
 use crate::Result;
-use crate::cpu::layout::AxisSplit;
-use crate::gpu::pipelines::{KernelSpec, kernel};
+use crate::backend::AxisSplit;
+use crate::gpu::kernel::{INDEX, WORKGROUP_REDUCE, kernel, kernel_params};
 use crate::gpu::storage::GpuStorage;
 
-/// A workgroup per contiguous row (the last axis).
-const ROWS: KernelSpec = kernel!("softmax.wgsl", "softmax_rows", [Read, ReadWrite]);
-/// An invocation per lane, for axes with elements after them.
-const LANES: KernelSpec = kernel!("softmax.wgsl", "softmax_lanes", [Read, ReadWrite]);
-
-#[repr(C)]
-#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct Params {
-    outer: u32,
-    len: u32,
-    inner: u32,
-    offset: u32,
-    log: u32,
-    pad: [u32; 3],
+kernel_params! {
+    struct SoftmaxParams {
+        outer: u32,
+        len: u32,
+        inner: u32,
+        offset: u32,
+        log: u32,
+        _pad0: u32,
+        _pad1: u32,
+        _pad2: u32,
+    }
 }
+
+// A workgroup per contiguous row (the last axis).
+kernel!(ROWS = "softmax.wgsl", "softmax_rows", SoftmaxParams, [Read, ReadWrite], [INDEX, WORKGROUP_REDUCE]);
+// An invocation per lane, for axes with elements after them.
+kernel!(LANES = "softmax.wgsl", "softmax_lanes", SoftmaxParams, [Read, ReadWrite], [INDEX, WORKGROUP_REDUCE]);
+
+#[cfg(test)]
+pub(crate) static KERNELS: &[&crate::gpu::kernel::Kernel] = &[&ROWS.kernel, &LANES.kernel];
 
 /// Softmax (or, with `log`, log-softmax) of `x` along the axis `split` describes. Blocks of
 /// outer positions are bound one at a time, so only one (len, inner) slab must fit a binding.
@@ -33,20 +37,20 @@ pub(crate) fn softmax(x: &GpuStorage, split: AxisSplit, log: bool) -> Result<Gpu
     for_each_row_block(&x.device, name, split.outer, slab, |first, outer| {
         let (x_block, offset) = x.window(first * slab, outer * slab);
         let (y_block, _) = out.window(first * slab, outer * slab);
-        let params = Params {
+        let params = SoftmaxParams {
             outer: index(name, outer)?,
             len: index(name, split.len)?,
             inner: index(name, split.inner)?,
             offset: index(name, offset)?,
             log: log as u32,
-            pad: [0; 3],
+            ..SoftmaxParams::default()
         };
         let (spec, groups) = if split.inner == 1 {
             (&ROWS, ctx.linear_groups(outer, 1))
         } else {
             (&LANES, ctx.linear_groups(outer * split.inner, WORKGROUP))
         };
-        ctx.dispatch(spec, bytemuck::bytes_of(&params), &[x_block, y_block], groups)
+        ctx.dispatch(spec, &[], &params, &[x_block, y_block], groups)
     })?;
     Ok(out)
 }

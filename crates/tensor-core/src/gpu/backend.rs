@@ -1,0 +1,240 @@
+//! The wgpu backend: each op of [`BackendStorage`] records its kernels. GPU tensors hold f32;
+//! any other dtype is refused with an error naming the op.
+
+use std::ops::Range;
+
+use super::GpuDevice;
+use super::kernels::matmul::Epilogue;
+use super::kernels::{
+    argmax, batch_norm, binary, conv, cross_entropy, fill, gather, matmul, optim, pool, random,
+};
+use super::kernels::{reduce, softmax, strided_copy, unary};
+use super::storage::GpuStorage;
+use crate::backend::{
+    Activation, AxisSplit, BackendStorage, BatchNormConfig, BinaryOp, Conv2dGeometry, Gradients3, MatmulDims,
+    ReduceOp, Rows, UnaryOp, UpdateItem, UpdateRule, Window,
+};
+use crate::cpu::CpuStorage;
+use crate::{DType, Error, Result, Shape};
+
+/// Refuses any dtype but f32, naming the op.
+fn f32_only(op: &'static str, dtype: DType) -> Result<()> {
+    if dtype == DType::F32 { Ok(()) } else { Err(Error::DType { op, expected: DType::F32, got: dtype }) }
+}
+
+impl BackendStorage for GpuStorage {
+    type Device = GpuDevice;
+
+    fn full(device: &GpuDevice, len: usize, value: f64, dtype: DType) -> Result<Self> {
+        f32_only("full", dtype)?;
+        fill::fill(device, len, value as f32)
+    }
+
+    fn ramp(device: &GpuDevice, len: usize, start: f64, step: f64, dtype: DType) -> Result<Self> {
+        f32_only("arange", dtype)?;
+        fill::ramp(device, len, start as f32, step as f32)
+    }
+
+    fn uniform(device: &GpuDevice, len: u32, low: f64, high: f64, seed: u64, dtype: DType) -> Result<Self> {
+        f32_only("uniform", dtype)?;
+        random::uniform(device, len, low, high, seed)
+    }
+
+    fn upload(device: &GpuDevice, data: CpuStorage) -> Result<Self> {
+        match data {
+            CpuStorage::F32(data) => GpuStorage::from_host(device, &data),
+            other => Err(Error::DType { op: "to", expected: DType::F32, got: other.dtype() }),
+        }
+    }
+
+    fn download(&self) -> Result<CpuStorage> {
+        Ok(CpuStorage::F32(self.to_host()?))
+    }
+
+    fn dtype(&self) -> DType {
+        DType::F32
+    }
+
+    fn cast(&self, dtype: DType) -> Result<Self> {
+        f32_only("to_dtype", dtype)?;
+        self.copy_range(0, self.len)
+    }
+
+    fn assign(&mut self, src: &Self) -> Result<()> {
+        self.copy_from(src);
+        Ok(())
+    }
+
+    fn unary(&self, op: UnaryOp) -> Result<Self> {
+        unary::unary(op, self)
+    }
+
+    fn unary_backward(&self, op: UnaryOp, out: &Self, grad: &Self) -> Result<Self> {
+        unary::unary_backward(op, self, out, grad)
+    }
+
+    fn binary(
+        &self,
+        op: BinaryOp,
+        shape: &Shape,
+        rhs: &Self,
+        rhs_shape: &Shape,
+        out: &Shape,
+    ) -> Result<Self> {
+        binary::binary(op, self, shape, rhs, rhs_shape, out)
+    }
+
+    fn expand(&self, shape: &Shape, target: &Shape, scale: f64) -> Result<Self> {
+        strided_copy::expand(self, shape, target, scale)
+    }
+
+    fn reduce(&self, op: ReduceOp, shape: &Shape, kept: &Shape) -> Result<Self> {
+        reduce::reduce(op, self, shape, kept)
+    }
+
+    fn softmax(&self, split: AxisSplit, log: bool) -> Result<Self> {
+        softmax::softmax(self, split, log)
+    }
+
+    fn argmax(&self, rows: Rows) -> Result<Self> {
+        argmax::argmax(self, rows)
+    }
+
+    fn cross_entropy(&self, labels: &Self, rows: Rows, sparse: bool) -> Result<Self> {
+        cross_entropy::loss(rows, sparse, self, labels)
+    }
+
+    fn cross_entropy_backward(&self, labels: &Self, grad: &Self, rows: Rows, sparse: bool) -> Result<Self> {
+        cross_entropy::logits_grad(rows, sparse, self, labels, grad)
+    }
+
+    fn permute(&self, shape: &Shape, axes: &[usize]) -> Result<Self> {
+        strided_copy::permute(self, shape, axes)
+    }
+
+    fn read_window(&self, window: Window) -> Result<Self> {
+        strided_copy::read_window(self, window)
+    }
+
+    fn assemble(device: &GpuDevice, parts: &[(&Self, Window)], numel: usize, dtype: DType) -> Result<Self> {
+        f32_only("concat", dtype)?;
+        strided_copy::assemble(device, parts, numel)
+    }
+
+    fn gather_rows(&self, row_len: usize, indices: &[usize]) -> Result<Self> {
+        gather::gather_rows(self, row_len, indices)
+    }
+
+    fn scatter_add_rows(&self, row_len: usize, indices: &[usize], rows: usize) -> Result<Self> {
+        gather::scatter_add_rows(self, row_len, indices, rows)
+    }
+
+    fn matmul(&self, rhs: &Self, dims: &MatmulDims) -> Result<Self> {
+        matmul::matmul(self, rhs, dims, Epilogue::default())
+    }
+
+    fn affine(
+        &self,
+        kernel: &Self,
+        bias: Option<&Self>,
+        activation: Activation,
+        dims: &MatmulDims,
+    ) -> Result<Self> {
+        matmul::matmul(self, kernel, dims, Epilogue { bias, activation })
+    }
+
+    fn affine_backward(
+        &self,
+        kernel: &Self,
+        out: Option<&Self>,
+        grad: &Self,
+        activation: Activation,
+        dims: &MatmulDims,
+        needs: [bool; 3],
+    ) -> Result<Gradients3<Self>> {
+        let (m, k, n) = (dims.m, dims.k, dims.n);
+        let gated = conv::gate(out, grad, activation)?;
+        let dz = gated.as_ref().unwrap_or(grad);
+        let dx = needs[0]
+            .then(|| {
+                let dims = MatmulDims { transpose_rhs: true, ..MatmulDims::plain(m, n, k) };
+                matmul::matmul(dz, kernel, &dims, Epilogue::default())
+            })
+            .transpose()?;
+        let dkernel = needs[1]
+            .then(|| {
+                let dims = MatmulDims { transpose_lhs: true, ..MatmulDims::plain(k, m, n) };
+                matmul::matmul(self, dz, &dims, Epilogue::default())
+            })
+            .transpose()?;
+        let dbias = needs[2].then(|| conv::column_sums(dz, m, n)).transpose()?;
+        Ok((dx, dkernel, dbias))
+    }
+
+    fn im2col(&self, g: &Conv2dGeometry, images: Range<usize>) -> Result<Self> {
+        conv::im2col(self, g, images)
+    }
+
+    fn col2im(&self, g: &Conv2dGeometry, images: usize) -> Result<Self> {
+        conv::col2im(self, g, images)
+    }
+
+    fn conv2d(
+        &self,
+        kernel: &Self,
+        bias: Option<&Self>,
+        activation: Activation,
+        g: &Conv2dGeometry,
+        batch: usize,
+    ) -> Result<Self> {
+        conv::conv2d(self, kernel, Epilogue { bias, activation }, g, batch)
+    }
+
+    fn conv2d_backward(
+        &self,
+        kernel: &Self,
+        out: Option<&Self>,
+        grad: &Self,
+        activation: Activation,
+        g: &Conv2dGeometry,
+        batch: usize,
+        needs: [bool; 3],
+    ) -> Result<Gradients3<Self>> {
+        conv::conv2d_backward(self, kernel, out, grad, activation, g, batch, needs)
+    }
+
+    fn max_pool(&self, g: &Conv2dGeometry, batch: usize) -> Result<(Self, Self)> {
+        pool::max_pool(self, g, batch)
+    }
+
+    fn max_pool_backward(&self, taps: &Self, g: &Conv2dGeometry, batch: usize) -> Result<Self> {
+        pool::max_pool_backward(self, taps, g, batch)
+    }
+
+    fn avg_pool(&self, g: &Conv2dGeometry, batch: usize) -> Result<Self> {
+        pool::avg_pool(self, g, batch)
+    }
+
+    fn avg_pool_backward(&self, g: &Conv2dGeometry, batch: usize) -> Result<Self> {
+        pool::avg_pool_backward(self, g, batch)
+    }
+
+    fn batch_norm_train(&self, gamma: &Self, beta: &Self, p: BatchNormConfig) -> Result<(Self, Self, Self)> {
+        batch_norm::batch_norm_train(p, self, gamma, beta)
+    }
+
+    fn batch_norm_backward(
+        &self,
+        gamma: &Self,
+        mean: &Self,
+        var: &Self,
+        grad: &Self,
+        p: BatchNormConfig,
+    ) -> Result<(Self, Self, Self)> {
+        batch_norm::batch_norm_backward(p, self, gamma, mean, var, grad)
+    }
+
+    fn update(rule: &UpdateRule, items: &mut [UpdateItem<'_, Self>]) -> Result<()> {
+        optim::update(rule, items)
+    }
+}

@@ -1,0 +1,70 @@
+//! The parameter block every window kernel (im2col, col2im, pooling) shares, `WindowParams` of
+//! `shaders/lib/window.wgsl`.
+
+use super::{WORKGROUP, index};
+use crate::Result;
+use crate::backend::Conv2dGeometry;
+use crate::gpu::GpuDevice;
+use crate::gpu::context::Binding;
+use crate::gpu::kernel::{KernelSpec, kernel_params};
+
+kernel_params! {
+    /// A window's geometry, the number of elements one dispatch writes, and where the chunk's
+    /// first element sits in the windows bound for reading (`src_offset`) and writing
+    /// (`dst_offset`).
+    struct WindowParams {
+        n: u32,
+        in_h: u32,
+        in_w: u32,
+        channels: u32,
+        window_h: u32,
+        window_w: u32,
+        stride_h: u32,
+        stride_w: u32,
+        out_h: u32,
+        out_w: u32,
+        pad_top: u32,
+        pad_left: u32,
+        src_offset: u32,
+        dst_offset: u32,
+        _pad0: u32,
+        _pad1: u32,
+    }
+}
+
+impl WindowParams {
+    /// The block for `g`, before a dispatch fills in its size and offsets.
+    pub(super) fn new(op: &'static str, g: &Conv2dGeometry) -> Result<WindowParams> {
+        Ok(WindowParams {
+            in_h: index(op, g.in_h)?,
+            in_w: index(op, g.in_w)?,
+            channels: index(op, g.channels)?,
+            window_h: index(op, g.window_h)?,
+            window_w: index(op, g.window_w)?,
+            stride_h: index(op, g.stride_h)?,
+            stride_w: index(op, g.stride_w)?,
+            out_h: index(op, g.out_h)?,
+            out_w: index(op, g.out_w)?,
+            pad_top: index(op, g.pad_top)?,
+            pad_left: index(op, g.pad_left)?,
+            ..WindowParams::default()
+        })
+    }
+
+    /// Records `spec` writing `n` elements, the chunk starting `src_offset` and `dst_offset`
+    /// elements into the windows `bindings`. The values fit u32: they are within one binding.
+    pub(super) fn dispatch(
+        mut self,
+        spec: &'static KernelSpec<WindowParams>,
+        device: &GpuDevice,
+        n: usize,
+        (src_offset, dst_offset): (usize, usize),
+        bindings: &[Binding<'_>],
+    ) -> Result<()> {
+        self.n = n as u32;
+        self.src_offset = src_offset as u32;
+        self.dst_offset = dst_offset as u32;
+        let ctx = &device.ctx;
+        ctx.dispatch(spec, &[], &self, bindings, ctx.linear_groups(n, WORKGROUP))
+    }
+}
