@@ -2,7 +2,7 @@
 // element, specialised to one op by the override constant OP (a generated BINARY_* code). Each
 // invocation decodes its output position into per-operand offsets through the operands'
 // broadcast strides (0 along a broadcast axis); equal shapes are described as one flat axis, so
-// they decode nothing. Large outputs are processed in chunks: `base` is the chunk's first output
+// they decode nothing (and, contiguous, run as `binary_vec4`). Large outputs are processed in chunks: `base` is the chunk's first output
 // position, and an operand bound at the chunk's offset subtracts its own base.
 
 struct BinaryParams {
@@ -24,6 +24,10 @@ override OP: u32;
 @group(0) @binding(1) var<storage, read> a: array<f32>;
 @group(0) @binding(2) var<storage, read> b: array<f32>;
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
+// binary_vec4 sees the same buffers as whole vec4s (the host pads the last one).
+@group(0) @binding(1) var<storage, read> a4: array<vec4f>;
+@group(0) @binding(2) var<storage, read> b4: array<vec4f>;
+@group(0) @binding(3) var<storage, read_write> y4: array<vec4f>;
 
 fn apply(x: f32, z: f32) -> f32 {
     switch OP {
@@ -54,4 +58,24 @@ fn main(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) group
         ib += index * p.b_strides[k / 4u][k % 4u];
     }
     y[i] = apply(a[ia - p.a_base], b[ib - p.b_base]);
+}
+
+// Operands of the output's own shape, contiguous: VECTORS vectors per invocation, no index
+// decoding (`p.n` counts elements; padding lanes land in the output's padding).
+@compute @workgroup_size(256)
+fn binary_vec4(
+    @builtin(workgroup_id) group: vec3u,
+    @builtin(num_workgroups) groups: vec3u,
+    @builtin(local_invocation_index) lane: u32,
+) {
+    let first = first_vector(group, groups, lane);
+    let vectors = (p.n + 3u) / 4u;
+    for (var j = 0u; j < VECTORS; j++) {
+        let i = first + j * 256u;
+        if i < vectors {
+            let u = a4[i];
+            let v = b4[i];
+            y4[i] = vec4f(apply(u.x, v.x), apply(u.y, v.y), apply(u.z, v.z), apply(u.w, v.w));
+        }
+    }
 }

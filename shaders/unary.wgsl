@@ -22,6 +22,12 @@ override OP: u32;
 @group(0) @binding(2) var<storage, read> out: array<f32>;
 @group(0) @binding(3) var<storage, read> grad: array<f32>;
 @group(0) @binding(4) var<storage, read_write> dx: array<f32>;
+// The vector entry points see the same buffers as whole vec4s (the host pads the last one).
+@group(0) @binding(1) var<storage, read> x4: array<vec4f>;
+@group(0) @binding(2) var<storage, read_write> y4: array<vec4f>;
+@group(0) @binding(2) var<storage, read> out4: array<vec4f>;
+@group(0) @binding(3) var<storage, read> grad4: array<vec4f>;
+@group(0) @binding(4) var<storage, read_write> dx4: array<vec4f>;
 
 fn sigmoid(v: f32) -> f32 {
     // Split by sign so exp never overflows.
@@ -92,4 +98,48 @@ fn unary_backward(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgro
         return;
     }
     dx[i] = derivative_times(x[i], out[i], grad[i]);
+}
+
+// The same two ops over vectors: VECTORS per invocation and no index arithmetic beyond one
+// multiply-add, for contiguous tensors (`p.n` counts elements; padding lanes are computed and
+// land in the output's padding).
+@compute @workgroup_size(256)
+fn unary_vec4(
+    @builtin(workgroup_id) group: vec3u,
+    @builtin(num_workgroups) groups: vec3u,
+    @builtin(local_invocation_index) lane: u32,
+) {
+    let first = first_vector(group, groups, lane);
+    let vectors = (p.n + 3u) / 4u;
+    for (var j = 0u; j < VECTORS; j++) {
+        let i = first + j * 256u;
+        if i < vectors {
+            let v = x4[i];
+            y4[i] = vec4f(apply(v.x), apply(v.y), apply(v.z), apply(v.w));
+        }
+    }
+}
+
+@compute @workgroup_size(256)
+fn unary_backward_vec4(
+    @builtin(workgroup_id) group: vec3u,
+    @builtin(num_workgroups) groups: vec3u,
+    @builtin(local_invocation_index) lane: u32,
+) {
+    let first = first_vector(group, groups, lane);
+    let vectors = (p.n + 3u) / 4u;
+    for (var j = 0u; j < VECTORS; j++) {
+        let i = first + j * 256u;
+        if i < vectors {
+            let v = x4[i];
+            let w = out4[i];
+            let g = grad4[i];
+            dx4[i] = vec4f(
+                derivative_times(v.x, w.x, g.x),
+                derivative_times(v.y, w.y, g.y),
+                derivative_times(v.z, w.z, g.z),
+                derivative_times(v.w, w.w, g.w),
+            );
+        }
+    }
 }

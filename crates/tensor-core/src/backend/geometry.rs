@@ -103,6 +103,24 @@ fn axis_taps(start: usize, pad: usize, window: usize, size: usize) -> impl Itera
 }
 
 impl Conv2dGeometry {
+    /// All zeros: what a kernel's parameter block holds for a product that is not a
+    /// convolution (never used as a geometry).
+    pub(crate) const EMPTY: Conv2dGeometry = Conv2dGeometry {
+        in_h: 0,
+        in_w: 0,
+        channels: 0,
+        window_h: 0,
+        window_w: 0,
+        stride_h: 0,
+        stride_w: 0,
+        out_h: 0,
+        out_w: 0,
+        pad_top: 0,
+        pad_bottom: 0,
+        pad_left: 0,
+        pad_right: 0,
+    };
+
     /// The geometry of a `window` sliding over images of `input_hwc` = [height, width,
     /// channels] with `strides` (rows, columns) and `padding`.
     pub fn new(

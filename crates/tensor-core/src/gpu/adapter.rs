@@ -27,7 +27,7 @@ impl fmt::Display for AdapterSummary {
         writeln!(
             f,
             "  limits: storage binding {} MiB, buffer {} MiB, workgroup {} invocations ({}x{}x{}), \
-             shared memory {} KiB, {} storage buffers per stage",
+             shared memory {} KiB, {} storage buffers per stage, {} bytes of immediates",
             l.max_storage_buffer_binding_size >> 20,
             l.max_buffer_size >> 20,
             l.max_compute_invocations_per_workgroup,
@@ -36,12 +36,14 @@ impl fmt::Display for AdapterSummary {
             l.max_compute_workgroup_size_z,
             l.max_compute_workgroup_storage_size >> 10,
             l.max_storage_buffers_per_shader_stage,
+            l.max_immediate_size,
         )?;
         let wanted = [
             (wgpu::Features::SHADER_F16, "SHADER_F16"),
             (wgpu::Features::TIMESTAMP_QUERY, "TIMESTAMP_QUERY"),
             (wgpu::Features::PIPELINE_CACHE, "PIPELINE_CACHE"),
             (wgpu::Features::IMMEDIATES, "IMMEDIATES"),
+            (wgpu::Features::SUBGROUP, "SUBGROUP"),
         ];
         let present: Vec<&str> =
             wanted.iter().filter(|(feature, _)| self.features.contains(*feature)).map(|(_, n)| *n).collect();

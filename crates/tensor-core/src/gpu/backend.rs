@@ -152,23 +152,7 @@ impl BackendStorage for GpuStorage {
         dims: &MatmulDims,
         needs: [bool; 3],
     ) -> Result<Gradients3<Self>> {
-        let (m, k, n) = (dims.m, dims.k, dims.n);
-        let gated = conv::gate(out, grad, activation)?;
-        let dz = gated.as_ref().unwrap_or(grad);
-        let dx = needs[0]
-            .then(|| {
-                let dims = MatmulDims { transpose_rhs: true, ..MatmulDims::plain(m, n, k) };
-                matmul::matmul(dz, kernel, &dims, Epilogue::default())
-            })
-            .transpose()?;
-        let dkernel = needs[1]
-            .then(|| {
-                let dims = MatmulDims { transpose_lhs: true, ..MatmulDims::plain(k, m, n) };
-                matmul::matmul(self, dz, &dims, Epilogue::default())
-            })
-            .transpose()?;
-        let dbias = needs[2].then(|| conv::column_sums(dz, m, n)).transpose()?;
-        Ok((dx, dkernel, dbias))
+        matmul::affine_backward(self, kernel, out, grad, activation, dims, needs)
     }
 
     fn im2col(&self, g: &Conv2dGeometry, images: Range<usize>) -> Result<Self> {

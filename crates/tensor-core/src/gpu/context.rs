@@ -12,7 +12,8 @@ use parking_lot::Mutex;
 
 use super::adapter::AdapterSummary;
 use super::bind_groups::{ArenaBinding, BindGroupCache};
-use super::kernel::{KernelParams, KernelSpec};
+use super::gemm::tune::Tuner;
+use super::kernel::{Access, KernelParams, KernelSpec};
 use super::pipelines::{Constants, Pipelines};
 use super::pool::{BufferKind, BufferPool, PooledBuffer};
 use super::profiler::{Profiler, TIMED_PER_SUBMISSION};
@@ -34,11 +35,14 @@ pub(crate) struct Context {
     pub(crate) limits: wgpu::Limits,
     pub(crate) pool: Arc<BufferPool>,
     pub(crate) pipelines: Pipelines,
+    /// Each product's schedule, chosen by measuring on this adapter.
+    pub(crate) tuner: Tuner,
     params: wgpu::Buffer,
     param_slot: u64,
     uploads: wgpu::Buffer,
-    /// Bound where a kernel declares a buffer this dispatch does not use (an optional input).
-    placeholder: PooledBuffer,
+    /// Bound where a kernel declares a buffer this dispatch does not use: one for read-only
+    /// bindings, one for read-write ones (a dispatch may not use one buffer both ways).
+    placeholders: [PooledBuffer; 2],
     recorder: Mutex<Recorder>,
     counters: Counters,
     pub(crate) profiler: Option<Profiler>,
@@ -129,6 +133,7 @@ impl Context {
         queue: wgpu::Queue,
         limits: wgpu::Limits,
         pipelines: Pipelines,
+        tuner: Tuner,
         profile: bool,
     ) -> Context {
         let param_slot = u64::from(limits.min_uniform_buffer_offset_alignment).max(256);
@@ -148,9 +153,10 @@ impl Context {
         Context {
             id,
             summary,
-            placeholder: pool.take(BufferKind::Storage, 4),
+            placeholders: [pool.take(BufferKind::Storage, 4), pool.take(BufferKind::Storage, 4)],
             pool,
             pipelines,
+            tuner,
             profiler: profile.then(|| Profiler::new(&device, &queue)),
             device,
             queue,
@@ -174,9 +180,11 @@ impl Context {
         }
     }
 
-    /// A one-element binding for a buffer a kernel declares but this dispatch does not use.
-    pub(crate) fn placeholder(&self) -> Binding<'_> {
-        Binding { buffer: &self.placeholder, offset: 0, size: 4 }
+    /// A one-element binding for a buffer a kernel declares with `access` but this dispatch
+    /// does not use.
+    pub(crate) fn placeholder(&self, access: Access) -> Binding<'_> {
+        let buffer = &self.placeholders[usize::from(access == Access::ReadWrite)];
+        Binding { buffer, offset: 0, size: 4 }
     }
 
     /// The storage offset alignment, in elements.
@@ -438,6 +446,11 @@ impl Context {
     pub(crate) fn trim(&self) {
         self.recorder.lock().bind_groups.clear();
         self.pool.trim();
+    }
+
+    /// The most workgroups one dispatch may have along each dimension.
+    pub(crate) fn max_groups(&self) -> u32 {
+        self.limits.max_compute_workgroups_per_dimension
     }
 
     /// Workgroup counts covering `threads` invocations in groups of `size`, spread over x and y

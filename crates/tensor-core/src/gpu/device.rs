@@ -7,8 +7,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::adapter::{self, ADAPTER_ENV, AdapterSummary};
 use super::context::{Context, GpuStats};
+use super::gemm::tune::{Mode, Tuner};
 use super::pipelines::{Pipelines, default_cache_dir};
 use super::profiler::KernelTime;
+use super::storage::GpuStorage;
 use crate::{Error, Result};
 
 /// The environment variable that turns on per-kernel timing (see [`GpuOptions::profile`]).
@@ -17,7 +19,7 @@ pub const PROFILE_ENV: &str = "TESSERA_PROFILE";
 static NEXT_DEVICE_ID: AtomicU64 = AtomicU64::new(1);
 
 /// How to open a GPU.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct GpuOptions {
     /// Part of the adapter's name (case-insensitive) or a backend (`vulkan`, `gl`, `metal`,
     /// `dx12`); the best adapter when `None`.
@@ -26,17 +28,27 @@ pub struct GpuOptions {
     pub cache_dir: Option<PathBuf>,
     /// Time every kernel (see [`GpuDevice::profile`]).
     pub profile: bool,
+    /// How products choose their schedules (see [`Mode`]).
+    pub autotune: Mode,
+}
+
+impl Default for GpuOptions {
+    /// The best adapter, nothing persisted, no profiling, and products tuned on first use.
+    fn default() -> Self {
+        GpuOptions { adapter: None, cache_dir: None, profile: false, autotune: Mode::Full }
+    }
 }
 
 impl GpuOptions {
     /// The options the environment gives: `TESSERA_ADAPTER`, the pipeline cache in
     /// `$TESSERA_CACHE_DIR` (else `$XDG_CACHE_HOME/tessera`, else `~/.cache/tessera`), and
-    /// profiling when `TESSERA_PROFILE` is set.
+    /// profiling when `TESSERA_PROFILE` is set, and the tuning `TESSERA_AUTOTUNE` asks for.
     pub fn from_env() -> GpuOptions {
         GpuOptions {
             adapter: std::env::var(ADAPTER_ENV).ok().filter(|s| !s.is_empty()),
             cache_dir: default_cache_dir(),
             profile: std::env::var_os(PROFILE_ENV).is_some(),
+            autotune: Mode::from_env(),
         }
     }
 }
@@ -66,7 +78,8 @@ impl GpuDevice {
         let wanted = wgpu::Features::SHADER_F16
             | wgpu::Features::TIMESTAMP_QUERY
             | wgpu::Features::PIPELINE_CACHE
-            | wgpu::Features::IMMEDIATES;
+            | wgpu::Features::IMMEDIATES
+            | wgpu::Features::SUBGROUP;
         let features = adapter.features() & wanted;
         // The adapter's real limits, not wgpu's conservative defaults: lavapipe's 128 MiB storage
         // binding and a discrete GPU's multi-GiB ones both matter for chunking.
@@ -81,8 +94,15 @@ impl GpuDevice {
         }))
         .map_err(|e| Error::Gpu(format!("opening {}: {e}", summary.name)))?;
         let pipelines = Pipelines::new(device.clone(), &adapter.get_info(), options.cache_dir.as_deref());
+        let identity = format!("{} {} {}", summary.name, summary.backend, summary.driver);
+        let info = adapter.get_info();
+        // Products that share loads by subgroup broadcasts are written for one subgroup size.
+        let subgroup = (features.contains(wgpu::Features::SUBGROUP)
+            && info.subgroup_min_size == info.subgroup_max_size)
+            .then_some(info.subgroup_min_size);
+        let tuner = Tuner::new(options.autotune, options.cache_dir.as_deref(), &identity, subgroup);
         let id = NEXT_DEVICE_ID.fetch_add(1, Ordering::Relaxed);
-        let ctx = Context::new(id, summary, device, queue, limits, pipelines, options.profile);
+        let ctx = Context::new(id, summary, device, queue, limits, pipelines, tuner, options.profile);
         Ok(GpuDevice { ctx: Arc::new(ctx) })
     }
 
@@ -136,6 +156,25 @@ impl GpuDevice {
         }
     }
 
+    /// The schedules this adapter's matrix products and convolutions may run with (those the
+    /// autotuner chooses among), by name.
+    pub fn product_schedules(&self) -> Vec<String> {
+        self.ctx.tuner.schedules()
+    }
+
+    /// Makes every product run with the schedule `name` (one of
+    /// [`GpuDevice::product_schedules`]) until called with `None`: how `tessera check` runs
+    /// each kernel variant, whichever the autotuner would pick.
+    pub fn pin_product_schedule(&self, name: Option<&str>) -> Result<()> {
+        self.ctx.tuner.pin(name)
+    }
+
+    /// The names of the schedules products ran with since the last call: which kernel variants
+    /// a computation used.
+    pub fn take_used_product_schedules(&self) -> Vec<String> {
+        self.ctx.tuner.take_used()
+    }
+
     /// Restarts the pool's peak-memory tracking.
     pub fn reset_peak_memory(&self) {
         self.ctx.pool.reset_peak();
@@ -163,6 +202,24 @@ impl GpuDevice {
             drop(out);
         }
         Ok(peak::flops(invocations, iterations) / best / 1e9)
+    }
+
+    /// Measures the adapter's memory ceiling in GB/s (bytes read plus bytes written): a buffer
+    /// copied onto another, timed from submission to completion (the best of `repeats` runs).
+    pub fn copy_gbps(&self, repeats: usize) -> Result<f64> {
+        let len = 1 << 24;
+        let src = GpuStorage::empty(self, len)?;
+        let dst = GpuStorage::empty(self, len)?;
+        dst.copy_from(&src);
+        self.synchronize()?;
+        let mut best = f64::INFINITY;
+        for _ in 0..repeats.max(1) {
+            let start = std::time::Instant::now();
+            dst.copy_from(&src);
+            self.synchronize()?;
+            best = best.min(start.elapsed().as_secs_f64());
+        }
+        Ok(2.0 * 4.0 * len as f64 / best / 1e9)
     }
 
     /// Submits pending work and waits for the device to finish it (for timing).

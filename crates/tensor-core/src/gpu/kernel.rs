@@ -101,6 +101,9 @@ pub(crate) const RANDOM: Library = library_file!("random.wgsl");
 pub(crate) const WORKGROUP_REDUCE: Library = library_file!("workgroup_reduce.wgsl");
 /// The moment updates Adam and Nadam share.
 pub(crate) const ADAM_MOMENTS: Library = library_file!("adam_moments.wgsl");
+/// The geometry of vector kernels.
+pub(crate) const VECTORS: Library =
+    Library::Generated("vector kernel geometry", super::kernels::vector_geometry_wgsl);
 pub(crate) const UNARY_CODES: Library = Library::Generated("unary op codes", UnaryCode::wgsl);
 pub(crate) const BINARY_CODES: Library = Library::Generated("binary op codes", BinaryOp::wgsl);
 pub(crate) const REDUCE_CODES: Library = Library::Generated("reduce op codes", ReduceOp::wgsl);
@@ -192,8 +195,10 @@ mod tests {
         };
         let info = match naga::valid::Validator::new(
             naga::valid::ValidationFlags::all(),
-            naga::valid::Capabilities::IMMEDIATES,
+            naga::valid::Capabilities::IMMEDIATES | naga::valid::Capabilities::SUBGROUP,
         )
+        .subgroup_stages(naga::valid::ShaderStages::COMPUTE)
+        .subgroup_operations(naga::valid::SubgroupOperationSet::all())
         .validate(&module)
         {
             Ok(info) => info,

@@ -94,6 +94,17 @@ impl GpuStorage {
         Binding { buffer: &self.buffer, offset: (self.offset + start) as u64 * 4, size: len as u64 * 4 }
     }
 
+    /// Elements `start..start + len` as whole vec4s (the last one padded with whatever follows
+    /// in the buffer), when they start on a vector and the buffer holds the padding; else
+    /// `None`, and the caller takes its scalar path. Pool buffers are whole vectors, so this
+    /// holds for every tensor that does not start mid-vector.
+    pub(crate) fn vectors(&self, start: usize, len: usize) -> Option<Binding<'_>> {
+        let first = self.offset + start;
+        let padded = len.div_ceil(4) * 4;
+        let fits = (first + padded) as u64 * 4 <= self.buffer.buffer().size();
+        (first.is_multiple_of(4) && fits).then(|| self.range(start, padded))
+    }
+
     /// Elements `start..start + len` for any `start`: the binding begins at the nearest offset the
     /// adapter accepts at or below it, and the returned skew (in elements) locates `start` in it.
     pub(crate) fn window(&self, start: usize, len: usize) -> (Binding<'_>, usize) {

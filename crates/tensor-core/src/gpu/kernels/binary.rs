@@ -1,8 +1,8 @@
 //! Launcher for `shaders/binary.wgsl`.
 
-use super::{Axes, WORKGROUP, for_each_chunk, pack};
+use super::{Axes, WORKGROUP, for_each_chunk, pack, vector_groups};
 use crate::backend::BinaryOp;
-use crate::gpu::kernel::{BINARY_CODES, INDEX, kernel, kernel_params};
+use crate::gpu::kernel::{BINARY_CODES, INDEX, VECTORS, kernel, kernel_params};
 use crate::gpu::storage::GpuStorage;
 use crate::{Result, Shape};
 
@@ -22,14 +22,28 @@ kernel_params! {
     }
 }
 
-kernel!(BINARY = "binary.wgsl", "main", BinaryParams, [Read, Read, ReadWrite], [INDEX, BINARY_CODES]);
+kernel!(
+    BINARY = "binary.wgsl",
+    "main",
+    BinaryParams,
+    [Read, Read, ReadWrite],
+    [INDEX, VECTORS, BINARY_CODES]
+);
+
+kernel!(
+    BINARY_VEC4 = "binary.wgsl",
+    "binary_vec4",
+    BinaryParams,
+    [Read, Read, ReadWrite],
+    [INDEX, VECTORS, BINARY_CODES]
+);
 
 #[cfg(test)]
-pub(crate) static KERNELS: &[&crate::gpu::kernel::Kernel] = &[&BINARY.kernel];
+pub(crate) static KERNELS: &[&crate::gpu::kernel::Kernel] = &[&BINARY.kernel, &BINARY_VEC4.kernel];
 
 /// `op(a, b)` broadcast to `out_shape`. The output is processed in binding-sized chunks; an
 /// operand as large as the output is bound chunk by chunk alongside it, a broadcast (smaller)
-/// operand is bound whole.
+/// operand is bound whole. Operands both of the output's size run over vec4s.
 pub(crate) fn binary(
     op: BinaryOp,
     a: &GpuStorage,
@@ -70,6 +84,13 @@ pub(crate) fn binary(
             b_base: b_base as u32,
             ..template
         };
+        if a.len == n && b.len == n {
+            let vectors = [a, b, &out].map(|s| s.vectors(start, len));
+            if let [Some(a4), Some(b4), Some(out4)] = vectors {
+                let groups = vector_groups(&a.device, len);
+                return ctx.dispatch(&BINARY_VEC4, &constants, &params, &[a4, b4, out4], groups);
+            }
+        }
         ctx.dispatch(
             &BINARY,
             &constants,

@@ -1,18 +1,22 @@
-//! Convolution on the GPU: launchers for `shaders/im2col.wgsl` and `shaders/col2im.wgsl`, and
-//! the convolution and its gradients built from them and one product per pass. A batch whose
-//! matrices would exceed the adapter's storage binding limit runs in passes of as many images
-//! as fit.
+//! Convolution on the GPU as implicit products (`gpu/gemm`): the forward pass, the kernel's and
+//! the bias's gradient, and (stride 1) the input's gradient each read the images and the
+//! gradients in place, so no im2col matrix is ever written. A strided convolution's input
+//! gradient goes through a product and col2im. im2col and col2im are also ops of their own
+//! (`shaders/im2col.wgsl`, `shaders/col2im.wgsl`). A batch whose images or outputs exceed the
+//! adapter's storage binding limit runs in passes of as many images as fit.
 
 use std::ops::Range;
 
 use super::matmul::{self, Epilogue};
 use super::window::WindowParams;
-use super::{binary, for_each_image_chunk, images_per_dispatch, reduce, unary};
-use crate::backend::{Activation, BinaryOp, Conv2dGeometry, Gradients3, MatmulDims, ReduceOp};
+use super::{for_each_image_chunk, images_per_dispatch};
+use crate::Result;
+use crate::backend::{Activation, Conv2dGeometry, Gradients3, MatmulDims};
 use crate::gpu::GpuDevice;
+use crate::gpu::context::Binding;
+use crate::gpu::gemm::{Gate, Kind, Product, Strides};
 use crate::gpu::kernel::{INDEX, WINDOW, kernel};
 use crate::gpu::storage::GpuStorage;
-use crate::{Result, Shape};
 
 kernel!(IM2COL = "im2col.wgsl", "main", WindowParams, [Read, ReadWrite], [INDEX, WINDOW]);
 kernel!(COL2IM = "col2im.wgsl", "main", WindowParams, [Read, ReadWrite], [INDEX, WINDOW]);
@@ -49,78 +53,137 @@ pub(crate) fn col2im(cols: &GpuStorage, g: &Conv2dGeometry, images: usize) -> Re
     Ok(out)
 }
 
-/// The ranges of images a convolution takes one pass at a time: the whole batch, unless one of
-/// the pass's matrices (images, im2col matrix, output) would exceed the binding limit.
+/// The ranges of images a convolution takes one pass at a time: the whole batch, unless the
+/// images or the outputs of the batch would exceed the binding limit.
 fn passes(device: &GpuDevice, g: &Conv2dGeometry, filters: usize, batch: usize) -> Result<Vec<Range<usize>>> {
-    let per_image = [
-        ("input", g.image_len()),
-        ("im2col matrix", g.positions() * g.patch_len()),
-        ("output", g.positions() * filters),
-    ];
+    let per_image = [("input", g.image_len()), ("output", g.positions() * filters)];
     let per_pass = images_per_dispatch(device, "conv2d", &per_image)?.max(1);
     // An empty batch still makes one (empty) pass, so that every result gets a value.
     Ok((0..batch.max(1)).step_by(per_pass).map(|start| start..(start + per_pass).min(batch)).collect())
 }
 
-/// The part of a per-image batch `t` (`per_image` elements each) that covers `images`: `t`
-/// itself for the whole batch, else a copy of the range.
-fn part_of<'a>(
-    t: &'a GpuStorage,
-    per_image: usize,
-    images: &Range<usize>,
-    batch: usize,
-) -> Result<PartOf<'a>> {
-    if images.len() == batch {
-        return Ok(PartOf::Whole(t));
-    }
-    Ok(PartOf::Copied(t.copy_range(images.start * per_image, images.len() * per_image)?))
+/// The binding of `images` of a per-image batch `t` (`per_image` elements each), and where the
+/// first image's first element is in it.
+fn images_of<'a>(t: &'a GpuStorage, per_image: usize, images: &Range<usize>) -> (Binding<'a>, usize) {
+    t.window(images.start * per_image, images.len() * per_image)
 }
 
-enum PartOf<'a> {
-    Whole(&'a GpuStorage),
-    Copied(GpuStorage),
+/// The convolution's product over `images`, on bindings of their part of every batch.
+struct Pass<'a> {
+    g: Conv2dGeometry,
+    filters: usize,
+    images: Range<usize>,
+    activation: Activation,
+    x: &'a GpuStorage,
+    kernel: &'a GpuStorage,
+    out: Option<&'a GpuStorage>,
 }
 
-impl std::ops::Deref for PartOf<'_> {
-    type Target = GpuStorage;
-
-    fn deref(&self) -> &GpuStorage {
-        match self {
-            PartOf::Whole(t) => t,
-            PartOf::Copied(t) => t,
-        }
-    }
-}
-
-/// A batch assembled from its passes' results: with one pass, that result; with several, each
-/// copied into place in a batch allocated once.
-struct Assembled {
-    batch: Option<GpuStorage>,
-    per_image: usize,
-}
-
-impl Assembled {
-    fn new(device: &GpuDevice, passes: &[Range<usize>], batch: usize, per_image: usize) -> Result<Assembled> {
-        let batch = if passes.len() > 1 { Some(GpuStorage::empty(device, batch * per_image)?) } else { None };
-        Ok(Assembled { batch, per_image })
+impl Pass<'_> {
+    fn x(&self) -> (Binding<'_>, usize) {
+        images_of(self.x, self.g.image_len(), &self.images)
     }
 
-    /// Takes the result of the pass over `images`.
-    fn put(&mut self, images: &Range<usize>, part: GpuStorage) {
-        match &self.batch {
-            Some(batch) => batch.write_at(images.start * self.per_image, &part),
-            None => self.batch = Some(part),
-        }
+    /// A per-output batch's part (the output, its gradient).
+    fn outputs<'t>(&self, t: &'t GpuStorage) -> (Binding<'t>, usize) {
+        images_of(t, self.g.positions() * self.filters, &self.images)
     }
 
-    fn into_batch(self) -> Option<GpuStorage> {
-        self.batch
+    /// The gate of an operand laid out like the output: the activation's output, if any.
+    fn gate(&self, on_a: bool) -> Option<Gate<'_>> {
+        let out = self.out.filter(|_| self.activation != Activation::Identity)?;
+        Some(Gate { output: self.outputs(out).0, on_a, activation: self.activation })
+    }
+
+    /// Runs `product` with the adapter's schedule for it.
+    fn run(&self, product: &Product<'_>) -> Result<()> {
+        let ctx = &self.x.device.ctx;
+        let schedule = ctx.tuner.schedule(ctx, product)?;
+        product.launch(ctx, schedule)
+    }
+
+    /// `activation(conv2d(x) + bias)` of the pass's images into `y`.
+    fn forward(&self, y: &GpuStorage, epilogue: Epilogue<'_>) -> Result<()> {
+        let (x, x_offset) = self.x();
+        let (c, c_offset) = self.outputs(y);
+        let (g, filters) = (self.g, self.filters);
+        let m = self.images.len() * g.positions();
+        self.run(&Product {
+            kind: Kind::ConvForward,
+            m,
+            n: filters,
+            k: g.patch_len(),
+            batch: 1,
+            a: (x, Strides { offset: x_offset, ..Strides::default() }),
+            b: (self.kernel.binding(), Strides { offset: 0, batch: 0, row: filters, col: 1 }),
+            c: (c, c_offset, m * filters),
+            conv: Some((g, filters)),
+            gate: None,
+            bias: epilogue.bias.map(GpuStorage::binding),
+            activation: epilogue.activation,
+            column_sums: None,
+            accumulate: false,
+        })
+    }
+
+    /// The kernel's gradient im2col(x)ᵀ · (grad * act') and the bias's, the column sums of
+    /// (grad * act'), added onto the earlier passes' (`accumulate`).
+    fn kernel_grad(
+        &self,
+        grad: &GpuStorage,
+        dkernel: &GpuStorage,
+        dbias: Option<&GpuStorage>,
+        accumulate: bool,
+    ) -> Result<()> {
+        let (x, x_offset) = self.x();
+        let (b, b_offset) = self.outputs(grad);
+        let (g, filters) = (self.g, self.filters);
+        self.run(&Product {
+            kind: Kind::ConvKernelGrad,
+            m: g.patch_len(),
+            n: filters,
+            k: self.images.len() * g.positions(),
+            batch: 1,
+            a: (x, Strides { offset: x_offset, ..Strides::default() }),
+            b: (b, Strides { offset: b_offset, batch: 0, row: filters, col: 1 }),
+            c: (dkernel.binding(), 0, 0),
+            conv: Some((g, filters)),
+            gate: self.gate(false),
+            bias: None,
+            activation: Activation::Identity,
+            column_sums: dbias.map(GpuStorage::binding),
+            accumulate,
+        })
+    }
+
+    /// The input's gradient of a stride-1 convolution, each input pixel gathering
+    /// `(grad * act') · kernelᵀ` over the windows that cover it, into `dx`.
+    fn input_grad(&self, grad: &GpuStorage, dx: &GpuStorage) -> Result<()> {
+        let (a, a_offset) = self.outputs(grad);
+        let (c, c_offset) = images_of(dx, self.g.image_len(), &self.images);
+        let (g, filters) = (self.g, self.filters);
+        let m = self.images.len() * g.in_h * g.in_w;
+        self.run(&Product {
+            kind: Kind::ConvInputGrad,
+            m,
+            n: g.channels,
+            k: g.window_h * g.window_w * filters,
+            batch: 1,
+            a: (a, Strides { offset: a_offset, ..Strides::default() }),
+            b: (self.kernel.binding(), Strides::default()),
+            c: (c, c_offset, m * g.channels),
+            conv: Some((g, filters)),
+            gate: self.gate(true),
+            bias: None,
+            activation: Activation::Identity,
+            column_sums: None,
+            accumulate: false,
+        })
     }
 }
 
 /// `activation(conv2d(x, kernel) + bias)` for `batch` NHWC images, `kernel` being the
-/// (KH * KW * C, F) matrix: im2col and one product per pass, the bias and the activation
-/// applied as the product stores its output.
+/// (KH * KW * C, F) matrix.
 pub(crate) fn conv2d(
     x: &GpuStorage,
     kernel: &GpuStorage,
@@ -129,20 +192,17 @@ pub(crate) fn conv2d(
     batch: usize,
 ) -> Result<GpuStorage> {
     let filters = kernel.len / g.patch_len().max(1);
-    let passes = passes(&x.device, g, filters, batch)?;
-    let mut out = Assembled::new(&x.device, &passes, batch, g.positions() * filters)?;
-    for images in &passes {
-        let cols = im2col(x, g, images.clone())?;
-        let dims = MatmulDims::plain(images.len() * g.positions(), g.patch_len(), filters);
-        out.put(images, matmul::matmul(&cols, kernel, &dims, epilogue)?);
+    let y = GpuStorage::empty(&x.device, batch * g.positions() * filters)?;
+    for images in passes(&x.device, g, filters, batch)? {
+        let pass = Pass { g: *g, filters, images, activation: epilogue.activation, x, kernel, out: None };
+        pass.forward(&y, epilogue)?;
     }
-    out.into_batch().map_or_else(|| GpuStorage::empty(&x.device, 0), Ok)
+    Ok(y)
 }
 
 /// The gradients of [`conv2d`] with respect to `x`, the kernel matrix and the bias (those
-/// `needs` asks for), given the gradient `grad` of its output `out`. The im2col matrix is
-/// rebuilt rather than kept from the forward pass: it is up to KH * KW times the size of the
-/// input, too much to hold per layer until the backward sweep.
+/// `needs` asks for), given the gradient `grad` of its output `out`, the activation's
+/// derivative applied as the products load `grad`.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn conv2d_backward(
     x: &GpuStorage,
@@ -154,54 +214,52 @@ pub(crate) fn conv2d_backward(
     batch: usize,
     needs: [bool; 3],
 ) -> Result<Gradients3<GpuStorage>> {
+    let device = &x.device;
     let filters = kernel.len / g.patch_len().max(1);
-    let rows = batch * g.positions();
-    let gated = gate(out, grad, activation)?;
-    let dz = gated.as_ref().unwrap_or(grad);
-    let dbias = needs[2].then(|| column_sums(dz, rows, filters)).transpose()?;
-    let passes = passes(&x.device, g, filters, batch)?;
-    let mut dx = needs[0].then(|| Assembled::new(&x.device, &passes, batch, g.image_len())).transpose()?;
-    let mut dkernel: Option<GpuStorage> = None;
-    for images in &passes {
-        let part = part_of(dz, g.positions() * filters, images, batch)?;
-        let part_rows = images.len() * g.positions();
-        if let Some(dx) = &mut dx {
-            let dims =
-                MatmulDims { transpose_rhs: true, ..MatmulDims::plain(part_rows, filters, g.patch_len()) };
-            let dcols = matmul::matmul(&part, kernel, &dims, Epilogue::default())?;
-            dx.put(images, col2im(&dcols, g, images.len())?);
+    let dx = needs[0].then(|| GpuStorage::empty(device, batch * g.image_len())).transpose()?;
+    let dkernel = needs[1] || needs[2];
+    let dkernel = dkernel.then(|| GpuStorage::empty(device, kernel.len)).transpose()?;
+    let dbias = needs[2].then(|| GpuStorage::empty(device, filters)).transpose()?;
+    let stride_one = g.stride_h == 1 && g.stride_w == 1;
+    for (i, images) in passes(device, g, filters, batch)?.into_iter().enumerate() {
+        let pass = Pass { g: *g, filters, images, activation, x, kernel, out };
+        if let Some(dkernel) = &dkernel {
+            pass.kernel_grad(grad, dkernel, dbias.as_ref(), i > 0)?;
         }
-        if needs[1] {
-            let cols = im2col(x, g, images.clone())?;
-            let dims =
-                MatmulDims { transpose_lhs: true, ..MatmulDims::plain(g.patch_len(), part_rows, filters) };
-            let share = matmul::matmul(&cols, &part, &dims, Epilogue::default())?;
-            dkernel = Some(match dkernel {
-                None => share,
-                Some(sum) => {
-                    let shape = Shape::new([share.len]);
-                    binary::binary(BinaryOp::Add, &sum, &shape, &share, &shape, &shape)?
-                }
-            });
+        if let (Some(dx), true) = (&dx, stride_one) {
+            pass.input_grad(grad, dx)?;
         }
     }
-    Ok((dx.and_then(Assembled::into_batch), dkernel, dbias))
+    let dx = match dx {
+        Some(_) if !stride_one => Some(strided_input_grad(kernel, out, grad, activation, g, batch)?),
+        dx => dx,
+    };
+    Ok((dx, dkernel.filter(|_| needs[1]), dbias))
 }
 
-/// `grad` times the derivative of a fused activation, from its output `out`; `None` when the
-/// activation is the identity (the gradient passes as it is).
-pub(crate) fn gate(
+/// The input gradient of a strided convolution: the columns' gradient `(grad * act') ·
+/// kernelᵀ` as a product, then col2im, in passes whose im2col matrix fits a binding.
+fn strided_input_grad(
+    kernel: &GpuStorage,
     out: Option<&GpuStorage>,
     grad: &GpuStorage,
     activation: Activation,
-) -> Result<Option<GpuStorage>> {
-    match (activation.as_unary(), out) {
-        (Some(op), Some(out)) => Ok(Some(unary::unary_backward(op, out, out, grad)?)),
-        _ => Ok(None),
-    }
-}
-
-/// The sums of each of the `columns` columns of the (rows, columns) matrix `m`: a bias gradient.
-pub(crate) fn column_sums(m: &GpuStorage, rows: usize, columns: usize) -> Result<GpuStorage> {
-    reduce::reduce(ReduceOp::Sum, m, &Shape::new([rows, columns]), &Shape::new([1, columns]))
+    g: &Conv2dGeometry,
+    batch: usize,
+) -> Result<GpuStorage> {
+    let device = &grad.device;
+    let filters = kernel.len / g.patch_len().max(1);
+    let per_image = [("output", g.positions() * filters), ("im2col matrix", g.positions() * g.patch_len())];
+    let dx = GpuStorage::empty(device, batch * g.image_len())?;
+    for_each_image_chunk(device, "conv2d", &per_image, 0..batch, |images| {
+        let rows = images.len() * g.positions();
+        let part = |t: &GpuStorage| t.copy_range(images.start * g.positions() * filters, rows * filters);
+        let grad = part(grad)?;
+        let out = out.map(part).transpose()?;
+        let dims = MatmulDims::plain(rows, g.patch_len(), filters);
+        let dcols = matmul::input_grad(kernel, out.as_ref(), &grad, activation, &dims)?;
+        dx.write_at(images.start * g.image_len(), &col2im(&dcols, g, images.len())?);
+        Ok(())
+    })?;
+    Ok(dx)
 }

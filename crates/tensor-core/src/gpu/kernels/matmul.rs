@@ -1,50 +1,12 @@
-//! Launcher for `shaders/matmul.wgsl`: batched products, with a bias and an activation applied
-//! as each output is stored.
+//! Products of stored matrices on the GPU — matmul, and a dense layer's product with its
+//! gradients — as product kernels (`gpu/gemm`) whose schedule the adapter's tuner picks.
+//! Operands too large to bind whole run in blocks of rows.
 
-use super::{index, reduce};
-use crate::backend::{Activation, MatmulDims, ReduceOp};
+use crate::Result;
+use crate::backend::{Activation, Gradients3, MatmulDims};
 use crate::gpu::context::Binding;
-use crate::gpu::kernel::{ACTIVATION, ACTIVATION_CODES, kernel, kernel_params};
+use crate::gpu::gemm::{Gate, Kind, Product, Strides, too_large};
 use crate::gpu::storage::GpuStorage;
-use crate::{Error, Result, Shape};
-
-kernel_params! {
-    struct MatmulParams {
-        m: u32,
-        n: u32,
-        k: u32,
-        trans_a: u32,
-        trans_b: u32,
-        a_batch_stride: u32,
-        b_batch_stride: u32,
-        c_batch_stride: u32,
-        a_offset: u32,
-        b_offset: u32,
-        c_offset: u32,
-        alpha: f32,
-    }
-}
-
-kernel!(
-    MATMUL = "matmul.wgsl",
-    "main",
-    MatmulParams,
-    [Read, Read, ReadWrite, Read],
-    [ACTIVATION_CODES, ACTIVATION]
-);
-
-#[cfg(test)]
-pub(crate) static KERNELS: &[&crate::gpu::kernel::Kernel] = &[&MATMUL.kernel];
-
-/// Output rows and columns per workgroup (see the shader).
-const TILE: usize = 64;
-
-/// Depth of one slice of a split-k product.
-const SPLIT_DEPTH: usize = 1024;
-
-/// A product with fewer output tiles than this leaves most of a device idle; when it is deep
-/// enough, it is split along k instead (see [`split_k`]).
-const FEW_TILES: usize = 8;
 
 /// What a product does to each output as it stores it: add the bias (one value per column),
 /// then apply the activation.
@@ -54,9 +16,107 @@ pub(crate) struct Epilogue<'a> {
     pub activation: Activation,
 }
 
-impl Epilogue<'_> {
-    fn is_identity(&self) -> bool {
-        self.bias.is_none() && self.activation == Activation::Identity
+/// A product of stored matrices: `batch` products of (m x k) by (k x n), each operand read
+/// through its strides (so a transposed operand is read in place).
+#[derive(Clone, Copy)]
+struct Matrices<'a> {
+    a: (&'a GpuStorage, Strides),
+    b: (&'a GpuStorage, Strides),
+    out: &'a GpuStorage,
+    batch: usize,
+    m: usize,
+    n: usize,
+    k: usize,
+    /// The activation output whose derivative gates A (`true`) or B (`false`).
+    gate: Option<(&'a GpuStorage, bool, Activation)>,
+    epilogue: Epilogue<'a>,
+    column_sums: Option<&'a GpuStorage>,
+}
+
+/// The strides of an (rows x cols) operand stored row-major, or stored transposed.
+fn strides(rows: usize, cols: usize, transposed: bool, batched: bool) -> Strides {
+    let batch = if batched { rows * cols } else { 0 };
+    if transposed {
+        Strides { offset: 0, batch, row: 1, col: rows }
+    } else {
+        Strides { offset: 0, batch, row: cols, col: 1 }
+    }
+}
+
+impl Matrices<'_> {
+    /// Records the product: whole when every operand fits a binding, else in blocks of rows of A
+    /// and C (which needs A stored row-major, and B, the bias and the sums bound whole).
+    fn run(&self) -> Result<()> {
+        let device = &self.out.device;
+        let ctx = &device.ctx;
+        let max_binding = device.max_binding_bytes() as usize / 4;
+        let gate_len = self.gate.map_or(0, |(g, ..)| g.len);
+        if [self.a.0.len, self.b.0.len, self.out.len, gate_len].iter().all(|&len| len <= max_binding) {
+            let gate = self.gate.map(|(g, ..)| g.binding());
+            let (a, b, c) = (self.a.0.binding(), self.b.0.binding(), self.out.binding());
+            return self.launch(a, self.a.1, b, self.b.1, (c, 0), gate, self.m);
+        }
+        let a_rows_contiguous = self.a.1.col == 1 && self.gate.is_none_or(|(_, on_a, _)| on_a);
+        let row_len = self.k.max(self.n).max(1);
+        let rows_per_block = (max_binding - ctx.offset_alignment()) / row_len;
+        if !a_rows_contiguous || rows_per_block == 0 || self.b.0.len > max_binding {
+            let what = format!("a product of {}x{} by {}x{}", self.m, self.k, self.k, self.n);
+            return Err(too_large(&what, device.max_binding_bytes()));
+        }
+        for item in 0..self.batch {
+            let mut first = 0;
+            while first < self.m {
+                let rows = rows_per_block.min(self.m - first);
+                let a_start = item * self.a.1.batch + first * self.k;
+                let (a_window, a_skew) = self.a.0.window(a_start, rows * self.k);
+                let (b_window, b_skew) = self.b.0.window(item * self.b.1.batch, self.k * self.n);
+                let (c_window, c_skew) = self.out.window((item * self.m + first) * self.n, rows * self.n);
+                let gate = self.gate.map(|(g, ..)| g.window(a_start, rows * self.k).0);
+                let a = Strides { offset: a_skew, batch: 0, ..self.a.1 };
+                let b = Strides { offset: b_skew, batch: 0, ..self.b.1 };
+                let single = Matrices { batch: 1, ..*self };
+                single.launch(a_window, a, b_window, b, (c_window, c_skew), gate, rows)?;
+                first += rows;
+            }
+        }
+        Ok(())
+    }
+
+    /// One product over `m` rows with the operands bound as given.
+    #[allow(clippy::too_many_arguments)]
+    fn launch(
+        &self,
+        a: Binding<'_>,
+        a_strides: Strides,
+        b: Binding<'_>,
+        b_strides: Strides,
+        (c, c_offset): (Binding<'_>, usize),
+        gate: Option<Binding<'_>>,
+        m: usize,
+    ) -> Result<()> {
+        let ctx = &self.out.device.ctx;
+        let product = Product {
+            kind: Kind::Matrix,
+            m,
+            n: self.n,
+            k: self.k,
+            batch: self.batch,
+            a: (a, a_strides),
+            b: (b, b_strides),
+            c: (c, c_offset, m * self.n),
+            conv: None,
+            gate: gate.zip(self.gate).map(|(output, (_, on_a, activation))| Gate {
+                output,
+                on_a,
+                activation,
+            }),
+            bias: self.epilogue.bias.map(GpuStorage::binding),
+            activation: self.epilogue.activation,
+            column_sums: self.column_sums.map(GpuStorage::binding),
+            accumulate: false,
+        };
+        let schedule = ctx.tuner.schedule(ctx, &product)?;
+        product.launch(ctx, schedule)
     }
 }
 
@@ -69,141 +129,94 @@ pub(crate) fn matmul(
     epilogue: Epilogue<'_>,
 ) -> Result<GpuStorage> {
     let out = GpuStorage::empty(&a.device, d.batch * d.m * d.n)?;
-    let max_binding = a.device.max_binding_bytes() as usize / 4;
-    let tiles = d.m.div_ceil(TILE) * d.n.div_ceil(TILE);
-    let fits = a.len.max(b.len).max(out.len) <= max_binding;
-    // The k-major layout of both operands (Aᵀ·B: a weight gradient) lets a slice of k be
-    // addressed by a batch stride, which is what split-k needs.
-    if fits
-        && epilogue.is_identity()
-        && d.batch == 1
-        && d.transpose_lhs
-        && !d.transpose_rhs
-        && tiles < FEW_TILES
-        && d.k >= 4 * SPLIT_DEPTH
-    {
-        return split_k(a, b, d);
+    Matrices {
+        a: (a, strides(d.m, d.k, d.transpose_lhs, !d.broadcast_lhs)),
+        b: (b, strides(d.k, d.n, d.transpose_rhs, !d.broadcast_rhs)),
+        out: &out,
+        batch: d.batch,
+        m: d.m,
+        n: d.n,
+        k: d.k,
+        gate: None,
+        epilogue,
+        column_sums: None,
     }
-    if fits {
-        launch(a, b, &out, d, 0..d.batch, 0..d.m, epilogue)?;
-        return Ok(out);
-    }
-    // Too large to bind whole: one batch item at a time, and row blocks of A and C within it
-    // (rows are contiguous only when A is not stored transposed).
-    let row_bytes = (d.k.max(d.n)).max(1);
-    let rows_per_chunk =
-        if d.transpose_lhs { d.m } else { (max_binding / row_bytes).saturating_sub(TILE) / TILE * TILE };
-    if rows_per_chunk == 0 || d.k * d.n > max_binding {
-        return Err(Error::Limit(format!(
-            "matmul: operands of {}x{} and {}x{} cannot be split to fit the {} MiB binding limit",
-            d.m,
-            d.k,
-            d.k,
-            d.n,
-            max_binding >> 18
-        )));
-    }
-    for item in 0..d.batch {
-        let mut row = 0;
-        while row < d.m {
-            let rows = rows_per_chunk.min(d.m - row);
-            launch(a, b, &out, d, item..item + 1, row..row + rows, epilogue)?;
-            row += rows;
-        }
-    }
+    .run()?;
     Ok(out)
 }
 
-/// The specialisation constants of `epilogue`.
-fn constants(epilogue: &Epilogue<'_>) -> [(&'static str, f64); 2] {
-    let (code, _) = epilogue.activation.code();
-    [("ACTIVATION", f64::from(code.code())), ("HAS_BIAS", f64::from(u8::from(epilogue.bias.is_some())))]
-}
-
-/// Aᵀ·B for a small output and a deep k (a convolution's weight gradient sums over every pixel
-/// of the batch): the slices of k are multiplied in parallel, as a batch of partial products,
-/// and then summed — instead of a handful of workgroups each walking all of k.
-fn split_k(a: &GpuStorage, b: &GpuStorage, d: &MatmulDims) -> Result<GpuStorage> {
-    let (m, n) = (d.m, d.n);
-    let slices = d.k / SPLIT_DEPTH;
-    let rest = d.k % SPLIT_DEPTH;
-    let parts = slices + usize::from(rest > 0);
-    let partial = GpuStorage::empty(&a.device, parts * m * n)?;
-    let name = "matmul";
-    let params = |k: usize, a_stride: usize, b_stride: usize, slice: usize| -> Result<MatmulParams> {
-        Ok(MatmulParams {
-            m: index(name, m)?,
-            n: index(name, n)?,
-            k: index(name, k)?,
-            trans_a: 1,
-            trans_b: 0,
-            a_batch_stride: index(name, a_stride)?,
-            b_batch_stride: index(name, b_stride)?,
-            c_batch_stride: index(name, m * n)?,
-            a_offset: index(name, slice * SPLIT_DEPTH * m)?,
-            b_offset: index(name, slice * SPLIT_DEPTH * n)?,
-            c_offset: index(name, slice * m * n)?,
-            alpha: 0.0,
-        })
-    };
-    let ctx = &a.device.ctx;
-    let bindings = [a.binding(), b.binding(), partial.binding(), ctx.placeholder()];
-    let groups = |items: usize| [n.div_ceil(TILE) as u32, m.div_ceil(TILE) as u32, items as u32];
-    let constants = constants(&Epilogue::default());
-    if slices > 0 {
-        let full = params(SPLIT_DEPTH, SPLIT_DEPTH * m, SPLIT_DEPTH * n, 0)?;
-        ctx.dispatch(&MATMUL, &constants, &full, &bindings, groups(slices))?;
-    }
-    if rest > 0 {
-        let last = params(rest, 0, 0, slices)?;
-        ctx.dispatch(&MATMUL, &constants, &last, &bindings, groups(1))?;
-    }
-    reduce::reduce(ReduceOp::Sum, &partial, &Shape::new([parts, m, n]), &Shape::new([1, m, n]))
-}
-
-/// One dispatch over batch items `items` and output rows `rows`.
-fn launch(
-    a: &GpuStorage,
-    b: &GpuStorage,
-    out: &GpuStorage,
+/// The gradients of `activation(x · kernel + bias)` (x: m x k, kernel: k x n) given the
+/// gradient `grad` of its output `out`: `dx = (grad * act') · kernelᵀ` and `dkernel = xᵀ ·
+/// (grad * act')` with the bias gradient, the column sums of `grad * act'`, from the same
+/// product. The activation's derivative is applied as the products load `grad`.
+pub(crate) fn affine_backward(
+    x: &GpuStorage,
+    kernel: &GpuStorage,
+    out: Option<&GpuStorage>,
+    grad: &GpuStorage,
+    activation: Activation,
     d: &MatmulDims,
-    items: std::ops::Range<usize>,
-    rows: std::ops::Range<usize>,
-    epilogue: Epilogue<'_>,
-) -> Result<()> {
-    let whole = items.len() == d.batch && rows.len() == d.m;
-    let m = rows.len();
-    let a_stride = if d.broadcast_lhs { 0 } else { d.m * d.k };
-    let b_stride = if d.broadcast_rhs { 0 } else { d.k * d.n };
-    let c_stride = d.m * d.n;
-    let (a_window, a_skew, b_window, b_skew, c_window, c_skew);
-    if whole {
-        (a_window, a_skew) = (a.binding(), 0);
-        (b_window, b_skew) = (b.binding(), 0);
-        (c_window, c_skew) = (out.binding(), 0);
+    needs: [bool; 3],
+) -> Result<Gradients3<GpuStorage>> {
+    let device = &x.device;
+    let (m, k, n) = (d.m, d.k, d.n);
+    let dx = needs[0].then(|| input_grad(kernel, out, grad, activation, d)).transpose()?;
+    let (dkernel, dbias) = if needs[1] || needs[2] {
+        let dkernel = GpuStorage::empty(device, k * n)?;
+        let dbias = needs[2].then(|| GpuStorage::empty(device, n)).transpose()?;
+        Matrices {
+            a: (x, strides(k, m, true, false)),
+            b: (grad, strides(m, n, false, false)),
+            out: &dkernel,
+            batch: 1,
+            m: k,
+            n,
+            k: m,
+            gate: gate(out, false, activation),
+            epilogue: Epilogue::default(),
+            column_sums: dbias.as_ref(),
+        }
+        .run()?;
+        (needs[1].then_some(dkernel), dbias)
     } else {
-        // A single batch item; with a row block of a non-transposed A.
-        (a_window, a_skew) = a.window(items.start * a_stride + rows.start * d.k, m * d.k);
-        (b_window, b_skew) = b.window(items.start * b_stride, d.k * d.n);
-        (c_window, c_skew) = out.window(items.start * c_stride + rows.start * d.n, m * d.n);
-    }
-    let name = "matmul";
-    let params = MatmulParams {
-        m: index(name, m)?,
-        n: index(name, d.n)?,
-        k: index(name, d.k)?,
-        trans_a: d.transpose_lhs as u32,
-        trans_b: d.transpose_rhs as u32,
-        a_batch_stride: index(name, a_stride)?,
-        b_batch_stride: index(name, b_stride)?,
-        c_batch_stride: index(name, c_stride)?,
-        a_offset: index(name, a_skew)?,
-        b_offset: index(name, b_skew)?,
-        c_offset: index(name, c_skew)?,
-        alpha: epilogue.activation.code().1 as f32,
+        (None, None)
     };
-    let ctx = &a.device.ctx;
-    let bias: Binding<'_> = epilogue.bias.map_or_else(|| ctx.placeholder(), GpuStorage::binding);
-    let groups = [d.n.div_ceil(TILE) as u32, m.div_ceil(TILE) as u32, items.len() as u32];
-    ctx.dispatch(&MATMUL, &constants(&epilogue), &params, &[a_window, b_window, c_window, bias], groups)
+    Ok((dx, dkernel, dbias))
+}
+
+/// `(grad * act') · kernelᵀ` for the (m x n) gradient of `activation(x · kernel + bias)` (`d`
+/// its product's sizes): the gradient with respect to `x`, the activation's derivative taken
+/// from the output `out` as the product loads `grad`.
+pub(crate) fn input_grad(
+    kernel: &GpuStorage,
+    out: Option<&GpuStorage>,
+    grad: &GpuStorage,
+    activation: Activation,
+    d: &MatmulDims,
+) -> Result<GpuStorage> {
+    let (m, k, n) = (d.m, d.k, d.n);
+    let dx = GpuStorage::empty(&grad.device, m * k)?;
+    Matrices {
+        a: (grad, strides(m, n, false, false)),
+        b: (kernel, strides(n, k, true, false)),
+        out: &dx,
+        batch: 1,
+        m,
+        n: k,
+        k: n,
+        gate: gate(out, true, activation),
+        epilogue: Epilogue::default(),
+        column_sums: None,
+    }
+    .run()?;
+    Ok(dx)
+}
+
+/// The gate of an operand by `activation`'s derivative at `out`, when there is one.
+fn gate(
+    out: Option<&GpuStorage>,
+    on_a: bool,
+    activation: Activation,
+) -> Option<(&GpuStorage, bool, Activation)> {
+    out.filter(|_| activation != Activation::Identity).map(|o| (o, on_a, activation))
 }

@@ -28,6 +28,31 @@ use crate::{Error, Result};
 /// Workgroup size of the one-invocation-per-element kernels.
 pub(crate) const WORKGROUP: u32 = 256;
 
+/// Vectors (vec4) each invocation of a vector kernel (`*_vec4`) handles: enough to amortise the
+/// invocation, few enough to keep a small tensor spread over many workgroups.
+const VECTORS_PER_INVOCATION: usize = 4;
+
+/// The geometry every vector kernel shares, generated from the constants above so that the
+/// host's workgroup count and the shaders' indexing cannot disagree.
+pub(crate) fn vector_geometry_wgsl() -> String {
+    format!(
+        "const VECTORS: u32 = {VECTORS_PER_INVOCATION}u;
+
+// The first of the VECTORS vectors that invocation `lane` of workgroup `group` handles in a
+// one-dimensional dispatch: its vectors are {WORKGROUP} apart, so at each step neighbouring lanes
+// touch neighbouring vectors.
+fn first_vector(group: vec3u, groups: vec3u, lane: u32) -> u32 {{
+    return (group.x + group.y * groups.x) * {WORKGROUP}u * VECTORS + lane;
+}}
+"
+    )
+}
+
+/// Workgroups of a vector kernel over `len` elements.
+pub(crate) fn vector_groups(device: &GpuDevice, len: usize) -> [u32; 3] {
+    device.ctx.linear_groups(len.div_ceil(4).div_ceil(VECTORS_PER_INVOCATION), WORKGROUP)
+}
+
 /// Axes a kernel's parameter block can describe.
 pub(crate) const MAX_RANK: usize = 8;
 
@@ -47,7 +72,6 @@ pub(crate) fn all() -> Vec<&'static super::kernel::Kernel> {
         cross_entropy::KERNELS,
         fill::KERNELS,
         gather::KERNELS,
-        matmul::KERNELS,
         optim::KERNELS,
         peak::KERNELS,
         pool::KERNELS,
@@ -58,6 +82,9 @@ pub(crate) fn all() -> Vec<&'static super::kernel::Kernel> {
         unary::KERNELS,
     ]
     .concat()
+    .into_iter()
+    .chain(crate::gpu::gemm::tune::every_variant().into_iter().map(|v| &crate::gpu::gemm::kernel(v).kernel))
+    .collect()
 }
 
 /// `values` packed into the `array<vec4u, 2>` layout the shaders use for shapes and strides.

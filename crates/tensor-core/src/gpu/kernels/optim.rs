@@ -14,7 +14,7 @@ use bytemuck::Pod;
 use super::{WORKGROUP, for_each_chunk};
 use crate::Result;
 use crate::backend::{UpdateItem, UpdateRule};
-use crate::gpu::kernel::{ADAM_MOMENTS, INDEX, KernelParams, KernelSpec, kernel, kernel_params};
+use crate::gpu::kernel::{ADAM_MOMENTS, Access, INDEX, KernelParams, KernelSpec, kernel, kernel_params};
 use crate::gpu::storage::GpuStorage;
 use crate::gpu::{GpuDevice, PooledBuffer};
 
@@ -312,8 +312,9 @@ fn launch<P: Pod + KernelParams>(
     let ctx = &param.device.ctx;
     for_each_chunk(&param.device, param.len, |start, len| {
         let mut bindings = vec![param.range(start, len), grad.range(start, len)];
-        bindings
-            .extend(slots.iter().map(|slot| slot.map_or_else(|| ctx.placeholder(), |s| s.range(start, len))));
+        bindings.extend(
+            slots.iter().map(|slot| slot.map_or(ctx.placeholder(Access::ReadWrite), |s| s.range(start, len))),
+        );
         ctx.dispatch(spec, &[], &params(len as u32), &bindings, ctx.linear_groups(len, WORKGROUP))
     })
 }

@@ -1,9 +1,10 @@
-//! Launchers for `shaders/unary.wgsl`: an elementwise op, and its backward rule.
+//! Launchers for `shaders/unary.wgsl`: an elementwise op, and its backward rule, each over
+//! vec4s where every operand starts on a vector (always, but for views into packed buffers).
 
-use super::{WORKGROUP, for_each_chunk};
+use super::{WORKGROUP, for_each_chunk, vector_groups};
 use crate::Result;
 use crate::backend::UnaryOp;
-use crate::gpu::kernel::{INDEX, UNARY_CODES, kernel, kernel_params};
+use crate::gpu::kernel::{INDEX, UNARY_CODES, VECTORS, kernel, kernel_params};
 use crate::gpu::storage::GpuStorage;
 
 kernel_params! {
@@ -15,17 +16,33 @@ kernel_params! {
     }
 }
 
-kernel!(UNARY = "unary.wgsl", "unary", UnaryParams, [Read, ReadWrite], [INDEX, UNARY_CODES]);
+kernel!(UNARY = "unary.wgsl", "unary", UnaryParams, [Read, ReadWrite], [INDEX, VECTORS, UNARY_CODES]);
 kernel!(
     UNARY_BACKWARD = "unary.wgsl",
     "unary_backward",
     UnaryParams,
     [Read, Read, Read, ReadWrite],
-    [INDEX, UNARY_CODES]
+    [INDEX, VECTORS, UNARY_CODES]
+);
+
+kernel!(
+    UNARY_VEC4 = "unary.wgsl",
+    "unary_vec4",
+    UnaryParams,
+    [Read, ReadWrite],
+    [INDEX, VECTORS, UNARY_CODES]
+);
+kernel!(
+    UNARY_BACKWARD_VEC4 = "unary.wgsl",
+    "unary_backward_vec4",
+    UnaryParams,
+    [Read, Read, Read, ReadWrite],
+    [INDEX, VECTORS, UNARY_CODES]
 );
 
 #[cfg(test)]
-pub(crate) static KERNELS: &[&crate::gpu::kernel::Kernel] = &[&UNARY.kernel, &UNARY_BACKWARD.kernel];
+pub(crate) static KERNELS: &[&crate::gpu::kernel::Kernel] =
+    &[&UNARY.kernel, &UNARY_BACKWARD.kernel, &UNARY_VEC4.kernel, &UNARY_BACKWARD_VEC4.kernel];
 
 /// `op` of every element of `x`.
 pub(crate) fn unary(op: UnaryOp, x: &GpuStorage) -> Result<GpuStorage> {
@@ -35,6 +52,15 @@ pub(crate) fn unary(op: UnaryOp, x: &GpuStorage) -> Result<GpuStorage> {
     let constants = [("OP", f64::from(code.code()))];
     for_each_chunk(&x.device, x.len, |start, len| {
         let params = UnaryParams { n: len as u32, a: a as f32, b: b as f32, _pad: 0 };
+        if let (Some(x4), Some(out4)) = (x.vectors(start, len), out.vectors(start, len)) {
+            return ctx.dispatch(
+                &UNARY_VEC4,
+                &constants,
+                &params,
+                &[x4, out4],
+                vector_groups(&x.device, len),
+            );
+        }
         ctx.dispatch(
             &UNARY,
             &constants,
@@ -59,6 +85,11 @@ pub(crate) fn unary_backward(
     let constants = [("OP", f64::from(code.code()))];
     for_each_chunk(&x.device, x.len, |start, len| {
         let params = UnaryParams { n: len as u32, a: a as f32, b: b as f32, _pad: 0 };
+        let vectors = [x, out, grad, &dx].map(|s| s.vectors(start, len));
+        if let [Some(x4), Some(out4), Some(grad4), Some(dx4)] = vectors {
+            let groups = vector_groups(&x.device, len);
+            return ctx.dispatch(&UNARY_BACKWARD_VEC4, &constants, &params, &[x4, out4, grad4, dx4], groups);
+        }
         ctx.dispatch(
             &UNARY_BACKWARD,
             &constants,
