@@ -6,7 +6,7 @@
 use std::time::Instant;
 
 use tensor_core::gpu::{GpuDevice, GpuStats};
-use tensor_core::{DType, Device, Padding, Result, Tensor};
+use tensor_core::{Activation, DType, Device, Error, Padding, Result, Tape, Tensor};
 
 /// What a benchmark's throughput is counted in.
 #[derive(Clone, Copy, Debug)]
@@ -33,70 +33,198 @@ fn random(shape: &[usize], seed: u64, device: &Device) -> Result<Tensor> {
     Tensor::uniform(shape.to_vec(), -1.0, 1.0, seed, DType::F32, device)
 }
 
+/// Inputs of the given shapes, uniform in [-1, 1].
+fn inputs_of(shapes: Vec<Vec<usize>>) -> MakeInputs {
+    Box::new(move |d| shapes.iter().zip(1..).map(|(shape, seed)| random(shape, seed, d)).collect())
+}
+
 fn matmul(n: usize) -> Benchmark {
     Benchmark {
         name: "matmul",
         shape: format!("{n}x{n}x{n}"),
         work: Work::Flops(2.0 * (n as f64).powi(3)),
-        inputs: Box::new(move |d| Ok(vec![random(&[n, n], 1, d)?, random(&[n, n], 2, d)?])),
+        inputs: inputs_of(vec![vec![n, n], vec![n, n]]),
         run: |x| x[0].matmul(&x[1]),
     }
 }
 
-/// A 3x3 `same` convolution of a (batch, size, size, channels) input to `filters` channels.
-fn conv(batch: usize, size: usize, channels: usize, filters: usize) -> Benchmark {
-    let flops = 2.0 * (batch * size * size * 9 * channels * filters) as f64;
-    Benchmark {
-        name: "conv2d 3x3 same",
-        shape: format!("{batch}x{size}x{size}x{channels} -> {filters}"),
-        work: Work::Flops(flops),
-        inputs: Box::new(move |d| {
-            Ok(vec![random(&[batch, size, size, channels], 3, d)?, random(&[3, 3, channels, filters], 4, d)?])
-        }),
-        run: |x| x[0].conv2d(&x[1], (1, 1), Padding::Same),
-    }
+/// One of the reference CNN's 3x3 `same` convolutions with its bias and ReLU, on a batch of 64:
+/// the forward pass, and forward and backward (both gradients) in one run.
+fn conv_layer(layer: &'static str, size: usize, channels: usize, filters: usize) -> [Benchmark; 2] {
+    let flops = 2.0 * (64 * size * size * 9 * channels * filters) as f64;
+    let shapes = vec![vec![64, size, size, channels], vec![3, 3, channels, filters], vec![filters]];
+    let shape = format!("{layer}: 64x{size}x{size}x{channels} -> {filters}");
+    [
+        Benchmark {
+            name: "conv2d forward",
+            shape: shape.clone(),
+            work: Work::Flops(flops),
+            inputs: inputs_of(shapes.clone()),
+            run: |x| x[0].conv2d_affine(&x[1], Some(&x[2]), Activation::Relu, (1, 1), Padding::Same),
+        },
+        Benchmark {
+            name: "conv2d fwd+bwd",
+            shape,
+            work: Work::Flops(3.0 * flops),
+            inputs: inputs_of(shapes),
+            run: |x| {
+                let tape = Tape::new();
+                let (images, kernel, bias) = (tape.watch(&x[0]), tape.watch(&x[1]), tape.watch(&x[2]));
+                let y =
+                    images.conv2d_affine(&kernel, Some(&bias), Activation::Relu, (1, 1), Padding::Same)?;
+                let mut gradients = tape.backward(&y)?;
+                gradients.remove(&kernel).ok_or_else(|| Error::Autodiff("the kernel has no gradient".into()))
+            },
+        },
+    ]
 }
 
-/// The benchmarks, smallest first; `quick` keeps the ones that take seconds on a software driver.
+/// One of the reference CNN's Dense layers on a batch of 64: forward (with bias and ReLU), and
+/// the products of its two gradients (inputs: dY Wᵀ; kernel: Xᵀ dY).
+fn dense_layer(layer: &'static str, inputs: usize, units: usize) -> [Benchmark; 3] {
+    let flops = Work::Flops(2.0 * (64 * inputs * units) as f64);
+    let shape = format!("{layer}: 64x{inputs} -> {units}");
+    [
+        Benchmark {
+            name: "dense forward",
+            shape: shape.clone(),
+            work: flops,
+            inputs: inputs_of(vec![vec![64, inputs], vec![inputs, units], vec![units]]),
+            run: |x| x[0].affine(&x[1], Some(&x[2]), Activation::Relu),
+        },
+        Benchmark {
+            name: "dense input grad",
+            shape: shape.clone(),
+            work: flops,
+            inputs: inputs_of(vec![vec![64, units], vec![inputs, units]]),
+            run: |x| x[0].matmul_t(&x[1], false, true),
+        },
+        Benchmark {
+            name: "dense kernel grad",
+            shape,
+            work: flops,
+            inputs: inputs_of(vec![vec![64, inputs], vec![64, units]]),
+            run: |x| x[0].matmul_t(&x[1], true, false),
+        },
+    ]
+}
+
+/// The benchmarks: square matmuls, the reference CNN's products, then the memory-bound kernels;
+/// `quick` leaves out the largest matmuls (seconds each on a software driver).
 pub fn benchmarks(quick: bool) -> Vec<Benchmark> {
     let elements = 1 << 24;
     let mut all = vec![matmul(256), matmul(512), matmul(1024)];
     if !quick {
         all.extend([matmul(2048), matmul(4096)]);
     }
+    all.extend(conv_layer("conv1", 28, 1, 32));
+    all.extend(conv_layer("conv2", 14, 32, 64));
+    all.extend(dense_layer("dense1", 3136, 128));
+    all.extend(dense_layer("dense2", 128, 10));
     all.extend([
-        conv(64, 28, 1, 32),
-        conv(64, 14, 32, 64),
         Benchmark {
             name: "max_pool2d 2x2",
             shape: "64x28x28x32".into(),
             work: Work::Bytes(4.0 * (64 * 28 * 28 * 32) as f64 * 1.25),
-            inputs: Box::new(|d| Ok(vec![random(&[64, 28, 28, 32], 5, d)?])),
+            inputs: inputs_of(vec![vec![64, 28, 28, 32]]),
             run: |x| x[0].max_pool2d((2, 2), (2, 2), Padding::Valid),
         },
         Benchmark {
             name: "add",
             shape: format!("{elements}"),
             work: Work::Bytes(12.0 * elements as f64),
-            inputs: Box::new(move |d| Ok(vec![random(&[elements], 6, d)?, random(&[elements], 7, d)?])),
+            inputs: inputs_of(vec![vec![elements], vec![elements]]),
+            run: |x| x[0].add(&x[1]),
+        },
+        Benchmark {
+            name: "add broadcast",
+            shape: format!("{}x128 + 128", elements / 128),
+            work: Work::Bytes(8.0 * elements as f64),
+            inputs: inputs_of(vec![vec![elements / 128, 128], vec![128]]),
             run: |x| x[0].add(&x[1]),
         },
         Benchmark {
             name: "relu",
             shape: format!("{elements}"),
             work: Work::Bytes(8.0 * elements as f64),
-            inputs: Box::new(move |d| Ok(vec![random(&[elements], 8, d)?])),
+            inputs: inputs_of(vec![vec![elements]]),
             run: |x| x[0].relu(),
         },
         Benchmark {
             name: "sum rows",
             shape: "4096x4096".into(),
             work: Work::Bytes(4.0 * (4096 * 4096) as f64),
-            inputs: Box::new(|d| Ok(vec![random(&[4096, 4096], 9, d)?])),
+            inputs: inputs_of(vec![vec![4096, 4096]]),
             run: |x| x[0].sum(&[1], false),
         },
     ]);
     all
+}
+
+/// What the machine under a benchmark is: its CPU and its load average, where the system says
+/// (Linux); `None` elsewhere.
+pub fn host() -> (Option<String>, Option<String>) {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo").ok().and_then(|info| {
+        let model =
+            info.lines().find_map(|l| l.strip_prefix("model name")?.split(':').nth(1).map(str::trim))?;
+        let cores = info.lines().filter(|l| l.starts_with("processor")).count();
+        Some(format!("{model} ({cores} threads)"))
+    });
+    let load = std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "));
+    (cpu, load)
+}
+
+/// The ceilings rows are compared with.
+#[derive(Clone, Copy, Debug)]
+pub struct Ceilings {
+    /// Register-only FMA chains, GFLOP/s.
+    pub fma_gflops: f64,
+    /// A buffer-to-buffer copy, GB/s.
+    pub copy_gbps: f64,
+}
+
+/// One benchmark's result.
+#[derive(Clone, Debug)]
+pub struct Row {
+    pub name: &'static str,
+    pub shape: String,
+    /// The product schedules the run used (empty for kernels without variants).
+    pub variant: String,
+    /// Seconds of the first run: compiling pipelines and tuning included.
+    pub cold_seconds: f64,
+    /// Median seconds of the timed runs.
+    pub seconds: f64,
+    pub rate: f64,
+    pub unit: &'static str,
+    /// The rate as a percentage of the matching ceiling.
+    pub pct_of_ceiling: f64,
+}
+
+/// Runs `bench` on `device` and compares it with its ceiling.
+pub fn measure(bench: &Benchmark, device: &Device, repeats: usize, ceilings: Ceilings) -> Result<Row> {
+    let gpu = match device {
+        Device::Gpu(gpu) => Some(gpu),
+        Device::Cpu => None,
+    };
+    gpu.map(GpuDevice::take_used_product_schedules);
+    let (cold_seconds, seconds) = time(bench, device, repeats)?;
+    let (rate, unit) = throughput(bench.work, seconds);
+    let ceiling = match bench.work {
+        Work::Flops(_) => ceilings.fma_gflops,
+        Work::Bytes(_) => ceilings.copy_gbps,
+    };
+    Ok(Row {
+        name: bench.name,
+        shape: bench.shape.clone(),
+        variant: gpu.map(|g| g.take_used_product_schedules().join(", ")).unwrap_or_default(),
+        cold_seconds,
+        seconds,
+        rate,
+        unit,
+        pct_of_ceiling: 100.0 * rate / ceiling,
+    })
 }
 
 /// Waits until `device` has finished everything recorded so far.
@@ -107,12 +235,15 @@ pub fn synchronize(device: &Device) -> Result<()> {
     }
 }
 
-/// Median seconds per run of `bench` on `device` over `repeats` timed runs (after a warm-up
-/// run that compiles pipelines and fills the buffer pool).
-pub fn time(bench: &Benchmark, device: &Device, repeats: usize) -> Result<f64> {
+/// Seconds of a first run of `bench` on `device` (which compiles pipelines, tunes products and
+/// fills the buffer pool), and the median over `repeats` timed runs after it.
+pub fn time(bench: &Benchmark, device: &Device, repeats: usize) -> Result<(f64, f64)> {
     let inputs = (bench.inputs)(device)?;
+    synchronize(device)?;
+    let cold = Instant::now();
     drop((bench.run)(&inputs)?);
     synchronize(device)?;
+    let cold = cold.elapsed().as_secs_f64();
     let mut samples = Vec::with_capacity(repeats);
     for _ in 0..repeats.max(1) {
         let start = Instant::now();
@@ -122,7 +253,7 @@ pub fn time(bench: &Benchmark, device: &Device, repeats: usize) -> Result<f64> {
         drop(out);
     }
     samples.sort_by(f64::total_cmp);
-    Ok(samples[samples.len() / 2])
+    Ok((cold, samples[samples.len() / 2]))
 }
 
 /// Throughput in GFLOP/s or GB/s for one run taking `seconds`.
@@ -223,11 +354,13 @@ impl nn::Callback for Window {
     ) -> nn::Result<()> {
         let now = |at_start| self.snapshot(at_start).map_err(|e| nn::NnError::Usage(e.to_string()));
         if batch == self.from {
+            // After the snapshot's wait: until then the first half's dispatches are pending, and
+            // their times would land in the profile.
+            self.start = Some(now(true)?);
             if let Some(gpu) = &self.gpu {
                 gpu.reset_peak_memory();
                 gpu.reset_profile();
             }
-            self.start = Some(now(true)?);
         } else if batch == self.to {
             self.end = Some(now(false)?);
         }

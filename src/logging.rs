@@ -1,6 +1,7 @@
 //! The command line's and the examples' logger: what tessera's libraries and wgpu report through
-//! `log`, on standard error. By default tessera's warnings and everyone's errors;
-//! `TESSERA_LOG=off|error|warn|info|debug|trace` sets one level for all.
+//! `log`, on standard error. By default tessera's warnings and everyone else's errors;
+//! `TESSERA_LOG=off|error|warn|info|debug|trace` sets tessera's level (and lets everyone else's
+//! warnings through, unless it is `off` or `error`).
 
 use std::sync::OnceLock;
 
@@ -21,8 +22,13 @@ fn ours(target: &str) -> bool {
 
 impl Log for StderrLogger {
     fn enabled(&self, metadata: &Metadata<'_>) -> bool {
-        let fallback = if ours(metadata.target()) { LevelFilter::Warn } else { LevelFilter::Error };
-        let level = LEVEL.get().copied().flatten().unwrap_or(fallback);
+        let asked = LEVEL.get().copied().flatten();
+        let level = match (ours(metadata.target()), asked) {
+            (true, Some(level)) => level,
+            (true, None) => LevelFilter::Warn,
+            (false, Some(level)) => level.min(LevelFilter::Warn),
+            (false, None) => LevelFilter::Error,
+        };
         metadata.level() <= level
     }
 

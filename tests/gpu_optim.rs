@@ -60,7 +60,7 @@ fn every_update_rule_matches_the_cpu_after_three_steps() {
     println!("{}", tessera::check::header());
     let mut failed = Vec::new();
     for case in &cases {
-        for outcome in tessera::check::run_case(case, &gpu) {
+        for outcome in tessera::check::run_case(case, &gpu, None) {
             println!("{outcome}");
             if !outcome.passed() {
                 failed.push(outcome.to_string());

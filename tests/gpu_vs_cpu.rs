@@ -8,7 +8,7 @@ mod common;
 fn every_op_matches_the_cpu_reference() {
     let Some(gpu) = common::gpu() else { return };
     println!("{}", tessera::check::header());
-    let outcomes = tessera::check::run(&gpu, |o| println!("{o}"));
+    let outcomes = tessera::check::run(&gpu, None, |o| println!("{o}"));
     let failed: Vec<String> = outcomes.iter().filter(|o| !o.passed()).map(|o| o.to_string()).collect();
     println!("{} comparisons on {gpu}, {} failed", outcomes.len(), failed.len());
     assert!(failed.is_empty(), "GPU disagrees with the CPU:\n{}", failed.join("\n"));

@@ -28,6 +28,9 @@ enum Command {
         /// Adapter to check (part of its name, or a backend: vulkan, gl, metal, dx12).
         #[arg(long, env = ADAPTER_ENV)]
         adapter: Option<String>,
+        /// Check only the ops whose name contains this (e.g. `matmul`, `conv2d`).
+        #[arg(long)]
+        only: Option<String>,
     },
     /// Train the reference CNN on Fashion-MNIST, evaluate it on the test set and save it.
     Train(TrainArgs),
@@ -41,6 +44,9 @@ enum Command {
         /// Timed runs per kernel (the median is reported).
         #[arg(long, default_value_t = 5)]
         repeats: usize,
+        /// Print one JSON document (stable keys) instead of tables.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -77,8 +83,8 @@ fn main() -> ExitCode {
     tessera::logging::init();
     let result = match Cli::parse().command {
         Command::Devices => devices(),
-        Command::Check { adapter } => check(adapter.as_deref()),
-        Command::Bench { adapter, quick, repeats } => bench(adapter.as_deref(), quick, repeats),
+        Command::Check { adapter, only } => check(adapter.as_deref(), only.as_deref()),
+        Command::Bench { adapter, quick, repeats, json } => bench(adapter.as_deref(), quick, repeats, json),
         Command::Train(args) => train(args),
     };
     match result {
@@ -103,60 +109,78 @@ fn devices() -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn check(adapter: Option<&str>) -> anyhow::Result<ExitCode> {
+fn check(adapter: Option<&str>, only: Option<&str>) -> anyhow::Result<ExitCode> {
     let gpu = Device::Gpu(GpuDevice::open_matching(adapter)?);
     println!("Checking {gpu} against the CPU reference\n");
     println!("{}", tessera::check::header());
-    let outcomes = tessera::check::run(&gpu, |outcome| println!("{outcome}"));
+    let outcomes = tessera::check::run(&gpu, only, |outcome| println!("{outcome}"));
     let failed = outcomes.iter().filter(|o| !o.passed()).count();
     println!("\n{} comparisons, {} passed, {failed} failed", outcomes.len(), outcomes.len() - failed);
     Ok(if failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
 
-fn bench(adapter: Option<&str>, quick: bool, repeats: usize) -> anyhow::Result<ExitCode> {
+fn bench(adapter: Option<&str>, quick: bool, repeats: usize, json: bool) -> anyhow::Result<ExitCode> {
     use tessera::bench;
     let gpu = GpuDevice::open_matching(adapter)?;
-    let peak = gpu.peak_gflops(3)?;
     let device = Device::Gpu(gpu.clone());
-    println!("{device}");
-    println!("measured arithmetic ceiling: {peak:.1} GFLOP/s (register-only FMA chains)\n");
-    println!("{:<18} {:<24} {:>10} {:>14} {:>10}", "kernel", "shape", "time", "throughput", "of ceiling");
+    let ceilings = bench::Ceilings { fma_gflops: gpu.peak_gflops(3)?, copy_gbps: gpu.copy_gbps(5)? };
+    let (cpu_model, load) = bench::host();
+    let say = |line: String| {
+        if !json {
+            println!("{line}");
+        }
+    };
+    say(format!("{device}, driver {}", gpu.summary().driver));
+    say(format!(
+        "host: {}, load {}",
+        cpu_model.as_deref().unwrap_or("unknown CPU"),
+        load.as_deref().unwrap_or("-")
+    ));
+    say(format!(
+        "measured ceilings: {:.1} GFLOP/s (register-only FMA chains), {:.1} GB/s (buffer copy)\n",
+        ceilings.fma_gflops, ceilings.copy_gbps
+    ));
+    say(format!(
+        "{:<18} {:<30} {:<18} {:>10} {:>10} {:>14} {:>8}",
+        "kernel", "shape", "variant", "first run", "time", "throughput", "ceiling"
+    ));
+    let mut rows = Vec::new();
     for b in bench::benchmarks(quick) {
-        match bench::time(&b, &device, repeats) {
-            Ok(seconds) => {
-                let (rate, unit) = bench::throughput(b.work, seconds);
-                let share = match b.work {
-                    bench::Work::Flops(_) => format!("{:.1}%", 100.0 * rate / peak),
-                    bench::Work::Bytes(_) => "-".into(),
-                };
-                println!(
-                    "{:<18} {:<24} {:>8.2}ms {:>8.1} {unit:<7} {share:>8}",
-                    b.name,
-                    b.shape,
-                    seconds * 1e3,
-                    rate
-                );
+        match bench::measure(&b, &device, repeats, ceilings) {
+            Ok(row) => {
+                say(format!(
+                    "{:<18} {:<30} {:<18} {:>8.1}ms {:>8.2}ms {:>7.2} {:<6} {:>7.1}%",
+                    row.name,
+                    row.shape,
+                    if row.variant.is_empty() { "-" } else { &row.variant },
+                    row.cold_seconds * 1e3,
+                    row.seconds * 1e3,
+                    row.rate,
+                    row.unit,
+                    row.pct_of_ceiling
+                ));
+                rows.push(row);
             }
-            Err(e) => println!("{:<18} {:<24} error: {e}", b.name, b.shape),
+            Err(e) => say(format!("{:<18} {:<30} error: {e}", b.name, b.shape)),
         }
     }
-    let stats = gpu.stats();
-    println!("\npeak pooled device memory: {:.1} MiB", stats.pool.peak_bytes as f64 / (1 << 20) as f64);
+    let peak_mib = gpu.stats().pool.peak_bytes as f64 / (1 << 20) as f64;
+    say(format!("\npeak pooled device memory: {peak_mib:.1} MiB"));
 
     let cost = bench::dispatch_cost(&gpu, 2000)?;
-    println!(
+    say(format!(
         "\ndispatch cost ({} tiny kernels in a chain): {:.1} µs each to record on the host, {:.1} µs each until \
          the device has run them (parameters as {})",
         cost.dispatches,
         cost.host_us,
         cost.total_us,
         if gpu.uses_immediates() { "immediates" } else { "uniform-arena slots" }
-    );
+    ));
 
-    let steps = if quick { 8 } else { 24 };
+    let steps = if quick { 16 } else { 32 };
     let step = bench::cnn_training(&device, steps)?;
     let cpu = bench::cnn_training(&Device::Cpu, steps)?;
-    println!(
+    say(format!(
         "\nreference CNN training step (batch 64, Adam, steady state over {steps} steps): {:.0} samples/s \
          (CPU backend: {:.0}); per step {:.1} dispatches, {:.2} submissions, {:.2} bind groups created, {:.2} \
          readbacks; peak pooled memory {:.1} MiB",
@@ -167,12 +191,72 @@ fn bench(adapter: Option<&str>, quick: bool, repeats: usize) -> anyhow::Result<E
         step.bind_groups_created,
         step.readbacks,
         step.peak_bytes as f64 / (1 << 20) as f64
-    );
+    ));
     // The per-kernel breakdown, from a second device that times every kernel.
     let options = GpuOptions { adapter: adapter.map(str::to_owned), profile: true, ..GpuOptions::from_env() };
     let profiled = GpuDevice::open_with(&options)?;
     let breakdown = bench::cnn_training(&Device::Gpu(profiled), steps)?;
-    print_kernel_times(&breakdown.profile, Some(steps));
+    if json {
+        let kernels: Vec<_> = breakdown
+            .profile
+            .iter()
+            .map(|k| {
+                serde_json::json!({
+                    "kernel": k.kernel,
+                    "dispatches_per_step": k.dispatches as f64 / breakdown.steps.max(1) as f64,
+                    "ms_per_step": 1e3 * k.seconds / breakdown.steps.max(1) as f64,
+                })
+            })
+            .collect();
+        let rows: Vec<_> = rows
+            .iter()
+            .map(|r| {
+                let rate = if r.unit == "GB/s" { "gbps" } else { "gflops" };
+                serde_json::json!({
+                    "name": r.name,
+                    "shape": r.shape,
+                    "variant": r.variant,
+                    "first_run_ms": r.cold_seconds * 1e3,
+                    "ms": r.seconds * 1e3,
+                    rate: r.rate,
+                    "pct_of_ceiling": r.pct_of_ceiling,
+                })
+            })
+            .collect();
+        let summary = gpu.summary();
+        let document = serde_json::json!({
+            "adapter": summary.name,
+            "backend": summary.backend,
+            "device_type": summary.device_type,
+            "driver": summary.driver,
+            "cpu": cpu_model,
+            "load": load,
+            "fma_ceiling_gflops": ceilings.fma_gflops,
+            "copy_ceiling_gbps": ceilings.copy_gbps,
+            "rows": rows,
+            "peak_pooled_mib": peak_mib,
+            "dispatch": {
+                "host_us": cost.host_us,
+                "total_us": cost.total_us,
+                "immediates": gpu.uses_immediates(),
+            },
+            "cnn_train": {
+                "batch": 64,
+                "steps_measured": step.steps,
+                "samples_per_s": step.samples_per_s,
+                "dispatches_per_step": step.dispatches,
+                "submissions_per_step": step.submissions,
+                "bind_groups_per_step": step.bind_groups_created,
+                "readbacks_per_step": step.readbacks,
+                "peak_pooled_mib": step.peak_bytes as f64 / (1 << 20) as f64,
+                "cpu_samples_per_s": cpu.samples_per_s,
+                "kernels": kernels,
+            },
+        });
+        println!("{}", serde_json::to_string_pretty(&document)?);
+    } else {
+        print_kernel_times(&breakdown.profile, Some(breakdown.steps));
+    }
     Ok(ExitCode::SUCCESS)
 }
 

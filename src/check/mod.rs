@@ -1,12 +1,16 @@
 //! The GPU health check: every op, forward and backward, run on a GPU and on the CPU reference
-//! with the same inputs, compared by relative L2 error. `tessera check` prints the table; the
-//! test suite asserts that every case passes.
+//! with the same inputs, compared by relative L2 error. Products (matmul, dense layers,
+//! convolutions) run once with the schedules the autotuner picks and once pinned to each schedule
+//! it may pick on this adapter, so that every kernel variant is checked, not just today's
+//! winners; the table names the variant each row ran. `tessera check` prints the table; the test
+//! suite asserts that every case passes.
 
 mod cases_elementwise;
 mod cases_layout;
 mod cases_matmul;
 mod cases_nn_ops;
 mod cases_optim;
+mod cases_products;
 mod cases_spatial;
 
 use std::fmt;
@@ -32,6 +36,8 @@ pub struct Case {
     pub f: CaseFn,
     /// Whether to compare gradients too.
     pub backward: bool,
+    /// Whether the case runs products, to repeat with every product schedule.
+    pub products: bool,
 }
 
 impl Case {
@@ -43,7 +49,13 @@ impl Case {
         f: impl Fn(&[Tensor]) -> Result<Tensor> + 'static,
     ) -> Case {
         let shapes = inputs.iter().map(|t| t.shape().to_string()).collect::<Vec<_>>().join(" ");
-        Case { op, shapes, tolerance, inputs, f: Box::new(f), backward: true }
+        Case { op, shapes, tolerance, inputs, f: Box::new(f), backward: true, products: false }
+    }
+
+    /// Repeats the case pinned to each product schedule of the adapter.
+    pub fn with_every_product_schedule(mut self) -> Case {
+        self.products = true;
+        self
     }
 
     /// Compares the forward pass only (for ops without a gradient).
@@ -59,6 +71,8 @@ pub struct Outcome {
     pub op: &'static str,
     pub pass: &'static str,
     pub shapes: String,
+    /// The product schedules the pass ran with (`-` when it ran no product).
+    pub variant: String,
     pub max_abs_error: f64,
     pub relative_error: f64,
     pub tolerance: f64,
@@ -76,11 +90,21 @@ impl fmt::Display for Outcome {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let verdict = if self.passed() { "pass" } else { "FAIL" };
         match &self.failure {
-            Some(why) => write!(f, "{:<28} {:<8} {:<40} {verdict}: {why}", self.op, self.pass, self.shapes),
+            Some(why) => write!(
+                f,
+                "{:<28} {:<8} {:<36} {:<18} {verdict}: {why}",
+                self.op, self.pass, self.shapes, self.variant
+            ),
             None => write!(
                 f,
-                "{:<28} {:<8} {:<40} {:>10.2e} {:>10.2e} {:>9.0e}  {verdict}",
-                self.op, self.pass, self.shapes, self.max_abs_error, self.relative_error, self.tolerance
+                "{:<28} {:<8} {:<36} {:<18} {:>10.2e} {:>10.2e} {:>9.0e}  {verdict}",
+                self.op,
+                self.pass,
+                self.shapes,
+                self.variant,
+                self.max_abs_error,
+                self.relative_error,
+                self.tolerance
             ),
         }
     }
@@ -89,8 +113,8 @@ impl fmt::Display for Outcome {
 /// The table header matching [`Outcome`]'s display.
 pub fn header() -> String {
     format!(
-        "{:<28} {:<8} {:<40} {:>10} {:>10} {:>9}  result",
-        "op", "pass", "input shapes", "max abs", "rel L2", "tolerance"
+        "{:<28} {:<8} {:<36} {:<18} {:>10} {:>10} {:>9}  result",
+        "op", "pass", "input shapes", "variant", "max abs", "rel L2", "tolerance"
     )
 }
 
@@ -103,47 +127,84 @@ pub fn cases() -> Vec<Case> {
     all.extend(cases_spatial::cases());
     all.extend(cases_nn_ops::cases());
     all.extend(cases_optim::cases());
+    all.extend(cases_products::cases());
     all
 }
 
-/// Runs every case on `gpu` against the CPU, reporting each as it finishes.
-pub fn run(gpu: &Device, mut report: impl FnMut(&Outcome)) -> Vec<Outcome> {
+/// Runs every case on `gpu` (or those whose op name contains `only`) against the CPU, reporting
+/// each as it finishes: first with the schedules the autotuner picks, then the product cases
+/// pinned to each schedule in turn.
+pub fn run(gpu: &Device, only: Option<&str>, mut report: impl FnMut(&Outcome)) -> Vec<Outcome> {
     let mut outcomes = Vec::new();
-    for case in cases() {
-        for outcome in run_case(&case, gpu) {
-            report(&outcome);
-            outcomes.push(outcome);
+    let mut record = |found: Vec<Outcome>| {
+        found.iter().for_each(&mut report);
+        outcomes.extend(found);
+    };
+    let all: Vec<Case> = cases().into_iter().filter(|c| only.is_none_or(|o| c.op.contains(o))).collect();
+    for case in &all {
+        record(run_case(case, gpu, None));
+    }
+    let Device::Gpu(device) = gpu else { return outcomes };
+    for schedule in device.product_schedules() {
+        for case in all.iter().filter(|c| c.products) {
+            record(run_case(case, gpu, Some(&schedule)));
         }
     }
     outcomes
 }
 
-/// The forward outcome and, for differentiable cases, one backward outcome per input.
-pub fn run_case(case: &Case, gpu: &Device) -> Vec<Outcome> {
-    let outcome = |pass: &'static str, result: Result<(Vec<f64>, Vec<f64>)>| match result {
-        Ok((cpu, gpu)) => compare(case, pass, &cpu, &gpu),
-        Err(e) => Outcome {
-            op: case.op,
-            pass,
-            shapes: case.shapes.clone(),
-            max_abs_error: f64::NAN,
-            relative_error: f64::NAN,
-            tolerance: case.tolerance,
-            failure: Some(e.to_string()),
-        },
+/// The forward outcome and, for differentiable cases, one backward outcome per input; with
+/// every product pinned to `schedule` when given.
+pub fn run_case(case: &Case, gpu: &Device, schedule: Option<&str>) -> Vec<Outcome> {
+    let Device::Gpu(device) = gpu else {
+        return vec![failure(case, "forward", "-".into(), format!("{gpu} is not a GPU"))];
     };
-    let mut outcomes = vec![outcome("forward", forward_on_both(case, gpu))];
+    if let Err(e) = device.pin_product_schedule(schedule) {
+        return vec![failure(case, "forward", schedule.unwrap_or("-").into(), e.to_string())];
+    }
+    // What the autotuner picked during a pass, read after it.
+    let variant = || {
+        let used = device.take_used_product_schedules();
+        if used.is_empty() { "-".to_string() } else { used.join(", ") }
+    };
+    let outcome = |pass: &'static str, variant: String, result: Result<(Vec<f64>, Vec<f64>)>| match result {
+        Ok((cpu, gpu)) => compare(case, pass, variant, &cpu, &gpu),
+        Err(e) => failure(case, pass, variant, e.to_string()),
+    };
+    device.take_used_product_schedules();
+    let forward = forward_on_both(case, gpu);
+    let mut outcomes = vec![outcome("forward", variant(), forward)];
     if case.backward {
-        match gradients_on_both(case, gpu) {
+        let gradients = gradients_on_both(case, gpu);
+        let variant = variant();
+        match gradients {
             Ok(pairs) => {
                 for (i, (cpu, gpu)) in pairs.into_iter().enumerate() {
-                    outcomes.push(outcome(BACKWARD_PASSES[i.min(BACKWARD_PASSES.len() - 1)], Ok((cpu, gpu))));
+                    let pass = BACKWARD_PASSES[i.min(BACKWARD_PASSES.len() - 1)];
+                    outcomes.push(outcome(pass, variant.clone(), Ok((cpu, gpu))));
                 }
             }
-            Err(e) => outcomes.push(outcome("backward", Err(e))),
+            Err(e) => outcomes.push(outcome("backward", variant, Err(e))),
         }
     }
+    if let Err(e) = device.pin_product_schedule(None) {
+        outcomes.push(failure(case, "unpin", "-".into(), e.to_string()));
+    }
     outcomes
+}
+
+/// The outcome of a pass that failed to run.
+fn failure(case: &Case, pass: &'static str, variant: String, why: String) -> Outcome {
+    Outcome {
+        op: case.op,
+        pass,
+        shapes: case.shapes.clone(),
+        variant,
+        max_abs_error: f64::NAN,
+        relative_error: f64::NAN,
+        tolerance: case.tolerance,
+        failure: Some(why),
+    }
 }
 
 const BACKWARD_PASSES: [&str; 5] = ["grad 0", "grad 1", "grad 2", "grad 3", "grad 4+"];
@@ -180,11 +241,12 @@ fn gradients_on_both(case: &Case, gpu: &Device) -> Result<Vec<(Vec<f64>, Vec<f64
     Ok(cpu.into_iter().zip(gpu).collect())
 }
 
-fn compare(case: &Case, pass: &'static str, cpu: &[f64], gpu: &[f64]) -> Outcome {
+fn compare(case: &Case, pass: &'static str, variant: String, cpu: &[f64], gpu: &[f64]) -> Outcome {
     let mut outcome = Outcome {
         op: case.op,
         pass,
         shapes: case.shapes.clone(),
+        variant,
         max_abs_error: 0.0,
         relative_error: 0.0,
         tolerance: case.tolerance,
