@@ -71,7 +71,7 @@ fn binary_vec4(
     let first = first_vector(group, groups, lane);
     let vectors = (p.n + 3u) / 4u;
     for (var j = 0u; j < VECTORS; j++) {
-        let i = first + j * 256u;
+        let i = first + j;
         if i < vectors {
             let u = a4[i];
             let v = b4[i];

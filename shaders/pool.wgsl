@@ -17,6 +17,12 @@
 // access mode, so each of the two entry points declares its own view of the binding.
 @group(0) @binding(3) var<storage, read_write> taps_out: array<u32>;
 @group(0) @binding(3) var<storage, read> taps_in: array<u32>;
+// The same buffers as vectors of four channels, for the `_vec4` entry points (channels and
+// offsets are multiples of four there).
+@group(0) @binding(1) var<storage, read> src4: array<vec4f>;
+@group(0) @binding(2) var<storage, read_write> dst4: array<vec4f>;
+@group(0) @binding(3) var<storage, read_write> taps_out4: array<vec4u>;
+@group(0) @binding(3) var<storage, read> taps_in4: array<vec4u>;
 
 // Where input pixel (image, y, x), channel c, sits in the source binding.
 fn input_index(image: u32, y: u32, x: u32, c: u32) -> u32 {
@@ -72,6 +78,58 @@ fn max_pool_backward(@builtin(global_invocation_id) id: vec3u, @builtin(num_work
         }
     }
     dst[p.dst_offset + i] = sum;
+}
+
+// max_pool over four channels at once: one vector load per tap instead of four, and the
+// window's geometry worked out once for the four. Same per-channel rule (first tap wins ties).
+@compute @workgroup_size(256)
+fn max_pool_vec4(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) groups: vec3u) {
+    let i = 4u * linear_index(id, groups, 256u);
+    if i >= p.n {
+        return;
+    }
+    let o = window_position(i, p.out_h, p.out_w);
+    let rows = window_inside(o.y, p.stride_h, p.pad_top, p.window_h, p.in_h);
+    let columns = window_inside(o.z, p.stride_w, p.pad_left, p.window_w, p.in_w);
+    var best = vec4f(0.0);
+    var at = vec4u(0u);
+    var found = false;
+    for (var ky = rows.x; ky < rows.y; ky++) {
+        for (var kx = columns.x; kx < columns.y; kx++) {
+            let v = src4[input_index(o.x, o.y * p.stride_h + ky - p.pad_top, o.z * p.stride_w + kx - p.pad_left, o.w) / 4u];
+            let better = (v > best) | vec4<bool>(!found);
+            best = select(best, v, better);
+            at = select(at, vec4u(ky * p.window_w + kx), better);
+            found = true;
+        }
+    }
+    dst4[(p.dst_offset + i) / 4u] = best;
+    taps_out4[(p.dst_offset + i) / 4u] = at;
+}
+
+// max_pool_backward over four channels at once, adding in the same order.
+@compute @workgroup_size(256)
+fn max_pool_backward_vec4(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) groups: vec3u) {
+    let i = 4u * linear_index(id, groups, 256u);
+    if i >= p.n {
+        return;
+    }
+    let q = window_position(i, p.in_h, p.in_w);
+    let qy = q.y + p.pad_top;
+    let qx = q.z + p.pad_left;
+    let rows = window_covering(qy, p.window_h, p.stride_h, p.out_h);
+    let columns = window_covering(qx, p.window_w, p.stride_w, p.out_w);
+    var sum = vec4f(0.0);
+    for (var oy = rows.x; oy < rows.y; oy++) {
+        for (var ox = columns.x; ox < columns.y; ox++) {
+            let tap = (qy - oy * p.stride_h) * p.window_w + (qx - ox * p.stride_w);
+            let out = (p.src_offset + ((q.x * p.out_h + oy) * p.out_w + ox) * p.channels + q.w) / 4u;
+            // Adding zero where another tap won leaves the sum as the scalar kernel has it (it
+            // starts at +0, so it is never -0).
+            sum += select(vec4f(0.0), src4[out], taps_in4[out] == vec4u(tap));
+        }
+    }
+    dst4[(p.dst_offset + i) / 4u] = sum;
 }
 
 // The number of input pixels the window at (oy, ox) covers.

@@ -112,7 +112,7 @@ fn unary_vec4(
     let first = first_vector(group, groups, lane);
     let vectors = (p.n + 3u) / 4u;
     for (var j = 0u; j < VECTORS; j++) {
-        let i = first + j * 256u;
+        let i = first + j;
         if i < vectors {
             let v = x4[i];
             y4[i] = vec4f(apply(v.x), apply(v.y), apply(v.z), apply(v.w));
@@ -129,7 +129,7 @@ fn unary_backward_vec4(
     let first = first_vector(group, groups, lane);
     let vectors = (p.n + 3u) / 4u;
     for (var j = 0u; j < VECTORS; j++) {
-        let i = first + j * 256u;
+        let i = first + j;
         if i < vectors {
             let v = x4[i];
             let w = out4[i];

@@ -34,6 +34,8 @@ const POOLINGS: &[Pool] = &[
     ([3, 1, 1, 2], (3, 3), (1, 1), Same),
     ([3, 7, 5, 3], (3, 2), (2, 1), Same),
     ([1, 13, 13, 1], (3, 2), (2, 1), Same),
+    // Whole vectors of channels (the four-channel kernels) over several images.
+    ([3, 9, 7, 8], (3, 2), (2, 1), Same),
 ];
 
 /// `case` with its window arguments after its input shapes in the table.
@@ -75,14 +77,16 @@ pub(super) fn cases() -> Vec<Case> {
         cases.extend([described(max, detail.clone()), described(avg, detail)]);
     }
     // Ties go to the first element of the window, and padding never wins even when every pixel
-    // is negative.
-    let ties: Vec<f32> = (0..3 * 7 * 5 * 2).map(|i| (i * 7 % 3) as f32 - 4.0).collect();
-    let ties = Tensor::from_vec(ties, [3, 7, 5, 2], &Device::Cpu).expect("valid case input");
-    for (window, strides) in [((2, 2), (1, 1)), ((3, 3), (2, 2))] {
-        let case = Case::new("max_pool2d ties", ELEMENTWISE_TOLERANCE, vec![ties.clone()], move |x| {
-            x[0].max_pool2d(window, strides, Same)
-        });
-        cases.push(described(case, format!("{window:?}/{strides:?} Same")));
+    // is negative; with 2 channels and with whole vectors of them.
+    for channels in [2, 8] {
+        let ties: Vec<f32> = (0..3 * 7 * 5 * channels).map(|i| (i * 7 % 3) as f32 - 4.0).collect();
+        let ties = Tensor::from_vec(ties, [3, 7, 5, channels], &Device::Cpu).expect("valid case input");
+        for (window, strides) in [((2, 2), (1, 1)), ((3, 3), (2, 2))] {
+            let case = Case::new("max_pool2d ties", ELEMENTWISE_TOLERANCE, vec![ties.clone()], move |x| {
+                x[0].max_pool2d(window, strides, Same)
+            });
+            cases.push(described(case, format!("{window:?}/{strides:?} Same")));
+        }
     }
     for dims in [[3, 7, 5, 4], [1, 1, 1, 3], [2, 13, 13, 1]] {
         cases.push(Case::new(

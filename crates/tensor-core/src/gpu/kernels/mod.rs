@@ -28,8 +28,9 @@ use crate::{Error, Result};
 /// Workgroup size of the one-invocation-per-element kernels.
 pub(crate) const WORKGROUP: u32 = 256;
 
-/// Vectors (vec4) each invocation of a vector kernel (`*_vec4`) handles: enough to amortise the
-/// invocation, few enough to keep a small tensor spread over many workgroups.
+/// Consecutive vectors (vec4) each invocation of a vector kernel (`*_vec4`) handles. On lavapipe
+/// 4 ran 4-10% faster than 1 or 16, and consecutive vectors 4-15% faster than vectors a
+/// workgroup apart.
 const VECTORS_PER_INVOCATION: usize = 4;
 
 /// The geometry every vector kernel shares, generated from the constants above so that the
@@ -38,11 +39,10 @@ pub(crate) fn vector_geometry_wgsl() -> String {
     format!(
         "const VECTORS: u32 = {VECTORS_PER_INVOCATION}u;
 
-// The first of the VECTORS vectors that invocation `lane` of workgroup `group` handles in a
-// one-dimensional dispatch: its vectors are {WORKGROUP} apart, so at each step neighbouring lanes
-// touch neighbouring vectors.
+// The first of the VECTORS consecutive vectors that invocation `lane` of workgroup `group`
+// handles in a one-dimensional dispatch.
 fn first_vector(group: vec3u, groups: vec3u, lane: u32) -> u32 {{
-    return (group.x + group.y * groups.x) * {WORKGROUP}u * VECTORS + lane;
+    return ((group.x + group.y * groups.x) * {WORKGROUP}u + lane) * VECTORS;
 }}
 "
     )

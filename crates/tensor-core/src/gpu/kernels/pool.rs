@@ -24,9 +24,30 @@ kernel!(
     [INDEX, WINDOW]
 );
 
+kernel!(
+    MAX_POOL_VEC4 = "pool.wgsl",
+    "max_pool_vec4",
+    WindowParams,
+    [Read, ReadWrite, ReadWrite],
+    [INDEX, WINDOW]
+);
+kernel!(
+    MAX_POOL_BACKWARD_VEC4 = "pool.wgsl",
+    "max_pool_backward_vec4",
+    WindowParams,
+    [Read, ReadWrite, Read],
+    [INDEX, WINDOW]
+);
+
 #[cfg(test)]
-pub(crate) static KERNELS: &[&crate::gpu::kernel::Kernel] =
-    &[&MAX_POOL.kernel, &MAX_POOL_BACKWARD.kernel, &AVG_POOL.kernel, &AVG_POOL_BACKWARD.kernel];
+pub(crate) static KERNELS: &[&crate::gpu::kernel::Kernel] = &[
+    &MAX_POOL.kernel,
+    &MAX_POOL_BACKWARD.kernel,
+    &AVG_POOL.kernel,
+    &AVG_POOL_BACKWARD.kernel,
+    &MAX_POOL_VEC4.kernel,
+    &MAX_POOL_BACKWARD_VEC4.kernel,
+];
 
 /// Which way a pooling kernel runs: from the images to the pooled output, or back.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -37,9 +58,10 @@ enum Direction {
 
 /// Records `spec` over `batch` images in chunks that fit the binding limit: `src` is read and
 /// `dst` written, images on one side and pooled outputs on the other; `taps`, laid out like the
-/// pooled side, is bound third, at the same offsets as that side.
+/// pooled side, is bound third, at the same offsets as that side. `vec4_spec`, where given, runs
+/// instead on chunks whose channels and offsets are whole vectors.
 fn launch(
-    spec: &'static KernelSpec<WindowParams>,
+    (spec, vec4_spec): (&'static KernelSpec<WindowParams>, Option<&'static KernelSpec<WindowParams>>),
     op: &'static str,
     g: &Conv2dGeometry,
     batch: usize,
@@ -60,7 +82,18 @@ fn launch(
         let mut bindings = vec![src_window, dst_window];
         // Same start and length as the pooled side, so the same skew.
         bindings.extend(taps.map(|t| t.window(chunk.start * pooled_len, chunk.len() * pooled_len).0));
-        params.dispatch(spec, &src.device, chunk.len() * dst_len, (src_skew, dst_skew), &bindings)
+        let n = chunk.len() * dst_len;
+        let vectors = g.channels % 4 == 0 && src_skew % 4 == 0 && dst_skew % 4 == 0;
+        match vec4_spec {
+            Some(vec4_spec) if vectors => params.dispatch_per_invocation(
+                vec4_spec,
+                &src.device,
+                (n, 4),
+                (src_skew, dst_skew),
+                &bindings,
+            ),
+            _ => params.dispatch(spec, &src.device, n, (src_skew, dst_skew), &bindings),
+        }
     })
 }
 
@@ -70,7 +103,15 @@ pub(crate) fn max_pool(x: &GpuStorage, g: &Conv2dGeometry, batch: usize) -> Resu
     let len = batch * g.positions() * g.channels;
     let out = GpuStorage::empty(&x.device, len)?;
     let taps = GpuStorage::empty(&x.device, len)?;
-    launch(&MAX_POOL, "max_pool2d", g, batch, Direction::Forward, (x, &out), Some(&taps))?;
+    launch(
+        (&MAX_POOL, Some(&MAX_POOL_VEC4)),
+        "max_pool2d",
+        g,
+        batch,
+        Direction::Forward,
+        (x, &out),
+        Some(&taps),
+    )?;
     Ok((out, taps))
 }
 
@@ -82,14 +123,22 @@ pub(crate) fn max_pool_backward(
     batch: usize,
 ) -> Result<GpuStorage> {
     let dx = GpuStorage::empty(&grad.device, batch * g.image_len())?;
-    launch(&MAX_POOL_BACKWARD, "max_pool2d", g, batch, Direction::Backward, (grad, &dx), Some(taps))?;
+    launch(
+        (&MAX_POOL_BACKWARD, Some(&MAX_POOL_BACKWARD_VEC4)),
+        "max_pool2d",
+        g,
+        batch,
+        Direction::Backward,
+        (grad, &dx),
+        Some(taps),
+    )?;
     Ok(dx)
 }
 
 /// Average pooling of `batch` NHWC images over the pixels each window covers.
 pub(crate) fn avg_pool(x: &GpuStorage, g: &Conv2dGeometry, batch: usize) -> Result<GpuStorage> {
     let out = GpuStorage::empty(&x.device, batch * g.positions() * g.channels)?;
-    launch(&AVG_POOL, "avg_pool2d", g, batch, Direction::Forward, (x, &out), None)?;
+    launch((&AVG_POOL, None), "avg_pool2d", g, batch, Direction::Forward, (x, &out), None)?;
     Ok(out)
 }
 
@@ -97,6 +146,6 @@ pub(crate) fn avg_pool(x: &GpuStorage, g: &Conv2dGeometry, batch: usize) -> Resu
 /// each divided by the number of pixels its window covers.
 pub(crate) fn avg_pool_backward(grad: &GpuStorage, g: &Conv2dGeometry, batch: usize) -> Result<GpuStorage> {
     let dx = GpuStorage::empty(&grad.device, batch * g.image_len())?;
-    launch(&AVG_POOL_BACKWARD, "avg_pool2d", g, batch, Direction::Backward, (grad, &dx), None)?;
+    launch((&AVG_POOL_BACKWARD, None), "avg_pool2d", g, batch, Direction::Backward, (grad, &dx), None)?;
     Ok(dx)
 }

@@ -54,10 +54,23 @@ impl WindowParams {
     /// Records `spec` writing `n` elements, the chunk starting `src_offset` and `dst_offset`
     /// elements into the windows `bindings`. The values fit u32: they are within one binding.
     pub(super) fn dispatch(
-        mut self,
+        self,
         spec: &'static KernelSpec<WindowParams>,
         device: &GpuDevice,
         n: usize,
+        offsets: (usize, usize),
+        bindings: &[Binding<'_>],
+    ) -> Result<()> {
+        self.dispatch_per_invocation(spec, device, (n, 1), offsets, bindings)
+    }
+
+    /// [`WindowParams::dispatch`] for a kernel whose invocations each write `per_invocation`
+    /// consecutive elements (a divisor of `n`).
+    pub(super) fn dispatch_per_invocation(
+        mut self,
+        spec: &'static KernelSpec<WindowParams>,
+        device: &GpuDevice,
+        (n, per_invocation): (usize, usize),
         (src_offset, dst_offset): (usize, usize),
         bindings: &[Binding<'_>],
     ) -> Result<()> {
@@ -65,6 +78,6 @@ impl WindowParams {
         self.src_offset = src_offset as u32;
         self.dst_offset = dst_offset as u32;
         let ctx = &device.ctx;
-        ctx.dispatch(spec, &[], &self, bindings, ctx.linear_groups(n, WORKGROUP))
+        ctx.dispatch(spec, &[], &self, bindings, ctx.linear_groups(n / per_invocation, WORKGROUP))
     }
 }
