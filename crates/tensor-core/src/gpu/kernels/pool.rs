@@ -83,7 +83,7 @@ fn launch(
         // Same start and length as the pooled side, so the same skew.
         bindings.extend(taps.map(|t| t.window(chunk.start * pooled_len, chunk.len() * pooled_len).0));
         let n = chunk.len() * dst_len;
-        let vectors = g.channels % 4 == 0 && src_skew % 4 == 0 && dst_skew % 4 == 0;
+        let vectors = [g.channels, src_skew, dst_skew].iter().all(|n| n.is_multiple_of(4));
         match vec4_spec {
             Some(vec4_spec) if vectors => params.dispatch_per_invocation(
                 vec4_spec,
