@@ -11,9 +11,9 @@ struct BinaryParams {
     base: u32,
     a_base: u32,
     b_base: u32,
-    _pad0: u32,
-    _pad1: u32,
-    _pad2: u32,
+    period: u32,
+    a_repeats: u32,
+    _pad: u32,
     dims: array<vec4u, 2>,
     a_strides: array<vec4u, 2>,
     b_strides: array<vec4u, 2>,
@@ -76,6 +76,33 @@ fn binary_vec4(
             let u = a4[i];
             let v = b4[i];
             y4[i] = vec4f(apply(u.x, v.x), apply(u.y, v.y), apply(u.z, v.z), apply(u.w, v.w));
+        }
+    }
+}
+
+// One operand of the output's size, the other repeating along the output's leading axes with
+// `period` elements (a bias over a batch; `a_repeats` says which): vectors as above, and the
+// repeating operand's index counts up and wraps, so only each invocation's first vector divides.
+@compute @workgroup_size(256)
+fn binary_repeat_vec4(
+    @builtin(workgroup_id) group: vec3u,
+    @builtin(num_workgroups) groups: vec3u,
+    @builtin(local_invocation_index) lane: u32,
+) {
+    let first = first_vector(group, groups, lane);
+    let vectors = (p.n + 3u) / 4u;
+    let period = p.period / 4u;
+    var r = (p.base / 4u + first) % period;
+    for (var j = 0u; j < VECTORS; j++) {
+        let i = first + j;
+        if i < vectors {
+            let u = a4[select(i, r, p.a_repeats == 1u)];
+            let v = b4[select(r, i, p.a_repeats == 1u)];
+            y4[i] = vec4f(apply(u.x, v.x), apply(u.y, v.y), apply(u.z, v.z), apply(u.w, v.w));
+        }
+        r += 1u;
+        if r == period {
+            r = 0u;
         }
     }
 }

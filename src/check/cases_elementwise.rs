@@ -39,8 +39,16 @@ pub(super) fn cases() -> Vec<Case> {
         ("mul", |a, b| a.mul(b)),
         ("div", |a, b| a.div(b)),
     ];
-    let pairs: &[(&[usize], &[usize])] =
-        &[(&[7, 13], &[7, 13]), (&[3, 1, 257], &[5, 1]), (&[1], &[2, 3, 5, 7])];
+    // Equal shapes, general broadcasts, and operands repeating along the leading axes (a bias),
+    // in whole vectors (the wrapping kernel, either side) and not (13 elements).
+    let pairs: &[(&[usize], &[usize])] = &[
+        (&[7, 13], &[7, 13]),
+        (&[3, 1, 257], &[5, 1]),
+        (&[1], &[2, 3, 5, 7]),
+        (&[5, 3, 12], &[12]),
+        (&[1, 4, 8], &[6, 4, 8]),
+        (&[7, 13], &[13]),
+    ];
     for (i, &(op, f)) in binary.iter().enumerate() {
         for (j, &(a, b)) in pairs.iter().enumerate() {
             let seed = 100 + 10 * i as u64 + j as u64;
