@@ -95,4 +95,5 @@ fn a_steady_training_step_of_the_reference_cnn_is_cheap() {
     assert!(step.dispatches <= 30.0, "{} dispatches per step: {step:?}", step.dispatches);
     assert_eq!(step.bind_groups_created, 0.0, "{step:?}");
     assert_eq!(step.readbacks, 0.0, "{step:?}");
+    assert_eq!(step.submissions, 0.0, "{step:?}");
 }
