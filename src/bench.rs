@@ -196,8 +196,9 @@ pub struct Row {
     pub cold_seconds: f64,
     /// Median seconds of the timed runs.
     pub seconds: f64,
+    /// GFLOP/s or GB/s, as `work` counts.
     pub rate: f64,
-    pub unit: &'static str,
+    pub work: Work,
     /// The rate as a percentage of the matching ceiling.
     pub pct_of_ceiling: f64,
 }
@@ -208,9 +209,12 @@ pub fn measure(bench: &Benchmark, device: &Device, repeats: usize, ceilings: Cei
         Device::Gpu(gpu) => Some(gpu),
         Device::Cpu => None,
     };
-    gpu.map(GpuDevice::take_used_product_schedules);
+    if let Some(gpu) = gpu {
+        // Forget the schedules earlier work used: the row names only its own.
+        gpu.take_used_product_schedules();
+    }
     let (cold_seconds, seconds) = time(bench, device, repeats)?;
-    let (rate, unit) = throughput(bench.work, seconds);
+    let rate = throughput(bench.work, seconds);
     let ceiling = match bench.work {
         Work::Flops(_) => ceilings.fma_gflops,
         Work::Bytes(_) => ceilings.copy_gbps,
@@ -222,7 +226,7 @@ pub fn measure(bench: &Benchmark, device: &Device, repeats: usize, ceilings: Cei
         cold_seconds,
         seconds,
         rate,
-        unit,
+        work: bench.work,
         pct_of_ceiling: 100.0 * rate / ceiling,
     })
 }
@@ -256,12 +260,20 @@ pub fn time(bench: &Benchmark, device: &Device, repeats: usize) -> Result<(f64, 
     Ok((cold, samples[samples.len() / 2]))
 }
 
-/// Throughput in GFLOP/s or GB/s for one run taking `seconds`.
-pub fn throughput(work: Work, seconds: f64) -> (f64, &'static str) {
-    match work {
-        Work::Flops(f) => (f / seconds / 1e9, "GFLOP/s"),
-        Work::Bytes(b) => (b / seconds / 1e9, "GB/s"),
+impl Work {
+    /// The unit a rate of this work is given in, and its key in `tessera bench --json`.
+    pub fn unit(self) -> (&'static str, &'static str) {
+        match self {
+            Work::Flops(_) => ("GFLOP/s", "gflops"),
+            Work::Bytes(_) => ("GB/s", "gbps"),
+        }
     }
+}
+
+/// Throughput in GFLOP/s or GB/s for one run taking `seconds`.
+pub fn throughput(work: Work, seconds: f64) -> f64 {
+    let (Work::Flops(amount) | Work::Bytes(amount)) = work;
+    amount / seconds / 1e9
 }
 
 /// What one dispatch costs: a chain of tiny kernels (an add on 256 elements), timed on the host

@@ -156,7 +156,7 @@ fn bench(adapter: Option<&str>, quick: bool, repeats: usize, json: bool) -> anyh
                     row.cold_seconds * 1e3,
                     row.seconds * 1e3,
                     row.rate,
-                    row.unit,
+                    row.work.unit().0,
                     row.pct_of_ceiling
                 ));
                 rows.push(row);
@@ -211,7 +211,7 @@ fn bench(adapter: Option<&str>, quick: bool, repeats: usize, json: bool) -> anyh
         let rows: Vec<_> = rows
             .iter()
             .map(|r| {
-                let rate = if r.unit == "GB/s" { "gbps" } else { "gflops" };
+                let rate = r.work.unit().1;
                 serde_json::json!({
                     "name": r.name,
                     "shape": r.shape,
