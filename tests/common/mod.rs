@@ -1,6 +1,8 @@
 //! Helpers shared by the cross-crate tests: seeded random f64 tensors and the shapes to try.
 #![allow(dead_code)]
 
+pub mod hostile;
+
 use tessera::{DType, Device, Tensor};
 
 /// Shapes for elementwise and reduction checks: sizes 1, 3, 7 and 13, ranks 1 to 4.
