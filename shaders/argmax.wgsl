@@ -10,6 +10,10 @@ struct ArgmaxParams {
     classes: u32,
     offset: u32,
     out_offset: u32,
+    begin: u32,
+    end: u32,
+    _pad0: u32,
+    _pad1: u32,
 }
 
 @group(0) @binding(1) var<storage, read> x: array<f32>;
@@ -35,21 +39,11 @@ fn beats(c: vec3f, b: vec3f) -> bool {
     return c.x > b.x;
 }
 
-@compute @workgroup_size(64)
-fn main(
-    @builtin(workgroup_id) group: vec3u,
-    @builtin(num_workgroups) groups: vec3u,
-    @builtin(local_invocation_index) lane: u32,
-) {
-    // The same for every invocation of the workgroup, so the barriers stay uniform.
-    let row = group.x + group.y * groups.x;
-    if row >= p.rows {
-        return;
-    }
-    let base = p.offset + row * p.classes;
-    // An empty share is (0, past the end, -1): every real candidate beats it.
-    var mine = vec3f(0.0, f32(p.classes), -1.0);
-    for (var j = lane; j < p.classes; j += THREADS) {
+// The best (value, index, nan) of row elements [begin, end) at `base` and of `start`, for every
+// invocation of the workgroup (called from uniform control flow).
+fn best_of(lane: u32, base: u32, begin: u32, end: u32, start: vec3f) -> vec3f {
+    var mine = start;
+    for (var j = begin + lane; j < end; j += THREADS) {
         let v = x[base + j];
         let candidate = vec3f(select(v, 0.0, is_nan(v)), f32(j), select(0.0, 1.0, is_nan(v)));
         if beats(candidate, mine) {
@@ -64,7 +58,53 @@ fn main(
         }
         workgroupBarrier();
     }
+    return best[0];
+}
+
+// An empty share is (0, past the end, -1): every real candidate beats it.
+fn nothing() -> vec3f {
+    return vec3f(0.0, f32(p.classes), -1.0);
+}
+
+@compute @workgroup_size(64)
+fn main(
+    @builtin(workgroup_id) group: vec3u,
+    @builtin(num_workgroups) groups: vec3u,
+    @builtin(local_invocation_index) lane: u32,
+) {
+    // The same for every invocation of the workgroup, so the barriers stay uniform.
+    let row = group.x + group.y * groups.x;
+    if row >= p.rows {
+        return;
+    }
+    let winner = best_of(lane, p.offset + row * p.classes, 0u, p.classes, nothing());
     if lane == 0u {
-        y[p.out_offset + row] = best[0].y;
+        y[p.out_offset + row] = winner.y;
+    }
+}
+
+// A row too long for one invocation's loop (see MAX_LOOP_ITERATIONS on the host) is scanned in
+// segments [begin, end), a dispatch each, carrying the best so far in `running`; every
+// dispatch writes the index of the best so far, so the last one leaves the answer.
+@group(0) @binding(3) var<storage, read_write> running: array<vec4f>;
+
+@compute @workgroup_size(64)
+fn segment(
+    @builtin(workgroup_id) group: vec3u,
+    @builtin(num_workgroups) groups: vec3u,
+    @builtin(local_invocation_index) lane: u32,
+) {
+    let row = group.x + group.y * groups.x;
+    if row >= p.rows {
+        return;
+    }
+    var start = nothing();
+    if p.begin > 0u {
+        start = running[row].xyz;
+    }
+    let winner = best_of(lane, p.offset + row * p.classes, p.begin, p.end, start);
+    if lane == 0u {
+        running[row] = vec4f(winner, 0.0);
+        y[p.out_offset + row] = winner.y;
     }
 }

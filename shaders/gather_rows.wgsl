@@ -25,8 +25,11 @@ struct GatherParams {
     first_out_row: u32,
     offsets_at: u32,
     sources_at: u32,
-    _pad0: u32,
-    _pad1: u32,
+    // scatter_add_rows: each touched row adds its sources skip..skip + take (of its own list),
+    // so that a row with more sources than one invocation may loop over (see
+    // MAX_LOOP_ITERATIONS on the host) sums them over several dispatches.
+    skip: u32,
+    take: u32,
 }
 
 // gather_rows: a source row per output row; scatter_add_rows: the touched rows, their source
@@ -67,7 +70,9 @@ fn scatter_add_rows(@builtin(global_invocation_id) id: vec3u, @builtin(num_workg
     let c = i % p.row_len;
     let k_out = p.out_offset + (list[u] - p.first_out_row) * p.row_len + c;
     var acc = out[k_out];
-    for (var e = list[p.offsets_at + u]; e < list[p.offsets_at + u + 1u]; e++) {
+    let first = list[p.offsets_at + u] + p.skip;
+    let end = min(list[p.offsets_at + u + 1u], first + p.take);
+    for (var e = first; e < end; e++) {
         let k = list[p.sources_at + e];
         if in_window(k) {
             acc += at(k, c);

@@ -5,6 +5,11 @@
 // `per_output` gives each output element one invocation that loops over them (short
 // reductions, many outputs, where a workgroup each would mostly idle). A mean multiplies the
 // sum by `scale`, the reciprocal of the count, as the CPU does.
+//
+// A long reduction runs as several dispatches, each over reduced elements [begin, end) (see
+// MAX_LOOP_ITERATIONS on the host): with `accumulate` set, a dispatch combines its partial
+// result with the one the previous dispatch left in `y`. A mean's sums are scaled only by the
+// last dispatch (the host passes a scale of 1 to the others).
 
 struct ReduceParams {
     outputs: u32,
@@ -12,9 +17,9 @@ struct ReduceParams {
     kept_rank: u32,
     reduced_rank: u32,
     scale: f32,
-    _pad0: u32,
-    _pad1: u32,
-    _pad2: u32,
+    begin: u32,
+    end: u32,
+    accumulate: u32,
     kept_dims: array<vec4u, 2>,
     kept_strides: array<vec4u, 2>,
     reduced_dims: array<vec4u, 2>,
@@ -43,7 +48,12 @@ fn identity() -> f32 {
     return 0.0;
 }
 
-fn finish(acc: f32) -> f32 {
+// The value to store for output `out` given this dispatch's partial result.
+fn finish(out: u32, partial: f32) -> f32 {
+    var acc = partial;
+    if p.accumulate == 1u {
+        acc = combine(y[out], acc);
+    }
     if OP == REDUCE_MEAN {
         return acc * p.scale;
     }
@@ -84,10 +94,10 @@ fn per_output(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups)
     }
     let base = base_offset(out);
     var acc = identity();
-    for (var j = 0u; j < p.length; j++) {
+    for (var j = p.begin; j < p.end; j++) {
         acc = combine(acc, x[base + reduced_offset(j)]);
     }
-    y[out] = finish(acc);
+    y[out] = finish(out, acc);
 }
 
 @compute @workgroup_size(256)
@@ -103,11 +113,11 @@ fn main(
     }
     let base = base_offset(out);
     var acc = identity();
-    for (var j = lane; j < p.length; j += REDUCE_THREADS) {
+    for (var j = p.begin + lane; j < p.end; j += REDUCE_THREADS) {
         acc = combine(acc, x[base + reduced_offset(j)]);
     }
     let total = workgroup_reduce(lane, vec4f(acc), OP == REDUCE_MAX).x;
     if lane == 0u {
-        y[out] = finish(total);
+        y[out] = finish(out, total);
     }
 }

@@ -11,6 +11,11 @@
 //   invocation per lane keeps every load of a workgroup contiguous, with no reduction at all.
 // Large tensors are processed in blocks of outer positions; `offset` locates the block's first
 // element in both bindings (a block starts at the nearest aligned offset below it).
+//
+// A lane too long for one invocation's loops (see MAX_LOOP_ITERATIONS on the host) takes two
+// passes over segments [begin, end) of every lane, a dispatch per segment: `*_stats` merges
+// each segment's maximum and shifted sum into the lane's running (m, s) in `running`, then
+// `*_write` writes each segment's outputs from the final (m, s).
 
 struct SoftmaxParams {
     outer: u32,
@@ -19,13 +24,17 @@ struct SoftmaxParams {
     offset: u32,
     // 1 for log-softmax.
     log: u32,
+    begin: u32,
+    end: u32,
     _pad0: u32,
-    _pad1: u32,
-    _pad2: u32,
 }
 
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
+// *_stats: each lane's (maximum, sum of exp(x - maximum)) over the segments so far.
+@group(0) @binding(2) var<storage, read_write> running: array<vec2f>;
+// *_write: each lane's final (maximum, shifted sum).
+@group(0) @binding(3) var<storage, read> stats: array<vec2f>;
 
 const REDUCE_THREADS: u32 = 64u;
 const LANE_THREADS: u32 = 256u;
@@ -38,6 +47,21 @@ fn finish(v: f32, m: f32, s: f32) -> f32 {
         return v - m - log(s);
     }
     return exp(v - m) / s;
+}
+
+// Two lanes' (m, s) as one: the larger maximum, each sum rescaled to it.
+fn merge(a: vec2f, b: vec2f) -> vec2f {
+    let m = max(a.x, b.x);
+    return vec2f(m, a.y * exp(a.x - m) + b.y * exp(b.x - m));
+}
+
+// Stores segment statistics `segment` of lane `lane_id`, merged with the earlier segments'.
+fn keep_running(lane_id: u32, segment: vec2f) {
+    var total = segment;
+    if p.begin > 0u {
+        total = merge(running[lane_id], segment);
+    }
+    running[lane_id] = total;
 }
 
 @compute @workgroup_size(64)
@@ -86,5 +110,80 @@ fn softmax_lanes(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgrou
     for (var j = 0u; j < p.len; j++) {
         let k = base + j * p.inner;
         y[k] = finish(x[k], m, s);
+    }
+}
+
+@compute @workgroup_size(64)
+fn softmax_rows_stats(
+    @builtin(workgroup_id) group: vec3u,
+    @builtin(num_workgroups) groups: vec3u,
+    @builtin(local_invocation_index) lane: u32,
+) {
+    let row = group.x + group.y * groups.x;
+    if row >= p.outer {
+        return;
+    }
+    let base = p.offset + row * p.len;
+    var m = LOWEST;
+    for (var j = p.begin + lane; j < p.end; j += REDUCE_THREADS) {
+        m = max(m, x[base + j]);
+    }
+    m = workgroup_reduce(lane, vec4f(m), true).x;
+    var s = 0.0;
+    for (var j = p.begin + lane; j < p.end; j += REDUCE_THREADS) {
+        s += exp(x[base + j] - m);
+    }
+    s = workgroup_reduce(lane, vec4f(s), false).x;
+    if lane == 0u {
+        keep_running(row, vec2f(m, s));
+    }
+}
+
+@compute @workgroup_size(64)
+fn softmax_rows_write(
+    @builtin(workgroup_id) group: vec3u,
+    @builtin(num_workgroups) groups: vec3u,
+    @builtin(local_invocation_index) lane: u32,
+) {
+    let row = group.x + group.y * groups.x;
+    if row >= p.outer {
+        return;
+    }
+    let base = p.offset + row * p.len;
+    let total = stats[row];
+    for (var j = p.begin + lane; j < p.end; j += REDUCE_THREADS) {
+        y[base + j] = finish(x[base + j], total.x, total.y);
+    }
+}
+
+@compute @workgroup_size(256)
+fn softmax_lanes_stats(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) groups: vec3u) {
+    let t = linear_index(id, groups, LANE_THREADS);
+    if t >= p.outer * p.inner {
+        return;
+    }
+    let base = p.offset + (t / p.inner) * p.len * p.inner + t % p.inner;
+    var m = LOWEST;
+    for (var j = p.begin; j < p.end; j++) {
+        m = max(m, x[base + j * p.inner]);
+    }
+    var s = 0.0;
+    for (var j = p.begin; j < p.end; j++) {
+        s += exp(x[base + j * p.inner] - m);
+    }
+    keep_running(t, vec2f(m, s));
+}
+
+@compute @workgroup_size(256)
+fn softmax_lanes_write(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) groups: vec3u) {
+    let t = linear_index(id, groups, LANE_THREADS);
+    if t >= p.outer * p.inner {
+        return;
+    }
+    let base = p.offset + (t / p.inner) * p.len * p.inner + t % p.inner;
+    let total = stats[t];
+    for (var j = p.begin; j < p.end; j++) {
+        let k = base + j * p.inner;
+        y[k] = finish(x[k], total.x, total.y);
     }
 }

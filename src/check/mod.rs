@@ -7,6 +7,7 @@
 
 mod cases_elementwise;
 mod cases_layout;
+mod cases_long;
 mod cases_matmul;
 mod cases_nn_ops;
 mod cases_optim;
@@ -128,6 +129,7 @@ pub fn cases() -> Vec<Case> {
     all.extend(cases_nn_ops::cases());
     all.extend(cases_optim::cases());
     all.extend(cases_products::cases());
+    all.extend(cases_long::cases());
     all
 }
 

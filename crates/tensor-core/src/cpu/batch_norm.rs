@@ -16,7 +16,7 @@ pub(crate) fn batch_norm_train<T: Element>(
     let count = T::of((outer * inner) as f64);
     let at = |o: usize, c: usize| (o * channels + c) * inner;
     let channel_sum = |c: usize, f: &dyn Fn(T) -> T| {
-        (0..outer).flat_map(|o| &x[at(o, c)..at(o, c) + inner]).fold(T::zero(), |s, &v| s + f(v))
+        super::sum((0..outer).flat_map(|o| &x[at(o, c)..at(o, c) + inner]).map(|&v| f(v)))
     };
     let mean: Vec<T> = (0..channels).map(|c| channel_sum(c, &|v| v) / count).collect();
     let var: Vec<T> =
@@ -51,11 +51,14 @@ pub(crate) fn batch_norm_backward<T: Element>(
     let channel = |i: usize| i / inner % channels;
     let rstd: Vec<T> = var.iter().map(|&v| (v + T::of(p.epsilon)).powf(T::of(-0.5))).collect();
     let x_hat = |i: usize| (x[i] - mean[channel(i)]) * rstd[channel(i)];
-    let (mut d_gamma, mut d_beta) = (vec![T::zero(); channels], vec![T::zero(); channels]);
+    // Sums in f64, as `cpu::sum` does.
+    let (mut d_gamma, mut d_beta) = (vec![0.0f64; channels], vec![0.0f64; channels]);
     for (i, &g) in grad.iter().enumerate() {
-        d_beta[channel(i)] = d_beta[channel(i)] + g;
-        d_gamma[channel(i)] = d_gamma[channel(i)] + g * x_hat(i);
+        d_beta[channel(i)] += g.f64();
+        d_gamma[channel(i)] += (g * x_hat(i)).f64();
     }
+    let d_gamma: Vec<T> = d_gamma.into_iter().map(T::of).collect();
+    let d_beta: Vec<T> = d_beta.into_iter().map(T::of).collect();
     let scale: Vec<T> = (0..channels).map(|c| gamma[c] * rstd[c] * (T::one() / count)).collect();
     let dx = grad
         .iter()

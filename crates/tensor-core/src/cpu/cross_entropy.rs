@@ -7,7 +7,7 @@ use crate::backend::Rows;
 /// `log(sum(exp(z)))`, shifted by the maximum so that no exponential overflows.
 fn log_sum_exp<T: Element>(z: &[T]) -> T {
     let max = z.iter().fold(T::neg_infinity(), |m, &v| m.max(v));
-    max + z.iter().map(|&v| (v - max).exp()).fold(T::zero(), |s, e| s + e).ln()
+    max + super::sum(z.iter().map(|&v| (v - max).exp())).ln()
 }
 
 /// The class id a label encodes; the op has checked that it is an integer in range.
@@ -22,7 +22,7 @@ pub(crate) fn softmax_cross_entropy<T: Element>(p: Rows, logits: &[T], labels: &
             let row = r * p.classes..(r + 1) * p.classes;
             let (z, y) = (&logits[row.clone()], &labels[row]);
             let lse = log_sum_exp(z);
-            z.iter().zip(y).fold(T::zero(), |acc, (&zj, &yj)| acc + yj * (lse - zj))
+            super::sum(z.iter().zip(y).map(|(&zj, &yj)| yj * (lse - zj)))
         })
         .collect()
 }
@@ -41,7 +41,7 @@ pub(crate) fn softmax_cross_entropy_grad<T: Element>(
             let row = r * p.classes..(r + 1) * p.classes;
             let (z, y, g) = (&logits[row.clone()], &labels[row], grad[r]);
             let lse = log_sum_exp(z);
-            let total = y.iter().fold(T::zero(), |s, &v| s + v);
+            let total = super::sum(y.iter().copied());
             z.iter().zip(y).map(move |(&zj, &yj)| ((zj - lse).exp() * total - yj) * g)
         })
         .collect()

@@ -2,6 +2,15 @@
 //! correctness, in f32 or f64. Every GPU kernel is checked against these, and the gradient
 //! checks run them in f64.
 
+/// The sum of `values`, accumulated in f64 whatever their dtype, so that the reference stays the
+/// more accurate side of every comparison: an f32 running sum stops growing at 2^24 (the sum of
+/// 2^25 ones would be 16,777,216) and drifts by percents over millions of terms. Every CPU
+/// reduction (sums, means, softmax and cross-entropy normalisers, batch statistics) sums
+/// through here; products' inner sums stay in the operands' dtype, as on the GPU.
+pub(crate) fn sum<T: crate::Element>(values: impl IntoIterator<Item = T>) -> T {
+    T::of(values.into_iter().map(crate::Element::f64).sum())
+}
+
 /// Runs a dtype-generic expression with `$T` bound to the Rust type of `$dtype`.
 macro_rules! for_dtype {
     ($dtype:expr, $T:ident => $body:expr) => {

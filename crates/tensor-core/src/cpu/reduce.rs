@@ -7,26 +7,28 @@ use crate::{Element, Shape};
 /// Reduces `x` (of `shape`) over the axes where `kept` has a 1 and `shape` may not; `kept` is
 /// the keep-dims result shape, and the result is laid out row-major in it.
 pub(crate) fn reduce<T: Element>(op: ReduceOp, x: &[T], shape: &Shape, kept: &Shape) -> Vec<T> {
-    let init = match op {
-        ReduceOp::Sum | ReduceOp::Mean => T::zero(),
-        ReduceOp::Max => T::neg_infinity(),
-    };
-    let mut out = vec![init; kept.numel()];
     // Reading the output through broadcast strides maps every input position to its slot.
     let slots = StridedOffsets::new(shape.dims(), &kept.broadcast_strides(shape));
+    if op == ReduceOp::Max {
+        let mut out = vec![T::neg_infinity(); kept.numel()];
+        for (&v, slot) in x.iter().zip(slots) {
+            out[slot] = out[slot].max(v);
+        }
+        return out;
+    }
+    // Sums accumulate in f64 (see `cpu::sum`).
+    let mut sums = vec![0.0f64; kept.numel()];
     for (&v, slot) in x.iter().zip(slots) {
-        let acc = &mut out[slot];
-        *acc = match op {
-            ReduceOp::Sum | ReduceOp::Mean => *acc + v,
-            ReduceOp::Max => acc.max(v),
-        };
+        sums[slot] += v.f64();
     }
-    if op == ReduceOp::Mean && !out.is_empty() {
-        // The sum times the reciprocal of the count (NaN for an empty reduction, as in Keras).
-        let scale = T::of(1.0 / (shape.numel() / out.len()) as f64);
-        out.iter_mut().for_each(|v| *v = *v * scale);
-    }
-    out
+    // A mean is the sum times the reciprocal of the count (NaN for an empty reduction, as in
+    // Keras).
+    let scale = if op == ReduceOp::Mean && !sums.is_empty() {
+        1.0 / (shape.numel() / sums.len()) as f64
+    } else {
+        1.0
+    };
+    sums.into_iter().map(|s| T::of(s * scale)).collect()
 }
 
 /// The index of each row's first maximum, as a float (rows of `classes` values). NaN counts as

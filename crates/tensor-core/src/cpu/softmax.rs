@@ -13,7 +13,7 @@ fn lanes(split: AxisSplit) -> impl Iterator<Item = impl Iterator<Item = usize> +
 /// The lane's maximum, and the sum over the lane of `exp(x - max)` (at least 1).
 fn max_and_shifted_sum<T: Element>(x: &[T], lane: impl Iterator<Item = usize> + Clone) -> (T, T) {
     let max = lane.clone().map(|k| x[k]).fold(T::neg_infinity(), T::max);
-    let sum = lane.map(|k| (x[k] - max).exp()).fold(T::zero(), |acc, e| acc + e);
+    let sum = super::sum(lane.map(|k| (x[k] - max).exp()));
     (max, sum)
 }
 

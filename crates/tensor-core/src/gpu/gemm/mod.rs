@@ -33,7 +33,7 @@ pub(crate) use source::{LANES, SPLIT_LANES};
 
 /// The most iterations any invocation's loop may take: drivers may cut longer loops short
 /// without an error (Mesa's llvmpipe stops at 65,535), so the reduction is split well below.
-pub(crate) const MAX_LOOP: usize = 16384;
+pub(crate) const MAX_LOOP: usize = super::kernels::MAX_LOOP_ITERATIONS;
 
 /// What a product's operands are.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -1,9 +1,11 @@
 //! Launcher for `shaders/batch_norm.wgsl`.
 
-use super::index;
+use super::{DATA_LOOP_ITERATIONS, index, segments};
 use crate::Result;
 use crate::backend::BatchNormConfig;
-use crate::gpu::kernel::{WORKGROUP_REDUCE, kernel, kernel_params};
+use crate::gpu::GpuDevice;
+use crate::gpu::context::Binding;
+use crate::gpu::kernel::{KernelSpec, WORKGROUP_REDUCE, kernel, kernel_params};
 use crate::gpu::storage::GpuStorage;
 
 kernel_params! {
@@ -12,6 +14,10 @@ kernel_params! {
         channels: u32,
         inner: u32,
         epsilon: f32,
+        phase: u32,
+        begin: u32,
+        end: u32,
+        _pad0: u32,
     }
 }
 
@@ -41,12 +47,55 @@ impl BatchNormParams {
             channels: index(name, p.split.len)?,
             inner: index(name, p.split.inner)?,
             epsilon: p.epsilon as f32,
+            ..BatchNormParams::default()
         })
     }
 }
 
-/// The normalized output and the per-channel batch mean and biased variance, in one dispatch of
-/// a workgroup per channel. A workgroup reads its channel wherever it lies in the input, so the
+/// Invocations per channel.
+const THREADS: usize = 256;
+
+/// The shaders' phases: one dispatch, or segment by segment the sums, the squared deviations
+/// (forward only) and the outputs.
+const FUSED: u32 = 0;
+const SUM: u32 = 1;
+const SQUARES: u32 = 2;
+const WRITE: u32 = 3;
+
+/// Dispatches `spec` a workgroup per channel: once when a channel is short enough for one pass
+/// to walk it three times, else once per segment of each of `phases` in turn.
+fn run_phases(
+    spec: &'static KernelSpec<BatchNormParams>,
+    p: BatchNormConfig,
+    bindings: &[Binding<'_>],
+    phases: &[u32],
+    device: &GpuDevice,
+) -> Result<()> {
+    let name = "batch_norm_train";
+    let params = BatchNormParams::new(p)?;
+    let ctx = &device.ctx;
+    let groups = ctx.linear_groups(p.split.len, 1);
+    let count = p.split.outer * p.split.inner;
+    if count.div_ceil(THREADS) * 3 <= DATA_LOOP_ITERATIONS {
+        return ctx.dispatch(spec, &[], &BatchNormParams { phase: FUSED, ..params }, bindings, groups);
+    }
+    let ranges = segments(count, DATA_LOOP_ITERATIONS * THREADS);
+    for &phase in phases {
+        for range in &ranges {
+            let params = BatchNormParams {
+                phase,
+                begin: index(name, range.start)?,
+                end: index(name, range.end)?,
+                ..params
+            };
+            ctx.dispatch(spec, &[], &params, bindings, groups)?;
+        }
+    }
+    Ok(())
+}
+
+/// The normalized output and the per-channel batch mean and biased variance, a workgroup per
+/// channel. A workgroup reads its channel wherever it lies in the input, so the
 /// input is bound whole: one larger than a binding is a limit error.
 pub(crate) fn batch_norm_train(
     p: BatchNormConfig,
@@ -58,19 +107,18 @@ pub(crate) fn batch_norm_train(
     let y = GpuStorage::empty(device, x.len)?;
     let mean = GpuStorage::empty(device, p.split.len)?;
     let var = GpuStorage::empty(device, p.split.len)?;
-    let ctx = &device.ctx;
-    ctx.dispatch(
+    run_phases(
         &FORWARD,
-        &[],
-        &BatchNormParams::new(p)?,
+        p,
         &[x.binding(), gamma.binding(), beta.binding(), y.binding(), mean.binding(), var.binding()],
-        ctx.linear_groups(p.split.len, 1),
+        &[SUM, SQUARES, WRITE],
+        device,
     )?;
     Ok((y, mean, var))
 }
 
 /// The gradients of the input, gamma and beta given the output's gradient `grad` and the batch
-/// statistics the forward pass returned, in one dispatch of a workgroup per channel.
+/// statistics the forward pass returned, a workgroup per channel.
 pub(crate) fn batch_norm_backward(
     p: BatchNormConfig,
     x: &GpuStorage,
@@ -83,11 +131,9 @@ pub(crate) fn batch_norm_backward(
     let dx = GpuStorage::empty(device, x.len)?;
     let d_gamma = GpuStorage::empty(device, p.split.len)?;
     let d_beta = GpuStorage::empty(device, p.split.len)?;
-    let ctx = &device.ctx;
-    ctx.dispatch(
+    run_phases(
         &BACKWARD,
-        &[],
-        &BatchNormParams::new(p)?,
+        p,
         &[
             x.binding(),
             gamma.binding(),
@@ -98,7 +144,8 @@ pub(crate) fn batch_norm_backward(
             d_gamma.binding(),
             d_beta.binding(),
         ],
-        ctx.linear_groups(p.split.len, 1),
+        &[SUM, WRITE],
+        device,
     )?;
     Ok((dx, d_gamma, d_beta))
 }

@@ -1,6 +1,6 @@
 //! Launcher for `shaders/cross_entropy.wgsl`.
 
-use super::{for_each_row_block, index};
+use super::{DATA_LOOP_ITERATIONS, for_each_row_block, index, segments};
 use crate::Result;
 use crate::backend::Rows;
 use crate::gpu::kernel::{WORKGROUP_REDUCE, kernel, kernel_params};
@@ -13,9 +13,9 @@ kernel_params! {
         wide_offset: u32,
         narrow_offset: u32,
         sparse: u32,
+        begin: u32,
+        end: u32,
         _pad0: u32,
-        _pad1: u32,
-        _pad2: u32,
     }
 }
 
@@ -34,14 +34,42 @@ kernel!(
     [WORKGROUP_REDUCE]
 );
 
+// Rows too long for one pass: running totals a segment per dispatch, then the loss or the
+// gradient from them.
+kernel!(
+    STATS = "cross_entropy.wgsl",
+    "cross_entropy_stats",
+    CrossEntropyParams,
+    [Read, Read, ReadWrite],
+    [WORKGROUP_REDUCE]
+);
+kernel!(
+    LOSS_TOTAL = "cross_entropy.wgsl",
+    "cross_entropy_loss_total",
+    CrossEntropyParams,
+    [Read, Read, ReadWrite, Read],
+    [WORKGROUP_REDUCE]
+);
+kernel!(
+    GRAD_SEGMENT = "cross_entropy.wgsl",
+    "cross_entropy_grad_segment",
+    CrossEntropyParams,
+    [Read, Read, ReadWrite, Read, Read],
+    [WORKGROUP_REDUCE]
+);
+
 #[cfg(test)]
-pub(crate) static KERNELS: &[&crate::gpu::kernel::Kernel] = &[&LOSS.kernel, &GRAD.kernel];
+pub(crate) static KERNELS: &[&crate::gpu::kernel::Kernel] =
+    &[&LOSS.kernel, &GRAD.kernel, &STATS.kernel, &LOSS_TOTAL.kernel, &GRAD_SEGMENT.kernel];
+
+/// Invocations per row.
+const THREADS: usize = 64;
 
 /// One loss per row of the (rows, classes) `logits`, against dense labels or, with `sparse`,
 /// class ids (which the caller has validated, or accepts NaN for where they are invalid).
 pub(crate) fn loss(p: Rows, sparse: bool, logits: &GpuStorage, labels: &GpuStorage) -> Result<GpuStorage> {
     let out = GpuStorage::empty(&logits.device, p.rows)?;
-    launch(&LOSS, p, sparse, logits, labels, None, &out)?;
+    launch(p, sparse, logits, labels, None, &out)?;
     Ok(out)
 }
 
@@ -54,14 +82,14 @@ pub(crate) fn logits_grad(
     grad: &GpuStorage,
 ) -> Result<GpuStorage> {
     let out = GpuStorage::empty(&logits.device, logits.len)?;
-    launch(&GRAD, p, sparse, logits, labels, Some(grad), &out)?;
+    launch(p, sparse, logits, labels, Some(grad), &out)?;
     Ok(out)
 }
 
-/// Runs `spec` over blocks of rows: a workgroup per row. `out` is per row without `grad` (the
-/// loss) and per class with it (the logits' gradient).
+/// Computes the loss (without `grad`: `out` is per row) or the logits' gradient (with it: `out`
+/// is per class) over blocks of rows, a workgroup per row: in one dispatch when a row is short
+/// enough for one pass to walk it three times, else through running totals a segment at a time.
 fn launch(
-    spec: &'static crate::gpu::kernel::KernelSpec<CrossEntropyParams>,
     p: Rows,
     sparse: bool,
     logits: &GpuStorage,
@@ -70,9 +98,13 @@ fn launch(
     out: &GpuStorage,
 ) -> Result<()> {
     let name = if sparse { "sparse_softmax_cross_entropy" } else { "softmax_cross_entropy" };
-    let ctx = &logits.device.ctx;
+    let device = &logits.device;
+    let ctx = &device.ctx;
     let c = p.classes;
-    for_each_row_block(&logits.device, name, p.rows, c, |first, rows| {
+    let fused = c.div_ceil(THREADS) * 3 <= DATA_LOOP_ITERATIONS;
+    let ranges = segments(c, DATA_LOOP_ITERATIONS / 2 * THREADS);
+    let mut running = None;
+    for_each_row_block(device, name, p.rows, c, |first, rows| {
         // Per-class bindings share one offset, and so do per-row ones.
         let (logits_block, wide_offset) = logits.window(first * c, rows * c);
         let (labels_block, _) =
@@ -96,6 +128,36 @@ fn launch(
             sparse: sparse as u32,
             ..CrossEntropyParams::default()
         };
-        ctx.dispatch(spec, &[], &params, &bindings, ctx.linear_groups(rows, 1))
+        let groups = ctx.linear_groups(rows, 1);
+        if fused {
+            let spec = if grad.is_some() { &GRAD } else { &LOSS };
+            return ctx.dispatch(spec, &[], &params, &bindings, groups);
+        }
+        // (m, s, sum y, sum y * (m - z)) per row of the block, reused by the blocks after it.
+        let running = match &running {
+            Some(running) => running,
+            None => running.insert(GpuStorage::empty(device, 4 * rows)?),
+        };
+        let segment = |range: &std::ops::Range<usize>| -> Result<CrossEntropyParams> {
+            Ok(CrossEntropyParams {
+                begin: index(name, range.start)?,
+                end: index(name, range.end)?,
+                ..params
+            })
+        };
+        for range in &ranges {
+            let stats = [logits_block, labels_block, running.binding()];
+            ctx.dispatch(&STATS, &[], &segment(range)?, &stats, groups)?;
+        }
+        let finishing = [bindings.as_slice(), &[running.binding()]].concat();
+        match grad {
+            Some(_) => {
+                for range in &ranges {
+                    ctx.dispatch(&GRAD_SEGMENT, &[], &segment(range)?, &finishing, groups)?;
+                }
+                Ok(())
+            }
+            None => ctx.dispatch(&LOSS_TOTAL, &[], &params, &finishing, groups),
+        }
     })
 }

@@ -1,7 +1,7 @@
 //! Launcher for `shaders/gather_rows.wgsl`: gathering rows, and scatter-adding them written as a
 //! gather over the rows some index names.
 
-use super::{WORKGROUP, fill, for_each_row_block, index};
+use super::{DATA_LOOP_ITERATIONS, WORKGROUP, fill, for_each_row_block, index, segments};
 use crate::Result;
 use crate::gpu::context::Binding;
 use crate::gpu::kernel::{INDEX, KernelSpec, kernel, kernel_params};
@@ -19,8 +19,8 @@ kernel_params! {
         first_out_row: u32,
         offsets_at: u32,
         sources_at: u32,
-        _pad0: u32,
-        _pad1: u32,
+        skip: u32,
+        take: u32,
     }
 }
 
@@ -80,6 +80,9 @@ pub(crate) fn scatter_add_rows(
         }
     }
     offsets.push(sources.len());
+    // Rounds of at most so many sources per touched row, one dispatch (per window) each.
+    let most_sources = offsets.windows(2).map(|w| w[1] - w[0]).max().unwrap_or(0);
+    let rounds = segments(most_sources, DATA_LOOP_ITERATIONS);
     // The touched rows, their offsets into the sources, then the sources. Every value fits u32:
     // the rows because the output's element count does (the fill checked it), the offsets and
     // sources because the list's length does.
@@ -106,7 +109,12 @@ pub(crate) fn scatter_add_rows(
             sources_at: index(name, sources_at)?,
             ..GatherParams::default()
         };
-        over_source_windows(&SCATTER_ADD, name, list, src, out_block, params)
+        for round in &rounds {
+            let params =
+                GatherParams { skip: index(name, round.start)?, take: index(name, round.len())?, ..params };
+            over_source_windows(&SCATTER_ADD, name, list, src, out_block, params)?;
+        }
+        Ok(())
     })?;
     Ok(out)
 }

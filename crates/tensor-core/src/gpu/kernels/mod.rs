@@ -53,6 +53,31 @@ pub(crate) fn vector_groups(device: &GpuDevice, len: usize) -> [u32; 3] {
     device.ctx.linear_groups(len.div_ceil(4).div_ceil(VECTORS_PER_INVOCATION), WORKGROUP)
 }
 
+/// The most loop iterations any invocation of any kernel may run, counting every iteration of
+/// every loop it enters (a nested loop's iterations all count). Mesa's llvmpipe ends a shader
+/// invocation without an error once it has run 65,535 of them, which would leave sums short and
+/// rows half written; every kernel whose loops grow with the data therefore splits that work
+/// into [`segments`] small enough to stay under this bound, with a margin for the fixed loops
+/// (index decoding, reduction trees) around them.
+pub(crate) const MAX_LOOP_ITERATIONS: usize = 16_384;
+
+/// Iterations left for a kernel's data loops once its fixed loops (index decoding over up to
+/// [`MAX_RANK`] axes, a workgroup reduction tree or two) have had their share.
+pub(crate) const DATA_LOOP_ITERATIONS: usize = MAX_LOOP_ITERATIONS - 256;
+
+/// `0..len` cut into consecutive ranges of at most `most` elements (one empty range when `len`
+/// is 0, so that a result still gets written). Kernels run one dispatch per range, each
+/// carrying on from the state the one before left in its buffers.
+pub(crate) fn segments(len: usize, most: usize) -> Vec<Range<usize>> {
+    let most = most.max(1);
+    let mut ranges: Vec<Range<usize>> =
+        (0..len.div_ceil(most)).map(|i| i * most..len.min((i + 1) * most)).collect();
+    if ranges.is_empty() {
+        ranges.push(0..0);
+    }
+    ranges
+}
+
 /// Axes a kernel's parameter block can describe.
 pub(crate) const MAX_RANK: usize = 8;
 

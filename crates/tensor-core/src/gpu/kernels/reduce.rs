@@ -1,6 +1,6 @@
 //! Launcher for `shaders/reduce.wgsl`.
 
-use super::{Axes, pack};
+use super::{Axes, DATA_LOOP_ITERATIONS, index, pack, segments};
 use crate::backend::ReduceOp;
 use crate::gpu::kernel::{INDEX, REDUCE_CODES, WORKGROUP_REDUCE, kernel, kernel_params};
 use crate::gpu::storage::GpuStorage;
@@ -13,9 +13,9 @@ kernel_params! {
         kept_rank: u32,
         reduced_rank: u32,
         scale: f32,
-        _pad0: u32,
-        _pad1: u32,
-        _pad2: u32,
+        begin: u32,
+        end: u32,
+        accumulate: u32,
         kept_dims: Axes,
         kept_strides: Axes,
         reduced_dims: Axes,
@@ -45,6 +45,8 @@ pub(crate) static KERNELS: &[&crate::gpu::kernel::Kernel] = &[&PER_WORKGROUP.ker
 /// output; longer or fewer ones a workgroup per output.
 const SHORT: usize = 256;
 const MANY_OUTPUTS: usize = 256;
+/// Invocations of the workgroup-per-output schedule.
+const THREADS: usize = 256;
 
 /// Reduces `x` (of `shape`) to the keep-dims shape `kept` (1 on every reduced axis).
 pub(crate) fn reduce(op: ReduceOp, x: &GpuStorage, shape: &Shape, kept: &Shape) -> Result<GpuStorage> {
@@ -65,8 +67,8 @@ pub(crate) fn reduce(op: ReduceOp, x: &GpuStorage, shape: &Shape, kept: &Shape) 
     let length: usize = reduced_dims.iter().product();
     let name = "reduce";
     let params = ReduceParams {
-        outputs: outputs as u32,
-        length: length as u32,
+        outputs: index(name, outputs)?,
+        length: index(name, length)?,
         kept_rank: kept_dims.len() as u32,
         reduced_rank: reduced_dims.len() as u32,
         // The CPU's reciprocal, rounded once (NaN for an empty mean, as there).
@@ -80,10 +82,24 @@ pub(crate) fn reduce(op: ReduceOp, x: &GpuStorage, shape: &Shape, kept: &Shape) 
     let ctx = &x.device.ctx;
     let bindings = [x.binding(), out.binding()];
     let constants = [("OP", f64::from(op.code()))];
-    if length <= SHORT && outputs >= MANY_OUTPUTS {
-        ctx.dispatch(&PER_OUTPUT, &constants, &params, &bindings, ctx.linear_groups(outputs, 64))?;
+    // Each reduced element costs one iteration plus one per reduced axis (decoding its offset).
+    let per_element = reduced_dims.len() + 1;
+    let (spec, groups, threads) = if length <= SHORT && outputs >= MANY_OUTPUTS {
+        (&PER_OUTPUT, ctx.linear_groups(outputs, 64), 1)
     } else {
-        ctx.dispatch(&PER_WORKGROUP, &constants, &params, &bindings, ctx.linear_groups(outputs, 1))?;
+        (&PER_WORKGROUP, ctx.linear_groups(outputs, 1), THREADS)
+    };
+    let ranges = segments(length, DATA_LOOP_ITERATIONS / per_element * threads);
+    let last = ranges.len() - 1;
+    for (i, range) in ranges.into_iter().enumerate() {
+        let params = ReduceParams {
+            begin: index(name, range.start)?,
+            end: index(name, range.end)?,
+            accumulate: u32::from(i > 0),
+            scale: if i == last { params.scale } else { 1.0 },
+            ..params
+        };
+        ctx.dispatch(spec, &constants, &params, &bindings, groups)?;
     }
     Ok(out)
 }

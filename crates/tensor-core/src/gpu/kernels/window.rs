@@ -1,12 +1,12 @@
 //! The parameter block every window kernel (im2col, col2im, pooling) shares, `WindowParams` of
 //! `shaders/lib/window.wgsl`.
 
-use super::{WORKGROUP, index};
-use crate::Result;
+use super::{DATA_LOOP_ITERATIONS, WORKGROUP, index};
 use crate::backend::Conv2dGeometry;
 use crate::gpu::GpuDevice;
 use crate::gpu::context::Binding;
 use crate::gpu::kernel::{KernelSpec, kernel_params};
+use crate::{Error, Result};
 
 kernel_params! {
     /// A window's geometry, the number of elements one dispatch writes, and where the chunk's
@@ -33,8 +33,27 @@ kernel_params! {
 }
 
 impl WindowParams {
-    /// The block for `g`, before a dispatch fills in its size and offsets.
+    /// The block for `g`, before a dispatch fills in its size and offsets. Fails when an
+    /// invocation walking one window (pooling) or the windows covering one pixel (pooling's
+    /// gradient, col2im) would loop past [`DATA_LOOP_ITERATIONS`]: windows that large are
+    /// global reductions, which `mean` and `max` over the spatial axes compute at any size.
     pub(super) fn new(op: &'static str, g: &Conv2dGeometry) -> Result<WindowParams> {
+        // Each row of taps costs its taps and one more for the loop over rows.
+        let walk = |rows: usize, columns: usize| rows.saturating_mul(columns).saturating_add(rows);
+        let taps = walk(g.window_h, g.window_w);
+        let covering = walk(g.window_h.div_ceil(g.stride_h.max(1)), g.window_w.div_ceil(g.stride_w.max(1)));
+        if taps.max(covering) > DATA_LOOP_ITERATIONS {
+            return Err(Error::Limit(format!(
+                "{op}: a {}x{} window with strides {}x{} makes GPU kernels loop over {} taps per output, \
+                 more than the {DATA_LOOP_ITERATIONS} any driver is trusted to run; reduce over the spatial \
+                 axes instead (a global pooling)",
+                g.window_h,
+                g.window_w,
+                g.stride_h,
+                g.stride_w,
+                taps.max(covering)
+            )));
+        }
         Ok(WindowParams {
             in_h: index(op, g.in_h)?,
             in_w: index(op, g.in_w)?,
