@@ -24,10 +24,6 @@ const THREADS: u32 = 64u;
 // (value, index, 1 if the value is NaN else 0); the best of a strided share, then of everything.
 var<workgroup> best: array<vec3f, THREADS>;
 
-fn is_nan(v: f32) -> bool {
-    return v != v;
-}
-
 // Whether candidate `c` beats the current best `b` (both (value, index, nan)).
 fn beats(c: vec3f, b: vec3f) -> bool {
     if c.z != b.z {

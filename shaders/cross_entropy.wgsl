@@ -77,8 +77,7 @@ fn row_sums(lane: u32, base: u32, begin: u32, end: u32, m: f32) -> vec4f {
 // The class id of row `row`'s sparse label, or `classes` when it is not a valid id.
 fn class_of(row: u32) -> u32 {
     let v = labels[p.narrow_offset + row];
-    // False for NaN too.
-    if v >= 0.0 && v < f32(p.classes) && v == floor(v) {
+    if !is_nan(v) && v >= 0.0 && v < f32(p.classes) && v == floor(v) {
         return u32(v);
     }
     return p.classes;

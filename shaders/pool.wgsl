@@ -45,7 +45,8 @@ fn max_pool(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) g
         for (var kx = columns.x; kx < columns.y; kx++) {
             let v = src[input_index(o.x, o.y * p.stride_h + ky - p.pad_top, o.z * p.stride_w + kx - p.pad_left, o.w)];
             // Strictly greater: a tie keeps the first tap, as the CPU does.
-            if !found || v > best {
+            // The first NaN wins and stays, as NumPy propagates it.
+            if !found || (!is_nan(best) && (v > best || is_nan(v))) {
                 best = v;
                 at = ky * p.window_w + kx;
                 found = true;
@@ -97,7 +98,7 @@ fn max_pool_vec4(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgrou
     for (var ky = rows.x; ky < rows.y; ky++) {
         for (var kx = columns.x; kx < columns.y; kx++) {
             let v = src4[input_index(o.x, o.y * p.stride_h + ky - p.pad_top, o.z * p.stride_w + kx - p.pad_left, o.w) / 4u];
-            let better = (v > best) | vec4<bool>(!found);
+            let better = (!is_nan4(best) & ((v > best) | is_nan4(v))) | vec4<bool>(!found);
             best = select(best, v, better);
             at = select(at, vec4u(ky * p.window_w + kx), better);
             found = true;

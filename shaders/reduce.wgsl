@@ -34,7 +34,7 @@ const REDUCE_THREADS: u32 = 256u;
 
 fn combine(acc: f32, v: f32) -> f32 {
     if OP == REDUCE_MAX {
-        return max(acc, v);
+        return nan_max(vec4f(acc), vec4f(v)).x;
     }
     return acc + v;
 }

@@ -50,12 +50,13 @@ fn apply(v: f32) -> f32 {
         case UNARY_POWF: { return pow(v, p.a); }
         case UNARY_ADD_SCALAR: { return v + p.a; }
         case UNARY_MUL_SCALAR: { return v * p.a; }
-        case UNARY_RELU: { return max(v, 0.0); }
+        // NaN passes through relu and clip, as in NumPy and Keras (max and clamp may drop it).
+        case UNARY_RELU: { return select(max(v, 0.0), v, is_nan(v)); }
         case UNARY_LEAKY_RELU: { return select(v * p.a, v, v > 0.0); }
         case UNARY_SIGMOID: { return sigmoid(v); }
         case UNARY_TANH: { return tanh(v); }
         case UNARY_STEP: { return select(0.0, 1.0, v >= p.a); }
-        case UNARY_CLIP: { return clamp(v, p.a, p.b); }
+        case UNARY_CLIP: { return select(clamp(v, p.a, p.b), v, is_nan(v)); }
         default: { return v; }
     }
 }

@@ -13,7 +13,8 @@ fn activation_sigmoid(v: f32) -> f32 {
 
 fn activate(v: f32, code: u32, alpha: f32) -> f32 {
     switch code {
-        case ACTIVATION_RELU: { return max(v, 0.0); }
+        // NaN passes through, as in Keras (max may drop it).
+        case ACTIVATION_RELU: { return select(max(v, 0.0), v, is_nan(v)); }
         case ACTIVATION_LEAKY_RELU: { return select(v * alpha, v, v > 0.0); }
         case ACTIVATION_SIGMOID: { return activation_sigmoid(v); }
         case ACTIVATION_TANH: { return tanh(v); }

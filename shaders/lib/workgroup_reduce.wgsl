@@ -12,7 +12,7 @@ fn workgroup_reduce(lane: u32, v: vec4f, take_max: bool) -> vec4f {
     for (var width = REDUCE_THREADS / 2u; width > 0u; width /= 2u) {
         if lane < width {
             let other = reduce_partial[lane + width];
-            reduce_partial[lane] = select(reduce_partial[lane] + other, max(reduce_partial[lane], other), take_max);
+            reduce_partial[lane] = select(reduce_partial[lane] + other, nan_max(reduce_partial[lane], other), take_max);
         }
         workgroupBarrier();
     }

@@ -15,7 +15,8 @@ pub(crate) fn max_pool<T: Element>(g: &Conv2dGeometry, images: usize, x: &[T]) -
             let mut best: Option<(T, usize)> = None;
             for (tap, pixel) in g.taps(oy, ox) {
                 let v = x[img * image_len + pixel * c + ch];
-                if best.is_none_or(|(b, _)| v > b) {
+                // The first NaN wins and stays, as NumPy propagates it.
+                if best.is_none_or(|(b, _)| !b.is_nan() && (v > b || v.is_nan())) {
                     best = Some((v, tap));
                 }
             }

@@ -11,8 +11,11 @@ pub(crate) fn reduce<T: Element>(op: ReduceOp, x: &[T], shape: &Shape, kept: &Sh
     let slots = StridedOffsets::new(shape.dims(), &kept.broadcast_strides(shape));
     if op == ReduceOp::Max {
         let mut out = vec![T::neg_infinity(); kept.numel()];
+        // NaN wins and stays, as in NumPy and Keras (`max` would drop it).
         for (&v, slot) in x.iter().zip(slots) {
-            out[slot] = out[slot].max(v);
+            if v.is_nan() || v > out[slot] {
+                out[slot] = v;
+            }
         }
         return out;
     }

@@ -25,6 +25,8 @@ fn apply<T: Element>(op: UnaryOp, x: T) -> T {
         UnaryOp::Powf(p) => x.powf(T::of(p)),
         UnaryOp::AddScalar(c) => x + T::of(c),
         UnaryOp::MulScalar(c) => x * T::of(c),
+        // NaN passes through relu and clip, as in NumPy and Keras (`max` would drop it).
+        UnaryOp::Relu if x.is_nan() => x,
         UnaryOp::Relu => x.max(zero),
         UnaryOp::LeakyRelu(alpha) => {
             if x > zero {
@@ -50,6 +52,7 @@ fn apply<T: Element>(op: UnaryOp, x: T) -> T {
                 zero
             }
         }
+        UnaryOp::Clip(..) if x.is_nan() => x,
         UnaryOp::Clip(low, high) => x.max(T::of(low)).min(T::of(high)),
     }
 }

@@ -91,6 +91,8 @@ macro_rules! library_file {
 
 /// The linear invocation index of a 1-D dispatch spread over x and y.
 pub(crate) const INDEX: Library = library_file!("index.wgsl");
+/// NaN tests and a NaN-propagating max, joined into every kernel.
+const FLOAT: Library = library_file!("float.wgsl");
 /// The window geometry block of convolution and pooling kernels, and its arithmetic.
 pub(crate) const WINDOW: Library = library_file!("window.wgsl");
 /// The fused activations and their derivatives.
@@ -132,7 +134,7 @@ impl Kernel {
             format!("@group(0) @binding(0) var<uniform> p: {};\n", self.params.name)
         };
         let mut source = format!("// {} ({}), joined by tessera\n{declaration}", self.file, self.entry);
-        for piece in self.library {
+        for piece in std::iter::once(&FLOAT).chain(self.library) {
             source.push_str(&format!("\n// ---- {} ----\n", piece.name()));
             source.push_str(&piece.source());
         }
