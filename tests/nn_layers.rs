@@ -214,17 +214,19 @@ fn batch_normalization_trains_on_batch_statistics_and_infers_on_moving_ones() {
 
     // Training: normalized with the batch's statistics, epsilon 1e-3 (exact up to round-off).
     let tape = Tape::new();
-    let y = bn
-        .forward(std::slice::from_ref(&x), &mut ForwardCtx::training(&tape, 0))
-        .unwrap()
-        .to_vec_f64()
-        .unwrap();
+    let mut ctx = ForwardCtx::training(&tape, 0);
+    let y = bn.forward(std::slice::from_ref(&x), &mut ctx).unwrap().to_vec_f64().unwrap();
     let expected: Vec<f64> = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0]
         .iter()
         .enumerate()
         .map(|(i, v)| (v - [4.0, 5.0][i % 2]) / (5.0f64 + 1e-3).sqrt())
         .collect();
     assert_close(&y, &expected, 1e-12);
+    // The pass only records the new moving statistics; committing writes them.
+    assert_eq!(weight_values(&bn, 2), [0.0, 0.0]);
+    assert_eq!(weight_values(&bn, 3), [1.0, 1.0]);
+    assert_eq!(ctx.state_updates().len(), 2);
+    ctx.commit_state(&bn.weights()).unwrap();
     // Moving statistics: moving * 0.99 + batch * 0.01 from (0, 1).
     assert_close(&weight_values(&bn, 2), &[0.04, 0.05], 1e-12);
     assert_close(&weight_values(&bn, 3), &[1.04, 1.04], 1e-12);

@@ -18,6 +18,10 @@ pub struct ForwardCtx<'t> {
     draws: u64,
     /// The last softmax or sigmoid output a layer produced, with the logits it came from.
     squashed: Option<Squashed>,
+    /// New values for non-trainable state (BatchNormalization's moving statistics) that the
+    /// pass computed, by weight id: the pass itself writes nothing, so that looking at a model
+    /// (gradients, their norms) leaves it as it was; a training step commits them.
+    state_updates: Vec<(u64, Tensor)>,
 }
 
 /// A probability output and the logits it was computed from, so that a cross-entropy on the
@@ -33,7 +37,15 @@ pub struct Squashed {
 impl<'t> ForwardCtx<'t> {
     /// Inference: nothing is recorded, dropout is off, batch norm uses its moving statistics.
     pub fn inference() -> ForwardCtx<'static> {
-        ForwardCtx { training: false, tape: None, watched: HashMap::new(), seed: 0, draws: 0, squashed: None }
+        ForwardCtx {
+            training: false,
+            tape: None,
+            watched: HashMap::new(),
+            seed: 0,
+            draws: 0,
+            squashed: None,
+            state_updates: Vec::new(),
+        }
     }
 
     /// Training: trainable weights are watched on `tape`; `seed` starts this step's random streams.
@@ -45,6 +57,7 @@ impl<'t> ForwardCtx<'t> {
             seed,
             draws: 0,
             squashed: None,
+            state_updates: Vec::new(),
         }
     }
 
@@ -114,8 +127,40 @@ impl<'t> ForwardCtx<'t> {
         tensor_core::rng::random_bits(self.seed, self.draws as u32) as u64 | (self.seed << 32)
     }
 
+    /// Records `value` as the new value of the non-trainable `weight` (a moving statistic),
+    /// to be written by [`ForwardCtx::commit_state`] rather than now.
+    pub fn update_state(&mut self, weight: &Weight, value: Tensor) {
+        self.state_updates.retain(|(id, _)| *id != weight.id());
+        self.state_updates.push((weight.id(), value));
+    }
+
+    /// The state updates this pass has recorded, by weight id, in the order recorded.
+    pub fn state_updates(&self) -> &[(u64, Tensor)] {
+        &self.state_updates
+    }
+
+    /// Writes the recorded state updates into those of `weights` they are for, and forgets them.
+    pub fn commit_state(&mut self, weights: &[&Weight]) -> Result<()> {
+        commit_state(self.take_state_updates(), weights)
+    }
+
+    /// The recorded state updates, taken out of the context.
+    pub fn take_state_updates(&mut self) -> Vec<(u64, Tensor)> {
+        std::mem::take(&mut self.state_updates)
+    }
+
     /// The gradient for `weight` after a backward sweep, if the loss depended on it.
     pub fn gradient<'g>(&self, grads: &'g Gradients, weight: &Weight) -> Option<&'g Tensor> {
         grads.get(self.watched.get(&weight.id())?)
     }
+}
+
+/// Writes each of `updates` (weight id, new value) into the one of `weights` it is for.
+pub(crate) fn commit_state(updates: Vec<(u64, Tensor)>, weights: &[&Weight]) -> Result<()> {
+    for (id, value) in updates {
+        if let Some(weight) = weights.iter().find(|w| w.id() == id) {
+            weight.assign(&value)?;
+        }
+    }
+    Ok(())
 }

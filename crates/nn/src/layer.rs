@@ -46,6 +46,18 @@ pub trait Layer: Send {
         Vec::new()
     }
 
+    /// Keras's `get_weights()`: copies of the layer's weight values (trainable and not), in
+    /// [`Layer::weights`] order, on the CPU; later training does not change them.
+    fn get_weights(&self) -> Result<Vec<Tensor>> {
+        crate::model::weight_values::layer_values(self)
+    }
+
+    /// Keras's `set_weights()`: one value per weight in [`Layer::weights`] order, each of the
+    /// weight's shape (converted to its dtype and device); nothing is written unless all fit.
+    fn set_weights(&self, values: &[Tensor]) -> Result<()> {
+        crate::model::weight_values::set_layer_values(self, values)
+    }
+
     fn weights_mut(&mut self) -> Vec<&mut Weight> {
         Vec::new()
     }

@@ -6,6 +6,7 @@ mod config;
 mod functional;
 mod sequential;
 mod summary;
+pub(crate) mod weight_values;
 
 use tensor_core::{Device, Tensor};
 

@@ -174,10 +174,12 @@ impl Layer for BatchNormalization {
             return Ok(x.batch_norm_infer(&gamma, &beta, &mean, &variance, axis, self.epsilon)?);
         }
         let (y, mean, variance) = x.batch_norm_train(&gamma, &beta, axis, self.epsilon)?;
+        // The new moving statistics go to the context: a training step commits them, a look at
+        // the gradients does not.
         for (moving, batch) in [(moving_mean, mean), (moving_variance, variance)] {
             let updated =
                 moving.value().mul_scalar(self.momentum)?.add(&batch.mul_scalar(1.0 - self.momentum)?)?;
-            moving.assign(&updated)?;
+            ctx.update_state(moving, updated);
         }
         Ok(y)
     }

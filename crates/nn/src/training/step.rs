@@ -5,6 +5,7 @@ use tensor_core::{Tape, Tensor, no_grad};
 
 use super::Inputs;
 use super::data::Dataset;
+use crate::context::commit_state;
 use crate::losses::Loss;
 use crate::metrics::Tracker;
 use crate::{ForwardCtx, Logs, Model, Result};
@@ -18,6 +19,9 @@ pub(crate) struct BackwardPass {
     /// `(weight id, value, gradient)` for each trainable weight the loss depends on, in the
     /// model's weight order: what an optimizer update takes.
     pub(crate) gradients: Vec<(u64, Tensor, Tensor)>,
+    /// `(weight id, new value)` for the non-trainable state (moving statistics) the pass
+    /// computed and did not write, detached.
+    pub(crate) state_updates: Vec<(u64, Tensor)>,
 }
 
 /// The seed of the random layers (dropout) at training step `iteration` of a run seeded `seed`:
@@ -67,13 +71,15 @@ impl Model {
         seed: u64,
     ) -> Result<(Tensor, Tensor)> {
         let pass = self.backward_pass(inputs, targets, seed, "fit")?;
+        commit_state(pass.state_updates, &self.weights())?;
         self.require_compiled_mut("fit")?.optimizer.apply(&pass.gradients)?;
         Ok((pass.loss, pass.predictions))
     }
 
     /// The forward pass on a tape in training mode, the compiled loss plus regularization, and
-    /// the backward sweep, changing nothing: what a training step computes before its update,
-    /// and what introspection reads. `call` names the caller in errors.
+    /// the backward sweep, changing nothing (the moving statistics it computes come back in
+    /// `state`): what a training step computes before its update, and what introspection
+    /// reads. `call` names the caller in errors.
     pub(crate) fn backward_pass(
         &self,
         inputs: &[Tensor],
@@ -97,7 +103,8 @@ impl Model {
         } else {
             Vec::new()
         };
-        Ok(BackwardPass { loss: loss.detach(), predictions: predictions.detach(), gradients })
+        let state_updates = ctx.take_state_updates().into_iter().map(|(id, v)| (id, v.detach())).collect();
+        Ok(BackwardPass { loss: loss.detach(), predictions: predictions.detach(), gradients, state_updates })
     }
 
     /// The loss and predictions on a batch in inference mode, recording nothing.
