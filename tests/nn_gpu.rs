@@ -75,3 +75,62 @@ fn the_same_model_agrees_on_cpu_and_gpu() {
         );
     }
 }
+
+/// Every loss, and its gradient with respect to the predictions, at an odd shape (7 x 13): the
+/// GPU against the CPU reference, in f32.
+#[test]
+fn every_loss_and_its_gradient_agree_with_the_cpu() {
+    use tessera::Tape;
+    use tessera::nn::losses::Loss;
+    let Some(gpu) = common::gpu() else { return };
+    let uniform = |low: f64, high: f64, seed: u64| {
+        Tensor::uniform(vec![7, 13], low, high, seed, DType::F32, &Device::Cpu).unwrap()
+    };
+    let probs = uniform(0.05, 1.0, 1);
+    let probs = probs.div(&probs.sum(&[-1], true).unwrap()).unwrap();
+    let logits = uniform(-3.0, 3.0, 2);
+    let soft = uniform(0.0, 1.0, 3);
+    let ids: Vec<f32> = (0..7).map(|i| ((i * 5) % 13) as f32).collect();
+    let ids = Tensor::from_vec(ids, [7], &Device::Cpu).unwrap();
+    let one_hot = Tensor::arange(13, DType::F32, &Device::Cpu)
+        .unwrap()
+        .reshape([1, 13])
+        .unwrap()
+        .eq(&ids.reshape([7, 1]).unwrap())
+        .unwrap();
+    let cases = [
+        (Loss::MeanSquaredError, &soft, &logits),
+        (Loss::MeanAbsoluteError, &soft, &logits),
+        (Loss::BinaryCrossentropy { from_logits: false }, &one_hot, &probs),
+        (Loss::BinaryCrossentropy { from_logits: true }, &soft, &logits),
+        (Loss::CategoricalCrossentropy { from_logits: false }, &soft, &probs),
+        (Loss::CategoricalCrossentropy { from_logits: true }, &soft, &logits),
+        (Loss::SparseCategoricalCrossentropy { from_logits: false }, &ids, &probs),
+        (Loss::SparseCategoricalCrossentropy { from_logits: true }, &ids, &logits),
+        (Loss::Hinge, &one_hot, &logits),
+        (Loss::KlDivergence, &soft, &probs),
+        (Loss::MeanAbsolutePercentageError, &soft, &probs),
+        (Loss::MeanSquaredLogarithmicError, &soft, &probs),
+        (Loss::SquaredHinge, &one_hot, &logits),
+        (Loss::CategoricalHinge, &one_hot, &logits),
+        (Loss::LogCosh, &soft, &logits),
+        (Loss::Poisson, &soft, &probs),
+        (Loss::CosineSimilarity, &soft, &logits),
+    ];
+    for (loss, y_true, y_pred) in cases {
+        let run = |device: &Device| {
+            let tape = Tape::new();
+            let p = tape.watch(&y_pred.to(device).unwrap());
+            let value = loss.compute(&y_true.to(device).unwrap(), &p).unwrap();
+            let grad = tape.backward(&value).unwrap().get(&p).unwrap().to_vec_f64().unwrap();
+            (value.item().unwrap(), grad)
+        };
+        let ((cpu_loss, cpu_grad), (gpu_loss, gpu_grad)) = (run(&Device::Cpu), run(&gpu));
+        assert!(
+            (cpu_loss - gpu_loss).abs() <= TOLERANCE * cpu_loss.abs().max(1.0),
+            "{loss}: {cpu_loss} vs {gpu_loss}"
+        );
+        let error = relative_l2(&cpu_grad, &gpu_grad);
+        assert!(error <= TOLERANCE, "{loss}: gradient relative L2 error {error:.2e}");
+    }
+}

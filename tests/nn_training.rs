@@ -88,6 +88,29 @@ fn losses_match_keras() {
     // sample 2 is 1e-7 (log(1e-7 / 0.4) + log(1e-7 / 0.6)) = -0.000003087; mean 0.458143045
     // (Keras's docstring: 0.458).
     check(Loss::KlDivergence, &y_true, &y_pred, 0.458143045);
+
+    // The rest of Keras's losses on the same batch, each against its formula worked in f64:
+    // |t - p| / max(|t|, 1e-7): zero targets divide by 1e-7, so [3e8 + 30, 5e8] -> 4.00000015e8.
+    check(Loss::MeanAbsolutePercentageError, &y_true, &y_pred, 400000015.0);
+    // (log(p + 1) - log(t + 1))^2 with both floored at 1e-7.
+    check(Loss::MeanSquaredLogarithmicError, &y_true, &y_pred, 0.170559287);
+    // Keras's docstring for [[0, 1], [0, 0]] against [[1, 1], [1, 0]]: 0.240.
+    check(Loss::MeanSquaredLogarithmicError, &y_true, &t(&[1.0, 1.0, 1.0, 0.0], &[2, 2]), 0.240227070);
+    // Margins [[1.6, 0.6], [1.4, 1.6]] squared and averaged: 1.46, 2.26 -> 1.86 (Keras's docstring).
+    check(Loss::SquaredHinge, &y_true, &y_pred, 1.86);
+    // max((1 - t) p) - sum(t p) + 1: 0.6 - 0.4 + 1 = 1.2 and 0.6 - 0 + 1 = 1.6 -> 1.4 (Keras's docstring).
+    check(Loss::CategoricalHinge, &y_true, &y_pred, 1.4);
+    // log(cosh(p - t)) averaged: 0.170135287 and 0.124044386.
+    check(Loss::LogCosh, &y_true, &y_pred, 0.147089836);
+    // p - t log(p + 1e-7): 0.958145241 and 0.5.
+    check(Loss::Poisson, &y_true, &y_pred, 0.729072620);
+    // Keras's docstring: [[0, 1], [1, 1]] against [[1, 0], [1, 1]] gives -(0 + 1) / 2.
+    let cosine_true = t(&[0.0, 1.0, 1.0, 1.0], &[2, 2]);
+    check(Loss::CosineSimilarity, &cosine_true, &t(&[1.0, 0.0, 1.0, 1.0], &[2, 2]), -0.5);
+    // A zero row counts as orthogonal: -(0.554700196 + 0) / 2.
+    check(Loss::CosineSimilarity, &y_true, &y_pred, -0.277350098);
+    // log cosh stays finite far out, where cosh itself overflows: |x| - log 2.
+    check(Loss::LogCosh, &t(&[0.0], &[1, 1]), &t(&[1000.0], &[1, 1]), 1000.0 - std::f64::consts::LN_2);
 }
 
 #[test]
@@ -101,6 +124,16 @@ fn losses_by_keras_name() {
         ("hinge", Loss::Hinge),
         ("kld", Loss::KlDivergence),
         ("kl_divergence", Loss::KlDivergence),
+        ("mape", Loss::MeanAbsolutePercentageError),
+        ("mean_absolute_percentage_error", Loss::MeanAbsolutePercentageError),
+        ("msle", Loss::MeanSquaredLogarithmicError),
+        ("MeanSquaredLogarithmicError", Loss::MeanSquaredLogarithmicError),
+        ("squared_hinge", Loss::SquaredHinge),
+        ("categorical_hinge", Loss::CategoricalHinge),
+        ("log_cosh", Loss::LogCosh),
+        ("logcosh", Loss::LogCosh),
+        ("poisson", Loss::Poisson),
+        ("cosine_similarity", Loss::CosineSimilarity),
     ];
     for (name, loss) in names {
         assert_eq!(name.parse::<Loss>().unwrap(), loss, "{name}");
@@ -143,6 +176,13 @@ fn loss_gradients_match_finite_differences() {
         (Loss::SparseCategoricalCrossentropy { from_logits: true }, t(&[2.0, 1.0], &[2, 1]), logits.clone()),
         (Loss::Hinge, one_hot.clone(), logits.clone()),
         (Loss::KlDivergence, soft.clone(), probs.clone()),
+        (Loss::MeanAbsolutePercentageError, soft.clone(), probs.clone()),
+        (Loss::MeanSquaredLogarithmicError, soft.clone(), probs.clone()),
+        (Loss::SquaredHinge, one_hot.clone(), logits.clone()),
+        (Loss::CategoricalHinge, one_hot.clone(), logits.clone()),
+        (Loss::LogCosh, soft.clone(), logits.clone()),
+        (Loss::Poisson, soft.clone(), probs.clone()),
+        (Loss::CosineSimilarity, soft.clone(), logits.clone()),
     ];
     for (loss, y_true, y_pred) in cases {
         let report =

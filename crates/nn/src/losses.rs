@@ -37,6 +37,21 @@ pub enum Loss {
     Hinge,
     /// `sum(y_true * log(y_true / y_pred))` with both clipped to `[1e-7, 1]`.
     KlDivergence,
+    /// `100 * mean(|y_true - y_pred| / max(|y_true|, 1e-7))` over the last axis.
+    MeanAbsolutePercentageError,
+    /// `mean((log(max(y_pred, 1e-7) + 1) - log(max(y_true, 1e-7) + 1))^2)` over the last axis.
+    MeanSquaredLogarithmicError,
+    /// `mean(max(1 - y_true * y_pred, 0)^2)`; 0/1 targets are first mapped to -1/1.
+    SquaredHinge,
+    /// `max(max((1 - y_true) * y_pred) - sum(y_true * y_pred) + 1, 0)` over the last axis.
+    CategoricalHinge,
+    /// `mean(log(cosh(y_pred - y_true)))` over the last axis.
+    LogCosh,
+    /// `mean(y_pred - y_true * log(y_pred + 1e-7))` over the last axis.
+    Poisson,
+    /// The negated cosine of the angle between targets and predictions along the last axis
+    /// (-1 when they point the same way), each scaled by `1 / max(norm, 1e-7)`.
+    CosineSimilarity,
 }
 
 impl Loss {
@@ -50,6 +65,13 @@ impl Loss {
             Loss::SparseCategoricalCrossentropy { .. } => "sparse_categorical_crossentropy",
             Loss::Hinge => "hinge",
             Loss::KlDivergence => "kl_divergence",
+            Loss::MeanAbsolutePercentageError => "mean_absolute_percentage_error",
+            Loss::MeanSquaredLogarithmicError => "mean_squared_logarithmic_error",
+            Loss::SquaredHinge => "squared_hinge",
+            Loss::CategoricalHinge => "categorical_hinge",
+            Loss::LogCosh => "log_cosh",
+            Loss::Poisson => "poisson",
+            Loss::CosineSimilarity => "cosine_similarity",
         }
     }
 
@@ -122,8 +144,31 @@ impl Loss {
             | Loss::SparseCategoricalCrossentropy { from_logits } => {
                 categorical_crossentropy(&y_true, y_pred, from_logits)
             }
-            Loss::Hinge => hinge(&y_true, y_pred),
+            Loss::Hinge => Ok(hinge_margins(&y_true, y_pred)?.mean(&[-1], false)?),
             Loss::KlDivergence => kl_divergence(&y_true, y_pred),
+            Loss::MeanAbsolutePercentageError => {
+                let scale = y_true.abs()?.clip(EPSILON, f64::INFINITY)?;
+                Ok(y_true.sub(y_pred)?.div(&scale)?.abs()?.mean(&[-1], false)?.mul_scalar(100.0)?)
+            }
+            Loss::MeanSquaredLogarithmicError => {
+                let log1p = |t: &Tensor| -> Result<Tensor> {
+                    Ok(t.clip(EPSILON, f64::INFINITY)?.add_scalar(1.0)?.log()?)
+                };
+                Ok(log1p(y_pred)?.sub(&log1p(&y_true)?)?.square()?.mean(&[-1], false)?)
+            }
+            Loss::SquaredHinge => Ok(hinge_margins(&y_true, y_pred)?.square()?.mean(&[-1], false)?),
+            Loss::CategoricalHinge => {
+                let positive = y_true.mul(y_pred)?.sum(&[-1], false)?;
+                let negative = y_true.neg()?.add_scalar(1.0)?.mul(y_pred)?.max(&[-1], false)?;
+                Ok(negative.sub(&positive)?.add_scalar(1.0)?.relu()?)
+            }
+            Loss::LogCosh => log_cosh(&y_true, y_pred),
+            Loss::Poisson => {
+                Ok(y_pred.sub(&y_true.mul(&y_pred.add_scalar(EPSILON)?.log()?)?)?.mean(&[-1], false)?)
+            }
+            Loss::CosineSimilarity => {
+                Ok(l2_normalize(&y_true)?.mul(&l2_normalize(y_pred)?)?.sum(&[-1], false)?.neg()?)
+            }
         }
     }
 
@@ -284,9 +329,9 @@ fn categorical_crossentropy(y_true: &Tensor, y_pred: &Tensor, from_logits: bool)
     Ok(y_true.mul(&p.log()?)?.sum(&[-1], false)?.neg()?)
 }
 
-/// Keras's `hinge`: targets that are all 0 or 1 become -1 or 1 (decided on the device, as
-/// Keras's `ops.cond` does), then `mean(max(1 - y_true * y_pred, 0))` over the last axis.
-fn hinge(y_true: &Tensor, y_pred: &Tensor) -> Result<Tensor> {
+/// The margins of Keras's `hinge` and `squared_hinge`: targets that are all 0 or 1 become -1 or
+/// 1 (decided on the device, as Keras's `ops.cond` does), then `max(1 - y_true * y_pred, 0)`.
+fn hinge_margins(y_true: &Tensor, y_pred: &Tensor) -> Result<Tensor> {
     let y_true = no_grad(|| -> Result<Tensor> {
         let y = y_true.detach();
         let is_zero_or_one = y.eq(&y.zeros_like()?)?.add(&y.eq(&y.ones_like()?)?)?;
@@ -296,7 +341,23 @@ fn hinge(y_true: &Tensor, y_pred: &Tensor) -> Result<Tensor> {
         // 2y - 1 where binary, y elsewhere: y + binary * (y - 1).
         Ok(y.add(&y.add_scalar(-1.0)?.mul(&binary)?)?)
     })?;
-    Ok(y_true.mul(y_pred)?.neg()?.add_scalar(1.0)?.relu()?.mean(&[-1], false)?)
+    Ok(y_true.mul(y_pred)?.neg()?.add_scalar(1.0)?.relu()?)
+}
+
+/// Keras's `log_cosh` over the last axis, as `|x| + log(1 + exp(-2|x|)) - log 2` for
+/// x = y_pred - y_true: the same function as Keras's `x + softplus(-2x) - log 2`, finite for any
+/// x, and with the right derivative (tanh x, 0 at x = 0) through `abs`'s sign.
+fn log_cosh(y_true: &Tensor, y_pred: &Tensor) -> Result<Tensor> {
+    let magnitude = y_pred.sub(y_true)?.abs()?;
+    let tail = magnitude.mul_scalar(-2.0)?.exp()?.add_scalar(1.0)?.log()?;
+    Ok(magnitude.add(&tail)?.add_scalar(-std::f64::consts::LN_2)?.mean(&[-1], false)?)
+}
+
+/// `x / max(||x||, 1e-7)` along the last axis: Keras's `normalize` as its cosine similarity uses
+/// it (`x * min(rsqrt(sum(x^2)), 1 / epsilon)`).
+fn l2_normalize(x: &Tensor) -> Result<Tensor> {
+    let norm = x.square()?.sum(&[-1], true)?.sqrt()?.clip(EPSILON, f64::INFINITY)?;
+    Ok(x.div(&norm)?)
 }
 
 /// Keras's `kl_divergence` over the last axis.
@@ -321,11 +382,19 @@ impl FromStr for Loss {
             "sparsecategoricalcrossentropy" => Loss::SparseCategoricalCrossentropy { from_logits: false },
             "hinge" => Loss::Hinge,
             "kldivergence" | "kld" | "kullbackleiblerdivergence" => Loss::KlDivergence,
+            "meanabsolutepercentageerror" | "mape" => Loss::MeanAbsolutePercentageError,
+            "meansquaredlogarithmicerror" | "msle" => Loss::MeanSquaredLogarithmicError,
+            "squaredhinge" => Loss::SquaredHinge,
+            "categoricalhinge" => Loss::CategoricalHinge,
+            "logcosh" => Loss::LogCosh,
+            "poisson" => Loss::Poisson,
+            "cosinesimilarity" => Loss::CosineSimilarity,
             _ => {
                 return Err(NnError::Usage(format!(
                     "unknown loss {name:?}; expected one of mean_squared_error (mse), mean_absolute_error (mae), \
+                     mean_absolute_percentage_error (mape), mean_squared_logarithmic_error (msle), \
                      binary_crossentropy, categorical_crossentropy, sparse_categorical_crossentropy, hinge, \
-                     kl_divergence (kld)"
+                     squared_hinge, categorical_hinge, kl_divergence (kld), log_cosh, poisson, cosine_similarity"
                 )));
             }
         })
