@@ -134,3 +134,47 @@ fn every_loss_and_its_gradient_agree_with_the_cpu() {
         assert!(error <= TOLERANCE, "{loss}: gradient relative L2 error {error:.2e}");
     }
 }
+
+/// The activation layers with settings of their own (PReLU with trained slopes, ReLU capped and
+/// thresholded, LeakyReLU, a Softmax layer before the loss): three SGD steps agree on both
+/// devices.
+#[test]
+fn activation_layers_agree_on_cpu_and_gpu() {
+    use tessera::nn::{Initializer, LeakyReLU, PReLU, ReLU, Softmax};
+    let Some(gpu) = common::gpu() else { return };
+    let build = |device: &Device| {
+        set_random_seed(7);
+        let mut model = Model::sequential(vec![
+            Box::new(Dense::new(12).input_shape(&[5])),
+            Box::new(PReLU::new().alpha_initializer(Initializer::random_uniform())),
+            Box::new(ReLU::new().max_value(1.5).negative_slope(0.1).threshold(0.2)),
+            Box::new(Dense::new(6)),
+            Box::new(LeakyReLU::new().negative_slope(0.01)),
+            Box::new(Dense::new(3)),
+            Box::new(Softmax::new()),
+        ])
+        .unwrap();
+        model
+            .compile(Sgd { learning_rate: 0.1, ..Sgd::default() }, "sparse_categorical_crossentropy", &[])
+            .unwrap();
+        model.to_device(device).unwrap();
+        model
+    };
+    let x = Tensor::uniform([9, 5], -2.0, 2.0, 8, DType::F32, &Device::Cpu).unwrap();
+    let y =
+        Tensor::from_vec(vec![0.0f32, 2.0, 1.0, 1.0, 0.0, 2.0, 2.0, 1.0, 0.0], [9], &Device::Cpu).unwrap();
+    let (mut on_cpu, mut on_gpu) = (build(&Device::Cpu), build(&gpu));
+    for _ in 0..3 {
+        let l1 = on_cpu.train_on_batch(&x, &y).unwrap()["loss"];
+        let l2 = on_gpu.train_on_batch(x.to(&gpu).unwrap(), &y.to(&gpu).unwrap()).unwrap()["loss"];
+        assert!((l1 - l2).abs() <= TOLERANCE * l1.abs(), "losses differ: {l1} vs {l2}");
+    }
+    for (i, (a, b)) in weights(&on_cpu).iter().zip(weights(&on_gpu)).enumerate() {
+        let error = relative_l2(a, &b);
+        assert!(
+            error <= TOLERANCE,
+            "weight {i} ({}) differs after training: {error:e}",
+            on_cpu.weights()[i].name()
+        );
+    }
+}

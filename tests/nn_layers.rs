@@ -7,8 +7,8 @@ mod common;
 use common::{assert_close, rand, rand_in, tensor};
 use tessera::nn::{
     Activation, ActivationLayer, Add, AveragePooling2D, BatchNormalization, Concatenate, Conv2D, Dense,
-    Dropout, Flatten, ForwardCtx, GlobalAveragePooling2D, Layer, MaxPooling2D, NnError, Regularizer,
-    SimpleRNN, SpatialDropout2D,
+    Dropout, Flatten, ForwardCtx, GlobalAveragePooling2D, Initializer, Layer, LeakyReLU, MaxPooling2D,
+    NnError, PReLU, ReLU, Regularizer, SimpleRNN, Softmax, SpatialDropout2D,
 };
 use tessera::tensor_core::gradcheck::{self, GradCheck};
 use tessera::{DType, Device, Tape, Tensor};
@@ -417,4 +417,73 @@ fn bad_shapes_and_settings_are_errors_not_panics() {
     assert!(message.contains("f32") && message.contains("f64"), "{message}");
     layer_error(dense.build(&[vec![4]]), "head");
     assert_eq!(dense.build(&[vec![3]]).unwrap(), vec![2]);
+}
+
+#[test]
+fn activation_layers_gradients() {
+    let shape: &[usize] = &[3, 5];
+    check_layer("ReLU", ReLU::new(), &[shape], 2, false).assert_within(BOUND);
+    let capped = ReLU::new().max_value(0.8).negative_slope(0.1).threshold(0.3);
+    check_layer("ReLU capped, leaky, thresholded", capped, &[shape], 2, false).assert_within(BOUND);
+    check_layer("LeakyReLU", LeakyReLU::new().negative_slope(0.01), &[shape], 2, false).assert_within(BOUND);
+    check_layer("Softmax axis 1", Softmax::new().axis(1), &[shape], 2, false).assert_within(BOUND);
+    let prelu = PReLU::new().alpha_initializer(Initializer::random_uniform()).dtype(DType::F64);
+    check_layer("PReLU", prelu, &[shape], 2, false).assert_within(BOUND);
+    let shared =
+        PReLU::new().shared_axes(&[1]).alpha_initializer(Initializer::random_uniform()).dtype(DType::F64);
+    check_layer("PReLU shared over axis 1", shared, &[shape], 2, false).assert_within(BOUND);
+}
+
+/// The layer applied to `values` (shape `shape`, batch axis included) at inference.
+fn apply(layer: &mut dyn Layer, values: &[f64], shape: &[usize]) -> Vec<f64> {
+    layer.build(&[shape[1..].to_vec()]).unwrap();
+    let x = tensor(values, shape);
+    layer.forward(&[x], &mut ForwardCtx::inference()).unwrap().to_vec_f64().unwrap()
+}
+
+#[test]
+fn activation_layers_known_answers_and_settings() {
+    let x = [-2.0, -0.5, 0.0, 0.5, 2.0, 7.0];
+    assert_eq!(apply(&mut ReLU::new(), &x, &[1, 6]), [0.0, 0.0, 0.0, 0.5, 2.0, 7.0]);
+    // ReLU6.
+    assert_eq!(apply(&mut ReLU::new().max_value(6.0), &x, &[1, 6]), [0.0, 0.0, 0.0, 0.5, 2.0, 6.0]);
+    // Slope 0.5 below a threshold of 1: there the output is 0.5 * (x - 1).
+    let leaky_from_one = apply(&mut ReLU::new().negative_slope(0.5).threshold(1.0), &x, &[1, 6]);
+    assert_close(&leaky_from_one, &[-1.5, -0.75, -0.5, -0.25, 2.0, 7.0], 1e-12);
+    // LeakyReLU's layer default is Keras's 0.3; the notes' 0.01 is a setting.
+    assert_close(&apply(&mut LeakyReLU::new(), &x, &[1, 6]), &[-0.6, -0.15, 0.0, 0.5, 2.0, 7.0], 1e-12);
+    assert_close(
+        &apply(&mut LeakyReLU::new().negative_slope(0.01), &x, &[1, 6]),
+        &[-0.02, -0.005, 0.0, 0.5, 2.0, 7.0],
+        1e-12,
+    );
+    // Softmax over axis 1 of (1, 2, 3): each column of two sums to one.
+    let s = apply(&mut Softmax::new().axis(1), &x, &[1, 2, 3]);
+    for column in 0..3 {
+        assert!((s[column] + s[3 + column] - 1.0).abs() < 1e-12, "{s:?}");
+    }
+    // PReLU's slopes start at 0 (a relu) and are per element, or shared.
+    let mut prelu = PReLU::new().dtype(DType::F64);
+    assert_eq!(apply(&mut prelu, &x, &[1, 6]), [0.0, 0.0, 0.0, 0.5, 2.0, 7.0]);
+    prelu.weights()[0].assign(&tensor(&[0.1, 0.2, 0.3, 0.4, 0.5, 0.6], &[6])).unwrap();
+    let y = prelu.forward(&[tensor(&x, &[1, 6])], &mut ForwardCtx::inference()).unwrap();
+    assert_close(&y.to_vec_f64().unwrap(), &[-0.2, -0.1, 0.0, 0.5, 2.0, 7.0], 1e-12);
+    // Keras's counts: PReLU on (None, 4) has 4 parameters; on (None, 5, 5, 3) shared over
+    // axes [1, 2], 3 (one per channel).
+    let mut per_element = PReLU::new();
+    per_element.build(&[vec![4]]).unwrap();
+    assert_eq!(per_element.weights()[0].numel(), 4);
+    let mut per_channel = PReLU::new().shared_axes(&[1, 2]);
+    per_channel.build(&[vec![5, 5, 3]]).unwrap();
+    assert_eq!(per_channel.weights()[0].value().dims(), [1, 1, 3]);
+
+    // Settings a user can get wrong are errors naming the layer and the value.
+    let err = ReLU::new().max_value(-1.0).build(&[vec![3]]).unwrap_err().to_string();
+    assert!(err.contains("re_lu") && err.contains("max_value") && err.contains("-1"), "{err}");
+    let err = LeakyReLU::new().negative_slope(-0.1).build(&[vec![3]]).unwrap_err().to_string();
+    assert!(err.contains("negative_slope") && err.contains("-0.1"), "{err}");
+    let err = Softmax::new().axis(3).build(&[vec![3]]).unwrap_err().to_string();
+    assert!(err.contains("axis 3") && err.contains("(N, 3)"), "{err}");
+    let err = PReLU::new().shared_axes(&[2]).build(&[vec![3]]).unwrap_err().to_string();
+    assert!(err.contains("shared axis 2"), "{err}");
 }

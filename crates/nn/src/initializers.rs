@@ -29,6 +29,11 @@ pub enum Initializer {
     HeNormal,
     /// Uniform in `±sqrt(6 / fan_in)`.
     HeUniform,
+    /// Truncated normal with variance `1 / fan_in`: LeCun's rule (what some texts call Xavier's
+    /// "variance 1/n"), for SELU and tanh networks.
+    LecunNormal,
+    /// Uniform in `±sqrt(3 / fan_in)`: variance `1 / fan_in`.
+    LecunUniform,
     /// Normal samples (Keras's default: mean 0, standard deviation 0.05).
     RandomNormal { mean: f64, stddev: f64 },
     /// Uniform samples in [minval, maxval) (Keras's default: ±0.05).
@@ -69,6 +74,8 @@ impl Initializer {
                 truncated_normal(shape, (2.0 / (fan_in + fan_out)).sqrt(), seed, dtype)?
             }
             Initializer::HeNormal => truncated_normal(shape, (2.0 / fan_in).sqrt(), seed, dtype)?,
+            Initializer::LecunNormal => truncated_normal(shape, (1.0 / fan_in).sqrt(), seed, dtype)?,
+            Initializer::LecunUniform => uniform_limit(shape, (3.0 / fan_in).sqrt(), seed, dtype)?,
             Initializer::RandomNormal { mean, stddev } => {
                 Tensor::normal(shape, mean, stddev, seed, dtype, cpu)?
             }
@@ -89,6 +96,8 @@ impl KerasName for Initializer {
         "glorot_normal",
         "he_normal",
         "he_uniform",
+        "lecun_normal",
+        "lecun_uniform",
         "random_normal",
         "random_uniform",
         "orthogonal",
@@ -104,6 +113,8 @@ impl KerasName for Initializer {
             "glorotnormal" => Some(Initializer::GlorotNormal),
             "henormal" => Some(Initializer::HeNormal),
             "heuniform" => Some(Initializer::HeUniform),
+            "lecunnormal" => Some(Initializer::LecunNormal),
+            "lecununiform" => Some(Initializer::LecunUniform),
             "randomnormal" => Some(Initializer::random_normal()),
             "randomuniform" => Some(Initializer::random_uniform()),
             "orthogonal" => Some(Initializer::orthogonal()),
@@ -254,9 +265,15 @@ mod tests {
         assert!((std(&g) - limit / 3f64.sqrt()).abs() < 0.03 * limit / 3f64.sqrt());
         let he = values(&Initializer::HeUniform, &shape, 1);
         assert!(he.iter().all(|v| v.abs() <= (0.06f64).sqrt()));
-        for (init, target) in
-            [(Initializer::GlorotNormal, (2.0f64 / 300.0).sqrt()), (Initializer::HeNormal, 0.02f64.sqrt())]
-        {
+        // LeCun uniform: limit sqrt(3/100), so variance 1/100.
+        let lecun = values(&Initializer::LecunUniform, &shape, 1);
+        assert!(lecun.iter().all(|v| v.abs() <= (0.03f64).sqrt()));
+        assert!((std(&lecun) - 0.1).abs() < 0.03 * 0.1, "lecun_uniform std {}", std(&lecun));
+        for (init, target) in [
+            (Initializer::GlorotNormal, (2.0f64 / 300.0).sqrt()),
+            (Initializer::HeNormal, 0.02f64.sqrt()),
+            (Initializer::LecunNormal, 0.1),
+        ] {
             let v = values(&init, &shape, 2);
             let bound = 2.0 * target / TRUNCATED_STDDEV_CORRECTION;
             assert!(v.iter().all(|x| x.abs() <= bound), "{init:?} not truncated");
@@ -300,6 +317,8 @@ mod tests {
     fn names_accept_snake_and_class_case() {
         assert_eq!(Initializer::from_name("glorot_uniform"), Some(Initializer::GlorotUniform));
         assert_eq!(Initializer::from_name("HeNormal"), Some(Initializer::HeNormal));
+        assert_eq!(Initializer::from_name("lecun_normal"), Some(Initializer::LecunNormal));
+        assert_eq!(Initializer::from_name("LecunUniform"), Some(Initializer::LecunUniform));
         assert_eq!(Initializer::from_name("xavier"), None);
     }
 }

@@ -31,7 +31,8 @@ pub use initializers::{Initializer, set_random_seed};
 pub use layer::Layer;
 pub use layers::{
     ActivationLayer, Add, AveragePooling2D, BatchNormalization, Concatenate, Conv2D, Dense, Dropout, Flatten,
-    GlobalAveragePooling2D, Input, MaxPooling2D, SimpleRNN, Size2, SpatialDropout2D, Spec,
+    GlobalAveragePooling2D, Input, LeakyReLU, MaxPooling2D, PReLU, ReLU, SimpleRNN, Size2, Softmax,
+    SpatialDropout2D, Spec,
 };
 pub use model::{Apply, Model, SymbolicTensor};
 pub use regularizers::Regularizer;

@@ -432,6 +432,8 @@ impl Setting for Initializer {
             Initializer::GlorotNormal => ("GlorotNormal", Config::new()),
             Initializer::HeNormal => ("HeNormal", Config::new()),
             Initializer::HeUniform => ("HeUniform", Config::new()),
+            Initializer::LecunNormal => ("LecunNormal", Config::new()),
+            Initializer::LecunUniform => ("LecunUniform", Config::new()),
             Initializer::RandomNormal { mean, stddev } => {
                 ("RandomNormal", config!("mean": mean, "stddev": stddev))
             }

@@ -2,6 +2,7 @@
 //! itself as a config (`config`) from which `registry` makes it again by class name.
 
 mod activation;
+mod activation_layers;
 mod args;
 mod base;
 pub(crate) mod config;
@@ -17,6 +18,7 @@ mod reshaping;
 mod rnn;
 
 pub use activation::ActivationLayer;
+pub use activation_layers::{LeakyReLU, PReLU, ReLU, Softmax};
 pub use args::{KerasName, Size2, Spec};
 pub(crate) use base::batch_shape;
 pub use config::Config;

@@ -4,7 +4,8 @@
 use super::config::{Fields, config};
 use super::{
     ActivationLayer, Add, AveragePooling2D, BatchNormalization, Concatenate, Config, Conv2D, Dense, Dropout,
-    Flatten, GlobalAveragePooling2D, Input, MaxPooling2D, SimpleRNN, SpatialDropout2D,
+    Flatten, GlobalAveragePooling2D, Input, LeakyReLU, MaxPooling2D, PReLU, ReLU, SimpleRNN, Softmax,
+    SpatialDropout2D,
 };
 use crate::{Layer, NnError, Result};
 
@@ -21,8 +22,12 @@ const CLASSES: &[&str] = &[
     "Flatten",
     "GlobalAveragePooling2D",
     "InputLayer",
+    "LeakyReLU",
     "MaxPooling2D",
+    "PReLU",
+    "ReLU",
     "SimpleRNN",
+    "Softmax",
     "SpatialDropout2D",
 ];
 
@@ -54,8 +59,12 @@ pub fn from_config(class_name: &str, config: &Config) -> Result<Box<dyn Layer>> 
         "Flatten" => Box::new(Flatten::from_config(config)?),
         "GlobalAveragePooling2D" => Box::new(GlobalAveragePooling2D::from_config(config)?),
         "InputLayer" => Box::new(Input::from_config(config)?),
+        "LeakyReLU" => Box::new(LeakyReLU::from_config(config)?),
         "MaxPooling2D" => Box::new(MaxPooling2D::from_config(config)?),
+        "PReLU" => Box::new(PReLU::from_config(config)?),
+        "ReLU" => Box::new(ReLU::from_config(config)?),
         "SimpleRNN" => Box::new(SimpleRNN::from_config(config)?),
+        "Softmax" => Box::new(Softmax::from_config(config)?),
         "SpatialDropout2D" => Box::new(SpatialDropout2D::from_config(config)?),
         _ => {
             return Err(NnError::Config(format!(
@@ -137,7 +146,19 @@ mod tests {
             (Box::new(Flatten::new()), image.clone()),
             (Box::new(GlobalAveragePooling2D::new()), image.clone()),
             (Box::new(Input::new(&[6, 6, 3]).named("pixels")), vec![]),
+            (Box::new(LeakyReLU::new().negative_slope(0.01)), vec![vec![4]]),
             (Box::new(MaxPooling2D::new().pool_size((2, 3))), image.clone()),
+            (
+                Box::new(
+                    PReLU::new()
+                        .shared_axes(&[1, 2])
+                        .alpha_initializer(Initializer::Constant(0.25))
+                        .alpha_regularizer("l2")
+                        .dtype(DType::F64),
+                ),
+                image.clone(),
+            ),
+            (Box::new(ReLU::new().max_value(6.0).negative_slope(0.1).threshold(0.5)), vec![vec![4]]),
             (
                 Box::new(
                     SimpleRNN::new(5)
@@ -148,6 +169,7 @@ mod tests {
                 ),
                 vec![vec![3, 2]],
             ),
+            (Box::new(Softmax::new().axis(1)), vec![vec![3, 2]]),
             (Box::new(SpatialDropout2D::new(0.5)), image),
         ]
     }
