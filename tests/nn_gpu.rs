@@ -178,3 +178,41 @@ fn activation_layers_agree_on_cpu_and_gpu() {
         );
     }
 }
+
+/// A small convolutional autoencoder (the notes' denoising shape): Conv2D, MaxPooling2D,
+/// UpSampling2D, Reshape; three SGD steps on mean squared error agree on both devices.
+#[test]
+fn an_upsampling_autoencoder_agrees_on_cpu_and_gpu() {
+    use tessera::nn::{Reshape, UpSampling2D};
+    let Some(gpu) = common::gpu() else { return };
+    let build = |device: &Device| {
+        set_random_seed(11);
+        let mut model = Model::sequential(vec![
+            Box::new(Conv2D::new(3, 3).padding("same").activation("relu").input_shape(&[6, 10, 1])),
+            Box::new(MaxPooling2D::new()),
+            Box::new(UpSampling2D::new()),
+            Box::new(Conv2D::new(1, 3).padding("same").activation("sigmoid")),
+            Box::new(Reshape::new(&[-1])),
+        ])
+        .unwrap();
+        model.compile(Sgd { learning_rate: 0.5, ..Sgd::default() }, "mse", &[]).unwrap();
+        model.to_device(device).unwrap();
+        model
+    };
+    let x = Tensor::uniform([4, 6, 10, 1], 0.0, 1.0, 12, DType::F32, &Device::Cpu).unwrap();
+    let y = x.reshape([4, 60]).unwrap();
+    let (mut on_cpu, mut on_gpu) = (build(&Device::Cpu), build(&gpu));
+    for _ in 0..3 {
+        let l1 = on_cpu.train_on_batch(&x, &y).unwrap()["loss"];
+        let l2 = on_gpu.train_on_batch(x.to(&gpu).unwrap(), &y.to(&gpu).unwrap()).unwrap()["loss"];
+        assert!((l1 - l2).abs() <= TOLERANCE * l1.abs(), "losses differ: {l1} vs {l2}");
+    }
+    for (i, (a, b)) in weights(&on_cpu).iter().zip(weights(&on_gpu)).enumerate() {
+        let error = relative_l2(a, &b);
+        assert!(
+            error <= TOLERANCE,
+            "weight {i} ({}) differs after training: {error:e}",
+            on_cpu.weights()[i].name()
+        );
+    }
+}

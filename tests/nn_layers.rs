@@ -8,7 +8,7 @@ use common::{assert_close, rand, rand_in, tensor};
 use tessera::nn::{
     Activation, ActivationLayer, Add, AveragePooling2D, BatchNormalization, Concatenate, Conv2D, Dense,
     Dropout, Flatten, ForwardCtx, GlobalAveragePooling2D, Initializer, Layer, LeakyReLU, MaxPooling2D,
-    NnError, PReLU, ReLU, Regularizer, SimpleRNN, Softmax, SpatialDropout2D,
+    NnError, PReLU, ReLU, Regularizer, Reshape, SimpleRNN, Softmax, SpatialDropout2D, UpSampling2D,
 };
 use tessera::tensor_core::gradcheck::{self, GradCheck};
 use tessera::{DType, Device, Tape, Tensor};
@@ -486,4 +486,35 @@ fn activation_layers_known_answers_and_settings() {
     assert!(err.contains("axis 3") && err.contains("(N, 3)"), "{err}");
     let err = PReLU::new().shared_axes(&[2]).build(&[vec![3]]).unwrap_err().to_string();
     assert!(err.contains("shared axis 2"), "{err}");
+}
+
+#[test]
+fn reshape_and_upsampling() {
+    check_layer("Reshape (-1, 3)", Reshape::new(&[-1, 3]), &[&[2, 3, 2]], 2, false).assert_within(BOUND);
+    check_layer("UpSampling2D 2x3", UpSampling2D::new().size((2, 3)), &[&[3, 2, 2]], 2, false)
+        .assert_within(BOUND);
+
+    // Reshape infers its -1 and keeps row-major order.
+    let mut reshape = Reshape::new(&[3, -1]);
+    assert_eq!(reshape.build(&[vec![2, 3]]).unwrap(), [3, 2]);
+    let values = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0];
+    assert_eq!(apply(&mut Reshape::new(&[3, -1]), &values, &[1, 2, 3]), values);
+    for (target, detail) in
+        [(&[4, -1][..], "cannot reshape"), (&[-1, -1][..], "at most one -1"), (&[0, 6][..], "positive")]
+    {
+        let err = Reshape::new(target).build(&[vec![2, 3]]).unwrap_err().to_string();
+        assert!(err.contains("reshape") && err.contains(detail), "{target:?}: {err}");
+    }
+
+    // UpSampling2D repeats each pixel into a block: [[1, 2], [3, 4]] by (2, 3).
+    let mut up = UpSampling2D::new().size((2, 3));
+    let y = apply(&mut up, &[1.0, 2.0, 3.0, 4.0], &[1, 2, 2, 1]);
+    let row = |a: f64, b: f64| [a, a, a, b, b, b];
+    let expected: Vec<f64> = [row(1.0, 2.0), row(1.0, 2.0), row(3.0, 4.0), row(3.0, 4.0)].concat();
+    assert_eq!(y, expected);
+    assert_eq!(UpSampling2D::new().build(&[vec![5, 7, 3]]).unwrap(), [10, 14, 3]);
+    let err = UpSampling2D::new().build(&[vec![5, 7]]).unwrap_err().to_string();
+    assert!(err.contains("up_sampling2d") && err.contains("(height, width, channels)"), "{err}");
+    let err = UpSampling2D::new().size((0, 2)).build(&[vec![5, 7, 1]]).unwrap_err().to_string();
+    assert!(err.contains("size"), "{err}");
 }

@@ -30,5 +30,5 @@ pub use normalization::BatchNormalization;
 pub use pooling::{AveragePooling2D, GlobalAveragePooling2D, MaxPooling2D};
 pub use registry::{deserialize, from_config, serialize};
 pub use regularization::{Dropout, SpatialDropout2D};
-pub use reshaping::Flatten;
+pub use reshaping::{Flatten, Reshape, UpSampling2D};
 pub use rnn::SimpleRNN;

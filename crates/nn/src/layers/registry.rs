@@ -4,8 +4,8 @@
 use super::config::{Fields, config};
 use super::{
     ActivationLayer, Add, AveragePooling2D, BatchNormalization, Concatenate, Config, Conv2D, Dense, Dropout,
-    Flatten, GlobalAveragePooling2D, Input, LeakyReLU, MaxPooling2D, PReLU, ReLU, SimpleRNN, Softmax,
-    SpatialDropout2D,
+    Flatten, GlobalAveragePooling2D, Input, LeakyReLU, MaxPooling2D, PReLU, ReLU, Reshape, SimpleRNN,
+    Softmax, SpatialDropout2D, UpSampling2D,
 };
 use crate::{Layer, NnError, Result};
 
@@ -26,9 +26,11 @@ const CLASSES: &[&str] = &[
     "MaxPooling2D",
     "PReLU",
     "ReLU",
+    "Reshape",
     "SimpleRNN",
     "Softmax",
     "SpatialDropout2D",
+    "UpSampling2D",
 ];
 
 /// `{"class_name": ..., "config": ...}` for `layer` (an error for a layer without a config).
@@ -63,9 +65,11 @@ pub fn from_config(class_name: &str, config: &Config) -> Result<Box<dyn Layer>> 
         "MaxPooling2D" => Box::new(MaxPooling2D::from_config(config)?),
         "PReLU" => Box::new(PReLU::from_config(config)?),
         "ReLU" => Box::new(ReLU::from_config(config)?),
+        "Reshape" => Box::new(Reshape::from_config(config)?),
         "SimpleRNN" => Box::new(SimpleRNN::from_config(config)?),
         "Softmax" => Box::new(Softmax::from_config(config)?),
         "SpatialDropout2D" => Box::new(SpatialDropout2D::from_config(config)?),
+        "UpSampling2D" => Box::new(UpSampling2D::from_config(config)?),
         _ => {
             return Err(NnError::Config(format!(
                 "unknown layer class \"{class_name}\"; expected one of: {}",
@@ -159,6 +163,7 @@ mod tests {
                 image.clone(),
             ),
             (Box::new(ReLU::new().max_value(6.0).negative_slope(0.1).threshold(0.5)), vec![vec![4]]),
+            (Box::new(Reshape::new(&[-1, 3])), image.clone()),
             (
                 Box::new(
                     SimpleRNN::new(5)
@@ -170,7 +175,8 @@ mod tests {
                 vec![vec![3, 2]],
             ),
             (Box::new(Softmax::new().axis(1)), vec![vec![3, 2]]),
-            (Box::new(SpatialDropout2D::new(0.5)), image),
+            (Box::new(SpatialDropout2D::new(0.5)), image.clone()),
+            (Box::new(UpSampling2D::new().size((3, 2))), image),
         ]
     }
 
