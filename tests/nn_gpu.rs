@@ -216,3 +216,42 @@ fn an_upsampling_autoencoder_agrees_on_cpu_and_gpu() {
         );
     }
 }
+
+/// An Embedding feeding a Dense head: the rows' gradients (summed where ids repeat) and the
+/// updates agree on both devices over three SGD steps.
+#[test]
+fn an_embedding_model_agrees_on_cpu_and_gpu() {
+    use tessera::nn::Embedding;
+    let Some(gpu) = common::gpu() else { return };
+    let build = |device: &Device| {
+        set_random_seed(13);
+        let mut model = Model::sequential(vec![
+            Box::new(Embedding::new(17, 5).input_shape(&[6])),
+            Box::new(Flatten::new()),
+            Box::new(Dense::new(3).activation("softmax")),
+        ])
+        .unwrap();
+        model
+            .compile(Sgd { learning_rate: 0.5, ..Sgd::default() }, "sparse_categorical_crossentropy", &[])
+            .unwrap();
+        model.to_device(device).unwrap();
+        model
+    };
+    let ids: Vec<f32> = (0..8 * 6).map(|i| ((i * 7) % 17 % 9) as f32).collect();
+    let x = Tensor::from_vec(ids, [8, 6], &Device::Cpu).unwrap();
+    let y = Tensor::from_vec(vec![0.0f32, 1.0, 2.0, 0.0, 1.0, 2.0, 0.0, 1.0], [8], &Device::Cpu).unwrap();
+    let (mut on_cpu, mut on_gpu) = (build(&Device::Cpu), build(&gpu));
+    for _ in 0..3 {
+        let l1 = on_cpu.train_on_batch(&x, &y).unwrap()["loss"];
+        let l2 = on_gpu.train_on_batch(x.to(&gpu).unwrap(), &y.to(&gpu).unwrap()).unwrap()["loss"];
+        assert!((l1 - l2).abs() <= TOLERANCE * l1.abs(), "losses differ: {l1} vs {l2}");
+    }
+    for (i, (a, b)) in weights(&on_cpu).iter().zip(weights(&on_gpu)).enumerate() {
+        let error = relative_l2(a, &b);
+        assert!(
+            error <= TOLERANCE,
+            "weight {i} ({}) differs after training: {error:e}",
+            on_cpu.weights()[i].name()
+        );
+    }
+}

@@ -7,8 +7,9 @@ mod common;
 use common::{assert_close, rand, rand_in, tensor};
 use tessera::nn::{
     Activation, ActivationLayer, Add, AveragePooling2D, BatchNormalization, Concatenate, Conv2D, Dense,
-    Dropout, Flatten, ForwardCtx, GlobalAveragePooling2D, Initializer, Layer, LeakyReLU, MaxPooling2D,
-    NnError, PReLU, ReLU, Regularizer, Reshape, SimpleRNN, Softmax, SpatialDropout2D, UpSampling2D,
+    Dropout, Embedding, Flatten, ForwardCtx, GlobalAveragePooling2D, Initializer, Layer, LeakyReLU,
+    MaxPooling2D, NnError, PReLU, ReLU, Regularizer, Reshape, SimpleRNN, Softmax, SpatialDropout2D,
+    UpSampling2D,
 };
 use tessera::tensor_core::gradcheck::{self, GradCheck};
 use tessera::{DType, Device, Tape, Tensor};
@@ -517,4 +518,40 @@ fn reshape_and_upsampling() {
     assert!(err.contains("up_sampling2d") && err.contains("(height, width, channels)"), "{err}");
     let err = UpSampling2D::new().size((0, 2)).build(&[vec![5, 7, 1]]).unwrap_err().to_string();
     assert!(err.contains("size"), "{err}");
+}
+
+#[test]
+fn embedding_looks_up_rows_and_sums_their_gradients() {
+    // Keras's count: Embedding(1000, 64) on sequences of 10 has 64,000 parameters.
+    let mut big = Embedding::new(1000, 64);
+    assert_eq!(big.build(&[vec![10]]).unwrap(), [10, 64]);
+    assert_eq!(big.weights()[0].numel(), 64_000);
+
+    let mut layer = Embedding::new(4, 2).dtype(DType::F64);
+    layer.build(&[vec![3]]).unwrap();
+    layer.weights()[0].assign(&tensor(&[0.0, 1.0, 10.0, 11.0, 20.0, 21.0, 30.0, 31.0], &[4, 2])).unwrap();
+    let ids = tensor(&[3.0, 0.0, 3.0, 1.0, 1.0, 2.0], &[2, 3]);
+    let y = layer.forward(std::slice::from_ref(&ids), &mut ForwardCtx::inference()).unwrap();
+    assert_eq!(y.dims(), [2, 3, 2]);
+    assert_eq!(
+        y.to_vec_f64().unwrap(),
+        [30.0, 31.0, 0.0, 1.0, 30.0, 31.0, 10.0, 11.0, 10.0, 11.0, 20.0, 21.0]
+    );
+
+    // The gradient of the embeddings, by central differences: row 3 and row 1 are each used twice.
+    let embeddings = layer.weights()[0].value().clone();
+    let report = gradcheck::check("Embedding", &[&embeddings], |values| {
+        let tape = Tape::new();
+        let mut ctx = ForwardCtx::training(&tape, 0);
+        ctx.substitute(layer.weights()[0], values[0].clone());
+        layer.forward(std::slice::from_ref(&ids), &mut ctx).unwrap().tanh()
+    })
+    .unwrap();
+    report.assert_within(BOUND);
+
+    for (bad, shown) in [(4.0, "id 4"), (-1.0, "id -1"), (1.5, "id 1.5")] {
+        let ids = tensor(&[0.0, bad, 1.0], &[1, 3]);
+        let err = layer.forward(&[ids], &mut ForwardCtx::inference()).unwrap_err().to_string();
+        assert!(err.contains("embedding") && err.contains(shown) && err.contains("[0, 4)"), "{err}");
+    }
 }

@@ -4,8 +4,8 @@
 use super::config::{Fields, config};
 use super::{
     ActivationLayer, Add, AveragePooling2D, BatchNormalization, Concatenate, Config, Conv2D, Dense, Dropout,
-    Flatten, GlobalAveragePooling2D, Input, LeakyReLU, MaxPooling2D, PReLU, ReLU, Reshape, SimpleRNN,
-    Softmax, SpatialDropout2D, UpSampling2D,
+    Embedding, Flatten, GlobalAveragePooling2D, Input, LeakyReLU, MaxPooling2D, PReLU, ReLU, Reshape,
+    SimpleRNN, Softmax, SpatialDropout2D, UpSampling2D,
 };
 use crate::{Layer, NnError, Result};
 
@@ -19,6 +19,7 @@ const CLASSES: &[&str] = &[
     "Conv2D",
     "Dense",
     "Dropout",
+    "Embedding",
     "Flatten",
     "GlobalAveragePooling2D",
     "InputLayer",
@@ -58,6 +59,7 @@ pub fn from_config(class_name: &str, config: &Config) -> Result<Box<dyn Layer>> 
         "Conv2D" => Box::new(Conv2D::from_config(config)?),
         "Dense" => Box::new(Dense::from_config(config)?),
         "Dropout" => Box::new(Dropout::from_config(config)?),
+        "Embedding" => Box::new(Embedding::from_config(config)?),
         "Flatten" => Box::new(Flatten::from_config(config)?),
         "GlobalAveragePooling2D" => Box::new(GlobalAveragePooling2D::from_config(config)?),
         "InputLayer" => Box::new(Input::from_config(config)?),
@@ -147,6 +149,15 @@ mod tests {
                 vec![vec![4]],
             ),
             (Box::new(Dropout::new(0.25)), vec![vec![4]]),
+            (
+                Box::new(
+                    Embedding::new(11, 3)
+                        .embeddings_initializer(Initializer::random_normal())
+                        .embeddings_regularizer("l1")
+                        .seed(5),
+                ),
+                vec![vec![7]],
+            ),
             (Box::new(Flatten::new()), image.clone()),
             (Box::new(GlobalAveragePooling2D::new()), image.clone()),
             (Box::new(Input::new(&[6, 6, 3]).named("pixels")), vec![]),
