@@ -259,11 +259,11 @@ fn bad_files_are_refused_saying_what_was_expected() {
     // The same file with a layer class nn does not have (same length, so the header still fits).
     let at = bytes.windows(7).position(|w| w == b"Flatten").unwrap();
     let mut unknown = bytes.clone();
-    unknown[at..at + 7].copy_from_slice(b"Reshape");
+    unknown[at..at + 7].copy_from_slice(b"Permute");
     std::fs::write(&path, &unknown).unwrap();
     let message = load_error(&path);
     assert!(
-        message.starts_with(&format!("{shown}: unknown layer class \"Reshape\"; expected one of: ")),
+        message.starts_with(&format!("{shown}: unknown layer class \"Permute\"; expected one of: ")),
         "{message}"
     );
     assert!(message.contains("Flatten"), "{message}");
