@@ -15,10 +15,11 @@ pub(crate) mod registry;
 mod regularization;
 mod reshaping;
 mod rnn;
+mod weight_gate;
 
 pub use activation::ActivationLayer;
 pub use args::{KerasName, Size2, Spec};
-pub(crate) use base::batch_shape;
+pub(crate) use base::{batch_free_shape, batch_shape};
 pub use config::Config;
 pub use convolutional::Conv2D;
 pub use dense::Dense;
@@ -30,3 +31,4 @@ pub use registry::{deserialize, from_config, serialize};
 pub use regularization::{Dropout, SpatialDropout2D};
 pub use reshaping::Flatten;
 pub use rnn::SimpleRNN;
+pub(crate) use weight_gate::with_weight_gate;
