@@ -248,7 +248,7 @@ mod tests {
         assert_eq!(shape.numel(), usize::MAX);
         assert!(shape.checked_numel("t").is_err());
         assert!(Shape::new([0, 1usize << 63, 4]).checked_numel("t").is_err());
-        assert_eq!(Shape::new([3, 0, 1usize << 62, 2]).checked_numel("t").unwrap(), 0);
+        assert_eq!(Shape::new([2, 0, 1usize << 61, 2]).checked_numel("t").unwrap(), 0);
         assert_eq!(Shape::scalar().checked_numel("t").unwrap(), 1);
     }
 
