@@ -200,6 +200,31 @@ fn hostile_sizes_are_refused_before_anything_is_allocated() {
         Ok::<_, tessera::nn::NnError>((dims != [vec![4, 3], vec![3]]).then(|| format!("{dims:?}")))
     });
 
+    // On a GPU the counts are checked before dispatch too; what fits the counts meets the
+    // adapter's buffer limits.
+    if let Some(gpu) = common::gpu() {
+        let device = gpu.clone();
+        suite.error("GPU: zeros (2^32, 2^32)", &["zeros", "4294967296"], move || {
+            Tensor::zeros(overflowing, F32, &device)
+        });
+        let device = gpu.clone();
+        suite.error("GPU: ones of 2^62 f64", &["ones", "more bytes than memory can address"], move || {
+            Tensor::ones([1usize << 62], DType::F64, &device)
+        });
+        let device = gpu.clone();
+        suite.error(
+            "GPU: from_vec of nothing as (2^63, 2)",
+            &["from_vec", "9223372036854775808"],
+            move || Tensor::from_vec(Vec::<f32>::new(), [1usize << 63, 2], &device),
+        );
+        let device = gpu.clone();
+        suite.error("GPU: arange(2^40)", &["arange"], move || Tensor::arange(TERA, F32, &device));
+        let device = gpu.clone();
+        suite.error("GPU: reshape to (2^63 + 3, 2)", &["reshape", "9223372036854775811"], move || {
+            Tensor::zeros([6], F32, &device)?.reshape([(1usize << 63) + 3, 2])
+        });
+    }
+
     set_host_memory_limit(None);
     suite.finish();
 }

@@ -66,11 +66,13 @@ impl Error {
         Error::Argument { op, detail: detail.into() }
     }
 
-    /// A memory error of a backend's creation kernel under the name of the constructor the user
-    /// called (`zeros` runs the kernel `full`); other errors are left as they are.
+    /// A size error of a backend's creation kernel attributed to the constructor the user called
+    /// (`zeros` runs the kernel `full`; a GPU's limit errors name no op); others are left as
+    /// they are.
     pub(crate) fn renamed(self, op: &'static str) -> Self {
         match self {
             Error::Memory { detail, .. } => Error::Memory { op, detail },
+            Error::Limit(detail) => Error::Limit(format!("{op}: {detail}")),
             other => other,
         }
     }

@@ -42,7 +42,8 @@ impl Tensor {
                 format!("{} values cannot fill shape {shape} ({numel} elements)", data.len()),
             ));
         }
-        Ok(Tensor::from_storage(Storage::upload(device, T::into_storage(data))?, shape))
+        let storage = Storage::upload(device, T::into_storage(data)).map_err(|e| e.renamed("from_vec"))?;
+        Ok(Tensor::from_storage(storage, shape))
     }
 
     /// A tensor holding a copy of `data`.
@@ -119,7 +120,9 @@ impl Tensor {
         let shape = shape.into();
         new_len("uniform", &shape, dtype, device)?;
         let n = stream_len("uniform", &shape)?;
-        Ok(Tensor::from_storage(Storage::uniform(device, n, low, high, seed, dtype)?, shape))
+        let storage =
+            Storage::uniform(device, n, low, high, seed, dtype).map_err(|e| e.renamed("uniform"))?;
+        Ok(Tensor::from_storage(storage, shape))
     }
 
     /// Normal samples with mean `mean` and standard deviation `std`, reproducible from `seed`.
@@ -148,7 +151,7 @@ impl Tensor {
         let host = for_dtype!(dtype, T => T::into_storage(
             cpu::host_vec_from(op, &what, n as usize, |i| T::of(sample(i as u32)))?
         ));
-        Ok(Tensor::from_storage(Storage::upload(device, host)?, shape))
+        Ok(Tensor::from_storage(Storage::upload(device, host).map_err(|e| e.renamed(op))?, shape))
     }
 
     pub fn shape(&self) -> &Shape {
