@@ -6,6 +6,7 @@
 mod common;
 
 use common::hostile::Suite;
+use tessera::nn::data::to_categorical;
 use tessera::nn::{BatchNormalization, Conv2D, Dense, Flatten, Model, SimpleRNN};
 use tessera::tensor_core::cpu::{host_memory_limit, set_host_memory_limit};
 use tessera::{DType, Device, Shape, Tensor};
@@ -198,6 +199,24 @@ fn hostile_sizes_are_refused_before_anything_is_allocated() {
         let model = build(Box::new(Dense::new(3).input_shape(&[4])))?;
         let dims: Vec<Vec<usize>> = model.weights().iter().map(|w| w.value().dims().to_vec()).collect();
         Ok::<_, tessera::nn::NnError>((dims != [vec![4, 3], vec![3]]).then(|| format!("{dims:?}")))
+    });
+
+    // Data helpers that size their output by a user's number.
+    suite.error(
+        "to_categorical with 2^62 classes",
+        &["to_categorical", "4611686018427387904 classes"],
+        || to_categorical(&[0u8, 1], 1 << 62, CPU),
+    );
+    suite.error(
+        "to_categorical with 2^40 classes",
+        &["to_categorical", "1099511627776 classes", "limit"],
+        || to_categorical(&[0u8, 1], TERA, CPU),
+    );
+    suite.correct("to_categorical with 3 classes", || {
+        let values = to_categorical(&[2u8, 0], 3, CPU)?.to_vec::<f32>()?;
+        Ok::<_, tessera::nn::NnError>(
+            (values != [0.0, 0.0, 1.0, 1.0, 0.0, 0.0]).then(|| format!("{values:?}")),
+        )
     });
 
     // On a GPU the counts are checked before dispatch too; what fits the counts meets the
