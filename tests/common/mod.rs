@@ -1,6 +1,7 @@
 //! Helpers shared by the cross-crate tests: seeded random f64 tensors and the shapes to try.
 #![allow(dead_code)]
 
+pub mod fixtures;
 pub mod hostile;
 
 use tessera::{DType, Device, Tensor};

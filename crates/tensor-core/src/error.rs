@@ -40,6 +40,11 @@ pub enum Error {
     #[error("device limit: {0}")]
     Limit(String),
 
+    /// A size the host cannot hold: an element or byte count that overflows, one above the host
+    /// memory limit, or an allocation the allocator refused (names the op and the size).
+    #[error("{op}: {detail}")]
+    Memory { op: &'static str, detail: String },
+
     /// The device reported an error (lost device, failed mapping, out of memory...).
     #[error("gpu: {0}")]
     Gpu(String),
@@ -59,5 +64,16 @@ impl Error {
 
     pub(crate) fn argument(op: &'static str, detail: impl Into<String>) -> Self {
         Error::Argument { op, detail: detail.into() }
+    }
+
+    /// A size error of a backend's creation kernel attributed to the constructor the user called
+    /// (`zeros` runs the kernel `full`; a GPU's limit errors name no op); others are left as
+    /// they are.
+    pub(crate) fn renamed(self, op: &'static str) -> Self {
+        match self {
+            Error::Memory { detail, .. } => Error::Memory { op, detail },
+            Error::Limit(detail) => Error::Limit(format!("{op}: {detail}")),
+            other => other,
+        }
     }
 }

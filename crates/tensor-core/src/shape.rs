@@ -26,9 +26,35 @@ impl Shape {
         self.0.len()
     }
 
-    /// Number of elements (1 for a scalar).
+    /// Number of elements (1 for a scalar). Every tensor's shape passed
+    /// [`Shape::checked_numel`] when the tensor was made, so for them this is the exact product;
+    /// for a shape whose product overflows it saturates at `usize::MAX`, so that such a shape
+    /// never matches a real element count (a wrapped product could: 2^63 x 2 wraps to 0).
     pub fn numel(&self) -> usize {
-        self.0.iter().product()
+        self.product().unwrap_or(usize::MAX)
+    }
+
+    /// Number of elements, or an error naming `op` and the shape when the product of the
+    /// dimensions overflows: what every tensor constructor and reshape checks first.
+    pub fn checked_numel(&self, op: &'static str) -> Result<usize> {
+        self.product().ok_or_else(|| {
+            Error::shape(
+                op,
+                format!(
+                    "shape {self} has more elements than memory can address (the product of its nonzero \
+                     dimensions exceeds {})",
+                    usize::MAX
+                ),
+            )
+        })
+    }
+
+    /// The product of the dimensions, `None` when the product of the nonzero ones overflows:
+    /// a zero does not excuse the others, since strides and row lengths multiply them without
+    /// it ((0, 2^63, 4) has no elements, but a row stride of 2^65).
+    fn product(&self) -> Option<usize> {
+        let nonzero = self.0.iter().filter(|&&d| d != 0).try_fold(1usize, |acc, &d| acc.checked_mul(d))?;
+        Some(if self.0.contains(&0) { 0 } else { nonzero })
     }
 
     /// Size of dimension `axis`; panics only on an internal bug, callers normalise axes first.
@@ -87,7 +113,10 @@ impl Shape {
                 }
             };
         }
-        Ok(Shape(dims))
+        let shape = Shape(dims);
+        // Two shapes that each fit can broadcast to one that does not: (2^40, 1) and (1, 2^40).
+        shape.checked_numel(op)?;
+        Ok(shape)
     }
 
     /// Size of the dimension `k` places from the right, 1 past the rank (broadcasting's view).
@@ -209,6 +238,18 @@ mod tests {
         assert_eq!(a.broadcast("t", &b).unwrap(), Shape::new([4, 5, 3]));
         assert!(Shape::new([2, 3]).broadcast("t", &Shape::new([4])).is_err());
         assert_eq!(Shape::new([5, 1]).broadcast_strides(&Shape::new([4, 5, 3])), vec![0, 1, 0]);
+        let huge = 1usize << 40;
+        assert!(Shape::new([huge, 1]).broadcast("t", &Shape::new([1, huge])).is_err());
+    }
+
+    #[test]
+    fn overflowing_products_are_caught() {
+        let shape = Shape::new([1usize << 63, 2]);
+        assert_eq!(shape.numel(), usize::MAX);
+        assert!(shape.checked_numel("t").is_err());
+        assert!(Shape::new([0, 1usize << 63, 4]).checked_numel("t").is_err());
+        assert_eq!(Shape::new([2, 0, 1usize << 61, 2]).checked_numel("t").unwrap(), 0);
+        assert_eq!(Shape::scalar().checked_numel("t").unwrap(), 1);
     }
 
     #[test]

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use parking_lot::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use crate::autodiff::TapeLink;
-use crate::cpu::for_dtype;
+use crate::cpu::{self, for_dtype};
 use crate::storage::Storage;
 use crate::{DType, Device, Element, Error, Result, Shape, rng};
 
@@ -35,48 +35,69 @@ impl Tensor {
     /// A tensor holding `data` in row-major order.
     pub fn from_vec<T: Element>(data: Vec<T>, shape: impl Into<Shape>, device: &Device) -> Result<Tensor> {
         let shape = shape.into();
-        if data.len() != shape.numel() {
+        let numel = shape.checked_numel("from_vec")?;
+        if data.len() != numel {
             return Err(Error::shape(
                 "from_vec",
-                format!("{} values cannot fill shape {shape} ({} elements)", data.len(), shape.numel()),
+                format!("{} values cannot fill shape {shape} ({numel} elements)", data.len()),
             ));
         }
-        Ok(Tensor::from_storage(Storage::upload(device, T::into_storage(data))?, shape))
+        let storage = Storage::upload(device, T::into_storage(data)).map_err(|e| e.renamed("from_vec"))?;
+        Ok(Tensor::from_storage(storage, shape))
     }
 
     /// A tensor holding a copy of `data`.
     pub fn from_slice<T: Element>(data: &[T], shape: impl Into<Shape>, device: &Device) -> Result<Tensor> {
-        Tensor::from_vec(data.to_vec(), shape, device)
+        let shape = shape.into();
+        let numel = shape.checked_numel("from_slice")?;
+        if data.len() != numel {
+            return Err(Error::shape(
+                "from_slice",
+                format!("{} values cannot fill shape {shape} ({numel} elements)", data.len()),
+            ));
+        }
+        let mut copy = cpu::host_vec("from_slice", &format_args!("a copy of shape {shape}"), data.len())?;
+        copy.extend_from_slice(data);
+        Tensor::from_vec(copy, shape, device)
     }
 
     /// A tensor of `shape` filled with `value` (on a GPU, by a kernel: nothing is uploaded).
     pub fn full(shape: impl Into<Shape>, value: f64, dtype: DType, device: &Device) -> Result<Tensor> {
-        let shape = shape.into();
-        Ok(Tensor::from_storage(Storage::full(device, shape.numel(), value, dtype)?, shape))
+        Tensor::filled("full", shape.into(), value, dtype, device)
+    }
+
+    /// [`Tensor::full`] under the name of the constructor called, for its errors.
+    fn filled(op: &'static str, shape: Shape, value: f64, dtype: DType, device: &Device) -> Result<Tensor> {
+        let len = new_len(op, &shape, dtype, device)?;
+        let storage = Storage::full(device, len, value, dtype).map_err(|e| e.renamed(op))?;
+        Ok(Tensor::from_storage(storage, shape))
     }
 
     /// The class ids `0, 1, ..., n - 1` as a rank-1 tensor (exact in f32 up to 2^24), made on the
     /// device: a GPU fills it with a kernel instead of uploading it.
     pub fn arange(n: usize, dtype: DType, device: &Device) -> Result<Tensor> {
-        Ok(Tensor::from_storage(Storage::ramp(device, n, 0.0, 1.0, dtype)?, Shape::new([n])))
+        let shape = Shape::new([n]);
+        new_len("arange", &shape, dtype, device)?;
+        let storage = Storage::ramp(device, n, 0.0, 1.0, dtype).map_err(|e| e.renamed("arange"))?;
+        Ok(Tensor::from_storage(storage, shape))
     }
 
     pub fn zeros(shape: impl Into<Shape>, dtype: DType, device: &Device) -> Result<Tensor> {
-        Tensor::full(shape, 0.0, dtype, device)
+        Tensor::filled("zeros", shape.into(), 0.0, dtype, device)
     }
 
     pub fn ones(shape: impl Into<Shape>, dtype: DType, device: &Device) -> Result<Tensor> {
-        Tensor::full(shape, 1.0, dtype, device)
+        Tensor::filled("ones", shape.into(), 1.0, dtype, device)
     }
 
     /// A rank-0 tensor.
     pub fn scalar(value: f64, dtype: DType, device: &Device) -> Result<Tensor> {
-        Tensor::full(Shape::scalar(), value, dtype, device)
+        Tensor::filled("scalar", Shape::scalar(), value, dtype, device)
     }
 
     /// A tensor of this one's shape, dtype and device filled with `value`.
     pub fn full_like(&self, value: f64) -> Result<Tensor> {
-        Tensor::full(self.shape.clone(), value, self.dtype, &self.device)
+        Tensor::filled("full_like", self.shape.clone(), value, self.dtype, &self.device)
     }
 
     pub fn zeros_like(&self) -> Result<Tensor> {
@@ -97,8 +118,11 @@ impl Tensor {
         device: &Device,
     ) -> Result<Tensor> {
         let shape = shape.into();
+        new_len("uniform", &shape, dtype, device)?;
         let n = stream_len("uniform", &shape)?;
-        Ok(Tensor::from_storage(Storage::uniform(device, n, low, high, seed, dtype)?, shape))
+        let storage =
+            Storage::uniform(device, n, low, high, seed, dtype).map_err(|e| e.renamed("uniform"))?;
+        Ok(Tensor::from_storage(storage, shape))
     }
 
     /// Normal samples with mean `mean` and standard deviation `std`, reproducible from `seed`.
@@ -120,9 +144,14 @@ impl Tensor {
         device: &Device,
         sample: impl Fn(u32) -> f64,
     ) -> Result<Tensor> {
+        new_len(op, &shape, dtype, device)?;
         let n = stream_len(op, &shape)?;
-        let host = for_dtype!(dtype, T => T::into_storage((0..n).map(|i| T::of(sample(i))).collect()));
-        Ok(Tensor::from_storage(Storage::upload(device, host)?, shape))
+        // Drawn on the host whatever the device, so the host must hold them too.
+        let what = format_args!("shape {shape} of {dtype}");
+        let host = for_dtype!(dtype, T => T::into_storage(
+            cpu::host_vec_from(op, &what, n as usize, |i| T::of(sample(i as u32)))?
+        ));
+        Ok(Tensor::from_storage(Storage::upload(device, host).map_err(|e| e.renamed(op))?, shape))
     }
 
     pub fn shape(&self) -> &Shape {
@@ -249,6 +278,22 @@ impl Tensor {
         }
         Ok(())
     }
+}
+
+/// The element count of a new tensor of `shape`, `dtype` on `device`, checked before anything is
+/// allocated: the element and byte counts must not overflow, and on the CPU the bytes must fit the
+/// host memory limit (a GPU checks its own buffer limits).
+pub(crate) fn new_len(op: &'static str, shape: &Shape, dtype: DType, device: &Device) -> Result<usize> {
+    let len = shape.checked_numel(op)?;
+    let what = format_args!("shape {shape} of {dtype}");
+    match device {
+        Device::Cpu => cpu::check_host_bytes(op, &what, len, dtype.size_in_bytes())?,
+        Device::Gpu(_) => len.checked_mul(dtype.size_in_bytes()).ok_or_else(|| Error::Memory {
+            op,
+            detail: format!("{what} is {len} elements, more bytes than memory can address"),
+        })?,
+    };
+    Ok(len)
 }
 
 /// The number of draws for `shape`, which must fit one random stream (u32 positions).

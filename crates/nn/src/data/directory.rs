@@ -1,10 +1,12 @@
 //! Images from a directory with one sub-folder per class, as Keras's
 //! `image_dataset_from_directory`.
 
+use std::collections::HashSet;
+use std::io::BufReader;
 use std::path::{Path, PathBuf};
 
-use image::{DynamicImage, ImageReader};
-use tensor_core::{Device, Tensor};
+use image::{DynamicImage, ImageReader, Limits};
+use tensor_core::{Device, Tensor, cpu};
 
 use super::sampling::{FillMode, HostImage};
 use super::{file_error, io_error};
@@ -31,12 +33,15 @@ impl ColorMode {
     }
 
     /// The image's pixels in this mode, as f32 values 0..=255.
-    fn pixels(self, image: &DynamicImage) -> Vec<f32> {
+    fn pixels(self, image: &DynamicImage, file: &Path) -> Result<Vec<f32>> {
         let bytes = match self {
             ColorMode::Grayscale => image.to_luma8().into_raw(),
             ColorMode::Rgb => image.to_rgb8().into_raw(),
         };
-        bytes.into_iter().map(f32::from).collect()
+        let what = format_args!("the {} x {} pixels of {}", image.width(), image.height(), file.display());
+        let mut pixels = cpu::host_vec("image_dataset_from_directory", &what, bytes.len())?;
+        pixels.extend(bytes.into_iter().map(f32::from));
+        Ok(pixels)
     }
 }
 
@@ -81,8 +86,15 @@ pub fn image_dataset_from_directory(
         class_dirs.iter().map(|d| d.file_name().unwrap_or_default().to_string_lossy().into_owned()).collect();
     let mut files = Vec::new();
     let mut labels = Vec::new();
+    // The top folder and every class folder count as visited from the start, so that a link
+    // from one class into another (or up to the top) does not read images under the wrong label.
+    let mut visited = class_dirs
+        .iter()
+        .chain([&dir.to_path_buf()])
+        .map(|d| canonical(d))
+        .collect::<Result<HashSet<_>>>()?;
     for (label, class_dir) in class_dirs.iter().enumerate() {
-        collect_images(class_dir, &mut files)?;
+        collect_images(class_dir, &mut visited, &mut files)?;
         labels.resize(files.len(), label);
     }
     if files.is_empty() {
@@ -96,10 +108,21 @@ pub fn image_dataset_from_directory(
         ));
     }
     let channels = color_mode.channels();
-    let mut pixels = Vec::with_capacity(files.len() * height * width * channels);
+    // Checked before any image is decoded: the product of user numbers can overflow or exceed
+    // what the host can hold ((50,000, 50,000) is 30 GB of f32 for one RGB image).
+    let len = [files.len(), height, width, channels].into_iter().try_fold(1usize, usize::checked_mul).ok_or_else(|| {
+        NnError::Data(format!(
+            "image_dataset_from_directory: {} images of image_size {height}x{width} with {channels} channel(s) \
+             are more pixels than memory can address",
+            files.len()
+        ))
+    })?;
+    let what =
+        format_args!("{} images of image_size {height}x{width} with {channels} channel(s)", files.len());
+    let mut pixels = cpu::host_vec::<f32>("image_dataset_from_directory", &what, len)?;
     for file in &files {
         let image = decode(file)?;
-        let source = color_mode.pixels(&image);
+        let source = color_mode.pixels(&image, file)?;
         let source = HostImage {
             pixels: &source,
             height: image.height() as usize,
@@ -123,16 +146,25 @@ fn sorted_entries(dir: &Path) -> Result<Vec<PathBuf>> {
     Ok(paths)
 }
 
-/// Appends the image files under `dir` (recursively, sorted) to `files`.
-fn collect_images(dir: &Path, files: &mut Vec<PathBuf>) -> Result<()> {
+/// Appends the image files under `dir` (recursively, sorted) to `files`. A sub-folder already in
+/// `visited` (by its canonical path) is skipped, so that a symbolic link back up the tree (a
+/// cycle) or to a folder read already does not read its images again.
+fn collect_images(dir: &Path, visited: &mut HashSet<PathBuf>, files: &mut Vec<PathBuf>) -> Result<()> {
     for path in sorted_entries(dir)? {
         if path.is_dir() {
-            collect_images(&path, files)?;
+            if visited.insert(canonical(&path)?) {
+                collect_images(&path, visited, files)?;
+            }
         } else if has_image_extension(&path) {
             files.push(path);
         }
     }
     Ok(())
+}
+
+/// The path of `dir` with every link resolved: one name for one folder.
+fn canonical(dir: &Path) -> Result<PathBuf> {
+    dir.canonicalize().map_err(|e| io_error(dir, e))
 }
 
 fn has_image_extension(path: &Path) -> bool {
@@ -141,11 +173,52 @@ fn has_image_extension(path: &Path) -> bool {
         .is_some_and(|e| IMAGE_EXTENSIONS.iter().any(|known| e.eq_ignore_ascii_case(known)))
 }
 
-/// Decodes `file`, recognising the format by its content rather than its extension.
-fn decode(file: &Path) -> Result<DynamicImage> {
+/// The most pixels an image file may declare on either side.
+const MAX_IMAGE_SIDE: u32 = 1 << 15;
+
+/// The most bytes decoding one image may allocate: room for a 64-megapixel RGB photo, far more
+/// than a model's input is resized from, yet a bound on what a small file declaring a huge
+/// image can cost (its f32 copy takes four times this).
+const MAX_DECODE_BYTES: u64 = 256 << 20;
+
+/// The decoder's limits: a file declaring a larger image is refused before its pixels are
+/// allocated.
+fn decode_limits() -> Limits {
+    let mut limits = Limits::default();
+    limits.max_image_width = Some(MAX_IMAGE_SIDE);
+    limits.max_image_height = Some(MAX_IMAGE_SIDE);
+    limits.max_alloc = Some(MAX_DECODE_BYTES);
+    limits
+}
+
+/// An image reader for `file` that recognises the format by its content rather than its
+/// extension, with `limits`.
+fn open_image(file: &Path, limits: Limits) -> Result<ImageReader<BufReader<std::fs::File>>> {
     let reader = ImageReader::open(file).map_err(|e| io_error(file, e))?;
-    let reader = reader.with_guessed_format().map_err(|e| io_error(file, e))?;
-    let image = reader.decode().map_err(|e| file_error(file, format!("cannot decode the image: {e}")))?;
+    let mut reader = reader.with_guessed_format().map_err(|e| io_error(file, e))?;
+    reader.limits(limits);
+    Ok(reader)
+}
+
+/// Decodes `file`; its declared size is checked against the limits first, so that the error
+/// can say what the file declares.
+fn decode(file: &Path) -> Result<DynamicImage> {
+    // Reading the header allocates nothing of the image's size; without limits it gives the
+    // declared size even when the limits would refuse it.
+    let (width, height) = open_image(file, Limits::no_limits())?
+        .into_dimensions()
+        .map_err(|e| file_error(file, format!("cannot decode the image: {e}")))?;
+    if width > MAX_IMAGE_SIDE || height > MAX_IMAGE_SIDE {
+        return Err(file_error(
+            file,
+            format!(
+                "the image declares {width} x {height} pixels; at most {MAX_IMAGE_SIDE} on a side are read"
+            ),
+        ));
+    }
+    let image = open_image(file, decode_limits())?
+        .decode()
+        .map_err(|e| file_error(file, format!("cannot decode the {width} x {height} image: {e}")))?;
     if image.width() == 0 || image.height() == 0 {
         return Err(file_error(file, "the image has no pixels"));
     }

@@ -2,7 +2,7 @@
 //! type, a dimension count, one u32 per dimension) followed by the elements, row-major, either
 //! raw or gzip-compressed.
 
-use std::io::Read;
+use std::io::{BufReader, Read, Seek};
 use std::path::{Path, PathBuf};
 
 use flate2::read::MultiGzDecoder;
@@ -52,9 +52,17 @@ impl IdxImages {
     /// The images as an f32 tensor of shape `[n, rows, cols, 1]` (channels last, as Keras),
     /// with the raw pixel values 0..=255; scale them with [`super::MinMaxScaler`].
     pub fn to_tensor(&self, device: &Device) -> Result<Tensor> {
-        let values = self.pixels.iter().map(|&p| f32::from(p)).collect();
+        let values = widened(&self.pixels, 1.0)?;
         Ok(Tensor::from_vec(values, [self.n, self.rows, self.cols, 1], device)?)
     }
+}
+
+/// `pixels` as f32 divided by `scale`, in a buffer reserved fallibly: four times the bytes.
+fn widened(pixels: &[u8], scale: f32) -> Result<Vec<f32>> {
+    let what = format_args!("{} pixels as f32", pixels.len());
+    let mut values = tensor_core::cpu::host_vec("to_tensor", &what, pixels.len())?;
+    values.extend(pixels.iter().map(|&p| f32::from(p) / scale));
+    Ok(values)
 }
 
 /// Reads an IDX image file (magic 0x00000803: unsigned bytes, `[n, rows, cols]`), raw or
@@ -71,47 +79,135 @@ pub fn read_idx_labels(path: impl AsRef<Path>) -> Result<Vec<u8>> {
     Ok(labels)
 }
 
-/// Reads and checks an IDX file of `kind`; returns its dimensions and elements.
+/// Reads and checks an IDX file of `kind`; returns its dimensions and elements. The header is
+/// read and checked first, against what the file can hold; then exactly the bytes it declares
+/// are read (decompressed), so a lying header or a gzip bomb costs no more memory than the
+/// header declares, and that only once it is known the file can hold it.
 fn read_idx(path: &Path, kind: IdxKind) -> Result<(Vec<usize>, Vec<u8>)> {
-    let file = std::fs::read(path).map_err(|e| io_error(path, e))?;
-    if file.is_empty() {
+    let mut file = std::fs::File::open(path).map_err(|e| io_error(path, e))?;
+    let file_len = file.metadata().map_err(|e| io_error(path, e))?.len();
+    if file_len == 0 {
         return Err(file_error(path, "the file is empty"));
     }
-    // Sizes in messages count decompressed bytes for a gzip file; saying so keeps them from
-    // being compared with the size on disk.
-    let (mut content, bytes) = if file.starts_with(&GZIP_MAGIC) {
-        let mut content = Vec::new();
-        MultiGzDecoder::new(file.as_slice())
-            .read_to_end(&mut content)
-            .map_err(|e| io_error(path, format!("corrupt or truncated gzip data: {e}")))?;
-        (content, "decompressed bytes")
+    let start = read_at_most(&mut file, GZIP_MAGIC.len()).map_err(|e| io_error(path, e))?;
+    file.rewind().map_err(|e| io_error(path, e))?;
+    if start == GZIP_MAGIC {
+        let stream = MultiGzDecoder::new(BufReader::new(file));
+        read_body(path, kind, stream, Source::Gzip { compressed: file_len })
     } else {
-        (file, "bytes")
-    };
-    let (dims, data_len) = parse_header(&content, kind).map_err(|detail| file_error(path, detail))?;
-    let data = &content[kind.header_len()..];
-    if data.len() < data_len {
-        return Err(file_error(
-            path,
-            format!(
-                "truncated data: dimensions {} need {data_len} bytes after the header, only {} {bytes} follow it",
-                format_dims(&dims),
-                data.len()
-            ),
-        ));
+        read_body(path, kind, BufReader::new(file), Source::Raw { len: file_len })
     }
-    if data.len() > data_len {
-        return Err(file_error(
+}
+
+/// The bytes an IDX stream comes from, and so how much it can hold.
+#[derive(Clone, Copy)]
+enum Source {
+    /// The file's own bytes: exactly `len` of them.
+    Raw { len: u64 },
+    /// A gzip stream of `compressed` bytes in the file.
+    Gzip { compressed: u64 },
+}
+
+/// The most bytes deflate can expand one byte of compressed data to (a run of 258 repeated
+/// bytes coded in about two bits gives 1032).
+const DEFLATE_MAX_RATIO: u64 = 1032;
+
+/// How many bytes past the declared data are decompressed to say how many there are; beyond
+/// it the message says "at least", so that a gzip bomb after a valid file costs little time.
+const TRAILING_COUNT_LIMIT: u64 = 1 << 20;
+
+impl Source {
+    /// "bytes", or for a gzip stream "decompressed bytes": sizes in messages count
+    /// decompressed bytes for a gzip file, and saying so keeps them from being compared with
+    /// the size on disk.
+    fn unit(self) -> &'static str {
+        match self {
+            Source::Raw { .. } => "bytes",
+            Source::Gzip { .. } => "decompressed bytes",
+        }
+    }
+
+    /// An error reading the stream: an I/O error, or for a gzip stream one that says the data is
+    /// corrupt or cut short (flate2 reports both as read errors).
+    fn read_error(self, path: &Path, e: std::io::Error) -> NnError {
+        match self {
+            Source::Raw { .. } => io_error(path, e),
+            Source::Gzip { .. } => io_error(path, format!("corrupt or truncated gzip data: {e}")),
+        }
+    }
+}
+
+/// Reads the header from `stream`, checks it against what `source` can hold, then reads exactly
+/// the data it declares and makes sure nothing follows.
+fn read_body(
+    path: &Path,
+    kind: IdxKind,
+    mut stream: impl Read,
+    source: Source,
+) -> Result<(Vec<usize>, Vec<u8>)> {
+    let header = read_at_most(&mut stream, kind.header_len()).map_err(|e| source.read_error(path, e))?;
+    let (dims, data_len) = parse_header(&header, kind).map_err(|detail| file_error(path, detail))?;
+    let unit = source.unit();
+    let truncated = |found: String| {
+        file_error(
             path,
             format!(
-                "{} unexpected {bytes} after the {data_len} that dimensions {} need",
-                data.len() - data_len,
+                "truncated data: dimensions {} need {data_len} bytes after the header, only {found} {unit} \
+                 follow it",
                 format_dims(&dims)
             ),
-        ));
+        )
+    };
+    let unexpected = |extra: String| {
+        file_error(
+            path,
+            format!(
+                "{extra} unexpected {unit} after the {data_len} that dimensions {} need",
+                format_dims(&dims)
+            ),
+        )
+    };
+    let wanted = data_len as u64;
+    match source {
+        Source::Raw { len } => {
+            let follow = len.saturating_sub(kind.header_len() as u64);
+            if follow < wanted {
+                return Err(truncated(follow.to_string()));
+            }
+            if follow > wanted {
+                return Err(unexpected((follow - wanted).to_string()));
+            }
+        }
+        Source::Gzip { compressed } => {
+            let most = compressed.saturating_mul(DEFLATE_MAX_RATIO).saturating_sub(kind.header_len() as u64);
+            if wanted > most {
+                return Err(truncated(format!(
+                    "at most {most} (what {compressed} bytes of gzip data can hold)"
+                )));
+            }
+        }
     }
-    content.drain(..kind.header_len());
-    Ok((dims, content))
+    let what = format_args!("the data of dimensions {}", format_dims(&dims));
+    let mut data =
+        tensor_core::cpu::host_vec::<u8>("read_idx", &what, data_len).map_err(|e| file_error(path, e))?;
+    (&mut stream).take(wanted).read_to_end(&mut data).map_err(|e| source.read_error(path, e))?;
+    if data.len() < data_len {
+        return Err(truncated(data.len().to_string()));
+    }
+    let extra = std::io::copy(&mut stream.take(TRAILING_COUNT_LIMIT), &mut std::io::sink())
+        .map_err(|e| source.read_error(path, e))?;
+    match extra {
+        0 => Ok((dims, data)),
+        TRAILING_COUNT_LIMIT => Err(unexpected(format!("at least {extra}"))),
+        _ => Err(unexpected(extra.to_string())),
+    }
+}
+
+/// Up to `limit` bytes from the start of `stream`: fewer only where the stream ends sooner.
+fn read_at_most(stream: &mut impl Read, limit: usize) -> std::io::Result<Vec<u8>> {
+    let mut bytes = Vec::with_capacity(limit);
+    stream.take(limit as u64).read_to_end(&mut bytes)?;
+    Ok(bytes)
 }
 
 /// Checks the magic number and reads the dimensions; returns them and the element count.
@@ -211,7 +307,7 @@ impl LabelledImages {
     /// The images with pixels scaled to [0, 1], shape `[n, rows, cols, 1]`, and the labels as
     /// class ids (for sparse categorical cross-entropy), both on `device`.
     pub fn to_scaled_tensors(&self, device: &Device) -> Result<(Tensor, Tensor)> {
-        let values = self.images.pixels.iter().map(|&p| f32::from(p) / 255.0).collect();
+        let values = widened(&self.images.pixels, 255.0)?;
         let x = Tensor::from_vec(values, [self.images.n, self.images.rows, self.images.cols, 1], device)?;
         Ok((x, super::labels_to_tensor(&self.labels, device)?))
     }

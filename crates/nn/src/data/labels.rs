@@ -3,7 +3,7 @@
 
 use std::fmt::Debug;
 
-use tensor_core::{Device, Tensor};
+use tensor_core::{Device, Tensor, cpu};
 
 use crate::{NnError, Result};
 
@@ -17,7 +17,16 @@ where
     if num_classes == 0 {
         return Err(NnError::Data("to_categorical: num_classes must be at least 1".into()));
     }
-    let mut one_hot = vec![0f32; labels.len() * num_classes];
+    // num_classes is the caller's number: the product is checked and reserved fallibly.
+    let len = labels.len().checked_mul(num_classes).ok_or_else(|| {
+        NnError::Data(format!(
+            "to_categorical: {} labels of {num_classes} classes are more values than memory can address",
+            labels.len()
+        ))
+    })?;
+    let what = format_args!("{} one-hot rows of {num_classes} classes", labels.len());
+    let mut one_hot = cpu::host_vec::<f32>("to_categorical", &what, len)?;
+    one_hot.resize(len, 0.0);
     for (i, &label) in labels.iter().enumerate() {
         let class = class_index("to_categorical", i, label)?;
         if class >= num_classes {

@@ -3,6 +3,7 @@
 //! the whole model in one file ([`save_model`]): architecture, weights, training config and
 //! optimizer state, from which training resumes where it stopped.
 
+mod declared;
 mod model;
 mod tensors;
 mod weights;

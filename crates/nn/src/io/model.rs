@@ -13,6 +13,7 @@ use std::path::Path;
 use serde_json::Value;
 use tensor_core::Tensor;
 
+use super::declared::build_declared_model;
 use super::tensors::{self, File};
 use super::weights::{metadata, read_weights};
 use super::{OPTIMIZER_PREFIX, io_error, named_weights};
@@ -60,7 +61,7 @@ pub fn load_model(path: impl AsRef<Path>) -> Result<Model> {
              save_model, or build the model and call load_weights",
         )
     })?;
-    let mut model = Model::from_json(architecture).map_err(in_file)?;
+    let mut model = build_declared_model(architecture, &file).map_err(in_file)?;
     let mut used: HashSet<String> = HashSet::new();
     for (name, weight, value) in read_weights(&model, &file)? {
         weight.assign(&value)?;

@@ -66,6 +66,11 @@ impl<'a> File<'a> {
         self.metadata.get(key).map(String::as_str)
     }
 
+    /// The shape of the tensor `name`, if the file has one of that name.
+    pub(super) fn shape(&self, name: &str) -> Option<Vec<usize>> {
+        self.tensors.tensor(name).ok().map(|view| view.shape().to_vec())
+    }
+
     /// The names of the tensors in the file.
     pub(super) fn names(&self) -> Vec<&str> {
         self.tensors.names()

@@ -1,9 +1,10 @@
 //! What every layer keeps besides its own settings: its name, declared input shape, build
 //! state, dtype, seed, trainable flag and weights; and the checks built on them.
 
-use tensor_core::{DType, Tensor};
+use tensor_core::{DType, Shape, Tensor, cpu};
 
 use super::config::{BatchShape, Fields, ToValue, config};
+use super::weight_gate;
 use crate::initializers::{Initializer, derive_seed, next_layer_seed};
 use crate::layers::{Config, KerasName, Spec};
 use crate::regularizers::Regularizer;
@@ -152,8 +153,23 @@ impl LayerBase {
         learnable: bool,
     ) -> Result<()> {
         let init = self.resolve(init)?;
+        // Weight shapes come from user numbers (units, filters, kernel sizes, a file's config):
+        // their size is checked before anything is allocated, and errors name the layer.
+        let described = batch_free_shape(shape);
+        let elements = Shape::from(shape).checked_numel("add_weight").map_err(|_| {
+            self.error(format!(
+                "weight {name} of shape {described} has more elements than memory can address"
+            ))
+        })?;
+        let what = format_args!("weight {name} of shape {described} ({elements} elements of {})", self.dtype);
+        // The gate first: a model file's loader says more precisely why a weight cannot be.
+        weight_gate::check_weight(&self.name, name, shape)?;
+        cpu::check_host_bytes("add_weight", &what, elements, self.dtype.size_in_bytes())
+            .map_err(|e| self.error(e.to_string()))?;
         let seed = derive_seed(self.seed, self.slots.len() as u32);
-        let value = init.sample(shape, seed, self.dtype)?;
+        let value = init
+            .sample(shape, seed, self.dtype)
+            .map_err(|e| self.error(format!("weight {name} of shape {described}: {e}")))?;
         let weight = Weight::new(name, value, learnable && self.trainable);
         self.slots.push(Slot { weight, learnable });
         Ok(())
@@ -233,6 +249,13 @@ impl LayerBase {
         }
         Ok(total)
     }
+}
+
+/// A shape without a batch axis, as Keras prints one: `(784, 10)`.
+pub(crate) fn batch_free_shape(dims: &[usize]) -> String {
+    let dims: Vec<String> = dims.iter().map(usize::to_string).collect();
+    let trailing = if dims.len() == 1 { "," } else { "" };
+    format!("({}{trailing})", dims.join(", "))
 }
 
 /// Shapes as Keras prints them, for messages.

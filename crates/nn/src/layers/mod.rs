@@ -17,11 +17,12 @@ pub(crate) mod registry;
 mod regularization;
 mod reshaping;
 mod rnn;
+mod weight_gate;
 
 pub use activation::ActivationLayer;
 pub use activation_layers::{LeakyReLU, PReLU, ReLU, Softmax};
 pub use args::{KerasName, Size2, Spec};
-pub(crate) use base::batch_shape;
+pub(crate) use base::{batch_free_shape, batch_shape};
 pub use config::Config;
 pub use convolutional::Conv2D;
 pub use dense::Dense;
@@ -34,3 +35,4 @@ pub use registry::{deserialize, from_config, serialize};
 pub use regularization::{Dropout, SpatialDropout2D};
 pub use reshaping::{Flatten, Reshape, UpSampling2D};
 pub use rnn::SimpleRNN;
+pub(crate) use weight_gate::with_weight_gate;

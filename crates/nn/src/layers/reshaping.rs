@@ -3,7 +3,7 @@
 use tensor_core::Tensor;
 
 use super::Config;
-use super::base::{LayerBase, layer_basics, layer_builders};
+use super::base::{LayerBase, batch_shape, layer_basics, layer_builders};
 use super::config::Fields;
 use crate::{ForwardCtx, Layer, Result};
 
@@ -44,7 +44,13 @@ impl Layer for Flatten {
     }
 
     fn build(&mut self, inputs: &[Vec<usize>]) -> Result<Vec<usize>> {
-        let size = self.base.single(inputs)?.iter().product();
+        let input = self.base.single(inputs)?;
+        let size = input.iter().try_fold(1usize, |acc, &d| acc.checked_mul(d)).ok_or_else(|| {
+            self.base.error(format!(
+                "flattening input shape {} gives more features than memory can address",
+                batch_shape(input)
+            ))
+        })?;
         self.base.build_weights(inputs, |_| Ok(()))?;
         Ok(vec![size])
     }

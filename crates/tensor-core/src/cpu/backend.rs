@@ -4,7 +4,8 @@
 use std::ops::Range;
 
 use super::{
-    CpuStorage, batch_norm, binary, conv, cross_entropy, layout, matmul, optim, pool, reduce, softmax, unary,
+    CpuStorage, batch_norm, binary, conv, cross_entropy, host_vec_from, layout, matmul, optim, pool, reduce,
+    softmax, unary,
 };
 use crate::backend::{
     Activation, AxisSplit, BackendStorage, BatchNormConfig, BinaryOp, Conv2dGeometry, Gradients3, MatmulDims,
@@ -20,20 +21,26 @@ fn stored<T: crate::Element>((a, b, c): Gradients3<Vec<T>>) -> Gradients3<CpuSto
 impl BackendStorage for CpuStorage {
     type Device = ();
 
+    // Creation takes its size from the caller, so its buffers are reserved fallibly: a size the
+    // host cannot hold is an error, not an abort.
+
     fn full(_: &(), len: usize, value: f64, dtype: DType) -> Result<Self> {
-        Ok(for_dtype!(dtype, T => T::into_storage(vec![T::of(value); len])))
+        let what = format_args!("{len} elements of {dtype}");
+        Ok(for_dtype!(dtype, T => T::into_storage(host_vec_from("full", &what, len, |_| T::of(value))?)))
     }
 
     fn ramp(_: &(), len: usize, start: f64, step: f64, dtype: DType) -> Result<Self> {
-        Ok(
-            for_dtype!(dtype, T => T::into_storage((0..len).map(|i| T::of(start + step * i as f64)).collect())),
-        )
+        let what = format_args!("{len} elements of {dtype}");
+        Ok(for_dtype!(dtype, T => T::into_storage(
+            host_vec_from("arange", &what, len, |i| T::of(start + step * i as f64))?
+        )))
     }
 
     fn uniform(_: &(), len: u32, low: f64, high: f64, seed: u64, dtype: DType) -> Result<Self> {
-        Ok(for_dtype!(dtype, T => T::into_storage(
-            (0..len).map(|i| T::of(low + (high - low) * rng::uniform(seed, i))).collect()
-        )))
+        let what = format_args!("{len} elements of {dtype}");
+        Ok(for_dtype!(dtype, T => T::into_storage(host_vec_from("uniform", &what, len as usize, |i| {
+            T::of(low + (high - low) * rng::uniform(seed, i as u32))
+        })?)))
     }
 
     fn upload(_: &(), data: CpuStorage) -> Result<Self> {

@@ -32,6 +32,7 @@ macro_rules! for_dtype {
 }
 pub(crate) use for_dtype;
 
+mod alloc;
 mod backend;
 mod batch_norm;
 mod binary;
@@ -44,6 +45,11 @@ mod pool;
 mod reduce;
 mod softmax;
 mod unary;
+
+pub(crate) use alloc::host_vec_from;
+pub use alloc::{
+    HOST_MEMORY_LIMIT_VAR, check_host_bytes, host_memory_limit, host_vec, set_host_memory_limit,
+};
 
 use crate::{DType, Element};
 

@@ -15,6 +15,8 @@ impl Tensor {
         if self.shape() == shape {
             return Ok(self.clone());
         }
+        // The target is the caller's number: its size is checked before the kernel allocates it.
+        crate::tensor::new_len("broadcast_to", shape, self.dtype(), self.device())?;
         let out = self.expanded(shape, 1.0)?;
         record(out, &[self], || Box::new(BroadcastBackward { input: self.shape().clone() }))
     }

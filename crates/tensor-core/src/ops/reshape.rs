@@ -7,14 +7,14 @@ impl Tensor {
     /// The same data viewed with `shape`, which must hold as many elements.
     pub fn reshape(&self, shape: impl Into<Shape>) -> Result<Tensor> {
         let shape = shape.into();
-        if shape.numel() != self.numel() {
+        let numel = shape.checked_numel("reshape")?;
+        if numel != self.numel() {
             return Err(Error::shape(
                 "reshape",
                 format!(
-                    "cannot reshape {} ({} elements) into {shape} ({} elements)",
+                    "cannot reshape {} ({} elements) into {shape} ({numel} elements)",
                     self.shape(),
-                    self.numel(),
-                    shape.numel()
+                    self.numel()
                 ),
             ));
         }
