@@ -78,6 +78,17 @@ fn shapes_and_axes_that_do_not_fit() {
     });
     suite.error("dropout at rate 1.5", &["dropout", "1.5"], || rand(&[4], 1).dropout(1.5, 7));
     suite.error("item of a vector", &["item"], || rand(&[2], 1).item());
+    // Operands of a few MiB whose outputs would take 4 TiB: refused before anything is allocated.
+    let tall = || rand(&[1 << 20, 1], 1);
+    let wide = || rand(&[1, 1 << 20], 2);
+    suite.error("matmul (2^20, 1) x (1, 2^20)", &["matmul", "(1048576, 1048576)"], move || {
+        tall().matmul(&wide())
+    });
+    suite.error("add (2^20, 1) + (1, 2^20)", &["add", "(1048576, 1048576)"], move || tall().add(&wide()));
+    suite.error("gather row 0 of (1, 2^20) 2^20 times", &["gather_rows"], move || {
+        wide().gather_rows(&vec![0; 1 << 20])
+    });
+    suite.error("pad (1, 2^20) by 2^20 rows", &["pad_axis"], move || wide().pad_axis(0, 0, 1 << 20));
     suite.correct("sum of an empty tensor", || {
         let v = rand(&[0, 3], 1).sum(&[0], false)?.to_vec_f64()?;
         Ok::<_, tessera::Error>(same(&v, &[0.0, 0.0, 0.0]))

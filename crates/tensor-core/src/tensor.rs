@@ -296,6 +296,23 @@ pub(crate) fn new_len(op: &'static str, shape: &Shape, dtype: DType, device: &De
     Ok(len)
 }
 
+/// Outputs at least this large are reserved fallibly before an op computes them.
+const PROBED_OUTPUT_BYTES: usize = 1 << 30;
+
+/// Checks, before an op runs, that its output of `shape` can be held: [`new_len`]'s checks, and
+/// on the CPU, for an output of a GiB or more, a fallible reservation of its bytes (released at
+/// once). Ops whose output can dwarf their operands call it (a product of two vectors, a
+/// broadcast, a gather naming rows many times, padding, im2col), so that an impossible size is an
+/// error naming the op instead of an aborted process; smaller outputs skip the probe.
+pub(crate) fn reserve_output(op: &'static str, shape: &Shape, dtype: DType, device: &Device) -> Result<()> {
+    let len = new_len(op, shape, dtype, device)?;
+    let bytes = len * dtype.size_in_bytes();
+    if device == &Device::Cpu && bytes >= PROBED_OUTPUT_BYTES {
+        drop(cpu::host_vec::<u8>(op, &format_args!("the output, shape {shape} of {dtype},"), bytes)?);
+    }
+    Ok(())
+}
+
 /// The number of draws for `shape`, which must fit one random stream (u32 positions).
 fn stream_len(op: &'static str, shape: &Shape) -> Result<u32> {
     u32::try_from(shape.numel()).map_err(|_| {

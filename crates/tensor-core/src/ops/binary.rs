@@ -8,6 +8,9 @@ use crate::{Result, Tensor};
 fn forward(op: BinaryOp, a: &Tensor, b: &Tensor) -> Result<Tensor> {
     a.same_kind(op.name(), b)?;
     let shape = a.shape().broadcast(op.name(), b.shape())?;
+    if shape.numel() > a.numel().max(b.numel()) {
+        crate::tensor::reserve_output(op.name(), &shape, a.dtype(), a.device())?;
+    }
     let storage = a.storage().binary(op, a.shape(), &b.storage(), b.shape(), &shape)?;
     Ok(Tensor::from_storage(storage, shape))
 }

@@ -62,8 +62,10 @@ fn check_cols(op: &'static str, g: &Conv2dGeometry, cols: &Tensor) -> Result<usi
 /// im2col of the whole NHWC batch `x`, untracked.
 fn im2col_forward(x: &Tensor, g: &Conv2dGeometry) -> Result<Tensor> {
     let images = x.dims()[0];
+    let shape = Shape::new([images * g.positions(), g.patch_len()]);
+    crate::tensor::reserve_output("im2col", &shape, x.dtype(), x.device())?;
     let storage = x.storage().im2col(g, 0..images)?;
-    Ok(Tensor::from_storage(storage, Shape::new([images * g.positions(), g.patch_len()])))
+    Ok(Tensor::from_storage(storage, shape))
 }
 
 /// col2im of the im2col matrix `cols`, untracked.

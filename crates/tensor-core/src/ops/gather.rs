@@ -37,6 +37,12 @@ impl Tensor {
     pub fn gather_rows(&self, indices: &[usize]) -> Result<Tensor> {
         let (rows, row_len) = rows_of("gather_rows", self)?;
         check_indices("gather_rows", indices, rows, self.shape())?;
+        crate::tensor::reserve_output(
+            "gather_rows",
+            &with_rows(self.shape(), indices.len()),
+            self.dtype(),
+            self.device(),
+        )?;
         let storage = self.storage().gather_rows(row_len, indices)?;
         let out = Tensor::from_storage(storage, with_rows(self.shape(), indices.len()));
         record(out, &[self], || Box::new(GatherRowsBackward { indices: indices.to_vec(), rows }))
@@ -60,6 +66,7 @@ impl Tensor {
         }
         let shape = with_rows(self.shape(), rows);
         check_indices("scatter_add_rows", indices, rows, &shape)?;
+        crate::tensor::reserve_output("scatter_add_rows", &shape, self.dtype(), self.device())?;
         let storage = self.storage().scatter_add_rows(row_len, indices, rows)?;
         let out = Tensor::from_storage(storage, shape);
         record(out, &[self], || Box::new(ScatterAddRowsBackward { indices: indices.to_vec() }))

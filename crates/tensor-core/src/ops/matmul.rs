@@ -73,6 +73,7 @@ fn plan(lhs: &Tensor, rhs: &Tensor, transpose_lhs: bool, transpose_rhs: bool) ->
 
 /// Runs the kernel on checked operands without recording anything.
 fn run(dims: &MatmulDims, lhs: &Tensor, rhs: &Tensor, shape: Shape) -> Result<Tensor> {
+    crate::tensor::reserve_output("matmul", &shape, lhs.dtype(), lhs.device())?;
     Ok(Tensor::from_storage(lhs.storage().matmul(&rhs.storage(), dims)?, shape))
 }
 
@@ -146,6 +147,7 @@ impl Tensor {
     /// the activation's derivative from the output, so nothing else is kept.
     pub fn affine(&self, kernel: &Tensor, bias: Option<&Tensor>, activation: Activation) -> Result<Tensor> {
         let (dims, shape) = affine_plan(self, kernel, bias, activation)?;
+        crate::tensor::reserve_output("affine", &shape, self.dtype(), self.device())?;
         let bias_storage = bias.map(|b| b.storage());
         let storage = self.storage().affine(&kernel.storage(), bias_storage.as_deref(), activation, &dims)?;
         drop(bias_storage);

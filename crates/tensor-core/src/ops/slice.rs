@@ -44,6 +44,7 @@ impl Tensor {
             )
         })?;
         let shape = resized(self.shape(), axis, padded);
+        crate::tensor::reserve_output("pad_axis", &shape, self.dtype(), self.device())?;
         let window = Window { wide: AxisSplit::new(&shape, axis), start: before, len: dim };
         let storage =
             Storage::assemble(self.device(), &[(&self.storage(), window)], shape.numel(), self.dtype())?;
