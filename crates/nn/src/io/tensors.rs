@@ -66,6 +66,11 @@ impl<'a> File<'a> {
         self.metadata.get(key).map(String::as_str)
     }
 
+    /// Every metadata entry, in no particular order.
+    pub(super) fn metadata_entries(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.metadata.iter().map(|(key, value)| (key.as_str(), value.as_str()))
+    }
+
     /// The names of the tensors in the file.
     pub(super) fn names(&self) -> Vec<&str> {
         self.tensors.names()
