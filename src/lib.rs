@@ -5,7 +5,9 @@
 
 pub mod bench;
 pub mod check;
+pub mod checkpoint;
 pub mod logging;
+pub mod memory;
 pub mod report;
 pub mod train;
 

@@ -9,6 +9,7 @@ use nn::viz::{Caption, ImageGrid, Scale, history_plots, save_plots};
 use nn::{Model, NnError, Result};
 use tensor_core::Device;
 
+use crate::memory::describe;
 use crate::train::TrainResult;
 
 /// How many test images the predictions picture shows.
@@ -17,7 +18,8 @@ const RIGHT: [u8; 3] = [0, 120, 0];
 const WRONG: [u8; 3] = [200, 0, 0];
 
 /// Writes `curves.png`, `filters.png`, `predictions.png` and `report.md` into `dir` and returns
-/// their paths. `test` are the test images the model was evaluated on.
+/// their paths. `test` are the test images the model was evaluated on. A run that trained no
+/// epoch has no curves to draw: its report says so, and has no `curves.png`.
 pub fn write_report(
     dir: &Path,
     model: &Model,
@@ -26,7 +28,12 @@ pub fn write_report(
     device: &Device,
 ) -> Result<Vec<PathBuf>> {
     let curves = dir.join("curves.png");
-    save_plots(&history_plots(&result.history), &curves)?;
+    if result.history.is_empty() {
+        // A picture of an earlier run's curves must not pass for this one's.
+        remove_if_present(&curves)?;
+    } else {
+        save_plots(&history_plots(&result.history), &curves)?;
+    }
 
     let filters = dir.join("filters.png");
     let first_kernel = model
@@ -44,7 +51,17 @@ pub fn write_report(
 
     let summary = dir.join("report.md");
     nn::io::write_atomically(&summary, markdown(result, device).as_bytes())?;
-    Ok(vec![summary, curves, filters, predictions])
+    let pictures = [curves, filters, predictions].into_iter().filter(|p| p.exists());
+    Ok(std::iter::once(summary).chain(pictures).collect())
+}
+
+fn remove_if_present(path: &Path) -> Result<()> {
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            Err(NnError::Io { path: path.display().to_string(), detail: e.to_string() })
+        }
+        _ => Ok(()),
+    }
 }
 
 /// The first test images, each captioned with the predicted class: green when right, red with
@@ -84,26 +101,44 @@ fn markdown(result: &TrainResult, device: &Device) -> String {
     let _ = writeln!(md, "| device | {device} |");
     let _ = writeln!(md, "| test accuracy | {:.4} |", result.test_accuracy);
     let _ = writeln!(md, "| test loss | {:.4} |", result.test_loss);
-    let _ = writeln!(md, "| training time | {:.1} s |", result.train_seconds);
-    let _ = writeln!(md, "| training throughput | {:.0} samples/s |", result.samples_per_second);
+    if result.history.is_empty() {
+        let _ = writeln!(md, "| training | none: no epoch was trained (--epochs 0) |");
+    } else {
+        let _ = writeln!(md, "| training time | {:.1} s |", result.train_seconds);
+        let _ = writeln!(md, "| training throughput | {:.0} samples/s |", result.samples_per_second);
+    }
     if let Some(epoch) = result.resumed_after_epoch {
         let _ = writeln!(md, "| resumed | from the checkpoint of epoch {epoch} |");
     }
+    for skipped in &result.skipped_checkpoints {
+        let _ = writeln!(md, "| checkpoint passed over | {skipped} |");
+    }
     let _ = writeln!(md, "| model | {} |\n", file_name(&result.model_path));
 
-    let keys: Vec<&str> = result.history.keys().collect();
-    let _ = writeln!(md, "| epoch | {} |", keys.join(" | "));
-    let _ = writeln!(md, "|---|{}", "---|".repeat(keys.len()));
-    for (row, epoch) in result.history.epochs().iter().enumerate() {
-        let values: Vec<String> = keys
-            .iter()
-            .map(|key| {
-                result.history.get(key).and_then(|v| v.get(row)).map_or("".into(), |v| format!("{v:.4}"))
-            })
-            .collect();
-        let _ = writeln!(md, "| {} | {} |", epoch + 1, values.join(" | "));
+    if result.history.is_empty() {
+        md.push_str("No epoch was trained, so there are no training curves.\n\n");
+    } else {
+        let keys: Vec<&str> = result.history.keys().collect();
+        let _ = writeln!(md, "| epoch | {} |", keys.join(" | "));
+        let _ = writeln!(md, "|---|{}", "---|".repeat(keys.len()));
+        for (row, epoch) in result.history.epochs().iter().enumerate() {
+            let values: Vec<String> = keys
+                .iter()
+                .map(|key| {
+                    result.history.get(key).and_then(|v| v.get(row)).map_or("".into(), |v| format!("{v:.4}"))
+                })
+                .collect();
+            let _ = writeln!(md, "| {} | {} |", epoch + 1, values.join(" | "));
+        }
+        md.push_str("\n![loss and accuracy per epoch](curves.png)\n\n");
     }
-    md.push_str("\n![loss and accuracy per epoch](curves.png)\n\n");
+    if !result.memory.is_empty() {
+        md.push_str("Memory after each epoch this process trained:\n\n| epoch | memory |\n|---|---|\n");
+        for sample in &result.memory {
+            let _ = writeln!(md, "| {} | {} |", sample.epoch + 1, describe(sample));
+        }
+        md.push('\n');
+    }
     md.push_str("![the first convolution's filters](filters.png)\n\n");
     md.push_str("![test images with predicted labels](predictions.png)\n");
     md

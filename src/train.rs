@@ -3,20 +3,23 @@
 //! runs in the tests.
 
 use std::path::{Path, PathBuf};
-use std::time::Instant;
 
-use nn::callbacks::ModelCheckpoint;
 use nn::data::FashionMnist;
 use nn::{
     Conv2D, Dense, EvaluateOptions, FitOptions, Flatten, History, MaxPooling2D, Model, NnError, Result,
 };
 use tensor_core::Device;
 
+use crate::checkpoint::{self, RunCheckpoint, RunSettings};
+use crate::memory::{MemoryMonitor, MemorySample};
+
 /// What to train on, for how long, where, and where to write the results.
 #[derive(Clone, Debug)]
 pub struct TrainOptions {
     /// Directory holding the four Fashion-MNIST IDX files (gzip or raw).
     pub data_dir: PathBuf,
+    /// The epoch training ends at, counted from the run's start (a resumed run trains the
+    /// epochs its checkpoint had not).
     pub epochs: usize,
     pub batch_size: usize,
     pub device: Device,
@@ -31,6 +34,9 @@ pub struct TrainOptions {
     pub verbose: u8,
     /// Continue from the latest checkpoint in `out_dir/checkpoints` instead of starting afresh.
     pub resume: bool,
+    /// Start afresh even where `out_dir/checkpoints` holds an earlier run's checkpoints, removing
+    /// them (without it, that is an error: they are work a forgotten `resume` would lose).
+    pub overwrite: bool,
 }
 
 impl Default for TrainOptions {
@@ -46,23 +52,68 @@ impl Default for TrainOptions {
             seed: 1,
             verbose: 1,
             resume: false,
+            overwrite: false,
         }
+    }
+}
+
+impl TrainOptions {
+    /// The settings a resumed run must share with its checkpoint.
+    fn settings(&self) -> RunSettings {
+        RunSettings {
+            limit: self.limit,
+            batch_size: self.batch_size,
+            validation_split: self.validation_split,
+            seed: self.seed,
+        }
+    }
+
+    /// Rejects values that cannot make a run, naming the command line's flag, before anything is
+    /// loaded or trained.
+    fn check(&self) -> Result<()> {
+        let usage = |message: String| Err(NnError::Usage(message));
+        if self.batch_size == 0 {
+            return usage("--batch-size 0: expected at least 1 image per batch".into());
+        }
+        if self.limit == Some(0) {
+            return usage("--limit 0: expected at least 1 image to train on".into());
+        }
+        if !(0.0..1.0).contains(&self.validation_split) {
+            return usage(format!(
+                "--validation-split {}: expected a fraction in [0, 1) of the training images",
+                self.validation_split
+            ));
+        }
+        if self.resume && self.overwrite {
+            return usage("--resume and --overwrite: expected one or the other, not both".into());
+        }
+        Ok(())
     }
 }
 
 /// What a run achieved.
 #[derive(Debug)]
 pub struct TrainResult {
+    /// Every epoch of the run, those before a resume included.
     pub history: History,
     pub test_loss: f64,
     pub test_accuracy: f64,
+    /// The training time of every epoch of the run, those before a resume included (an epoch
+    /// cut short by a crash is not counted).
     pub train_seconds: f64,
-    /// Training samples per second over the whole fit (validation included in the time).
+    /// Training samples per second over the run's epochs (validation included in the time); 0
+    /// when no epoch was trained.
     pub samples_per_second: f64,
     /// The trained model (architecture, weights and optimizer state), for `nn::io::load_model`.
     pub model_path: PathBuf,
     /// The epoch the run resumed after, when it continued from a checkpoint.
     pub resumed_after_epoch: Option<usize>,
+    /// Later checkpoints that did not load and were passed over when resuming, with why.
+    pub skipped_checkpoints: Vec<String>,
+    /// Temporary files of writes cut short by an earlier process's death, removed at the start.
+    pub removed_temporaries: Vec<PathBuf>,
+    /// Memory after each epoch this process trained.
+    pub memory: Vec<MemorySample>,
     /// The report's files: its Markdown summary first, then the pictures.
     pub report: Vec<PathBuf>,
 }
@@ -83,9 +134,36 @@ pub fn reference_cnn() -> Result<Model> {
     Ok(model)
 }
 
-/// Loads the data, trains (resuming from the latest checkpoint if asked), evaluates on the test
-/// images, saves the model and writes the report.
+/// Checks the options and the output directory, loads the data, trains (resuming from the
+/// latest checkpoint if asked), evaluates on the test images, saves the model and writes the
+/// report.
+///
+/// Every step after the last checkpoint is redone by a resumed run, so a run that died anywhere
+/// — mid-epoch, mid-write, during evaluation or the report — finishes when resumed.
 pub fn run(options: &TrainOptions) -> Result<(Model, TrainResult)> {
+    options.check()?;
+    let checkpoints = options.out_dir.join("checkpoints");
+    let settings = options.settings();
+    // Everything about the output directory is settled before the data is loaded, so that a
+    // wrong --out or changed settings fail at once; a resume is looked for before anything is
+    // made, so that a mistyped --out is not left behind as an empty directory.
+    let resumed = match options.resume {
+        true => Some(checkpoint::resume(&checkpoints, &settings, options.epochs)?),
+        false => None,
+    };
+    prepare_out_dir(&options.out_dir)?;
+    let mut removed_temporaries = nn::io::remove_stale_temporaries(&options.out_dir)?;
+    removed_temporaries.extend(nn::io::remove_stale_temporaries(&checkpoints)?);
+    for path in &removed_temporaries {
+        log::warn!("removed {}, left by a write that an earlier run died during", path.display());
+    }
+    if resumed.is_none() {
+        start_afresh(&checkpoints, options.overwrite)?;
+    }
+    for skipped in resumed.iter().flat_map(|r| &r.skipped) {
+        log::warn!("passing over a checkpoint: {skipped}");
+    }
+
     let data = FashionMnist::load(&options.data_dir)?;
     let (train, test) = match options.limit {
         Some(n) => (data.train.first(n), data.test.first(n.div_ceil(6))),
@@ -94,23 +172,19 @@ pub fn run(options: &TrainOptions) -> Result<(Model, TrainResult)> {
     let (x_train, y_train) = train.to_scaled_tensors(&options.device)?;
     let (x_test, y_test) = test.to_scaled_tensors(&options.device)?;
     nn::set_random_seed(options.seed);
-    let checkpoints = options.out_dir.join("checkpoints");
-    let resume_from = if options.resume { latest_checkpoint(&checkpoints)? } else { None };
-    let mut model = match &resume_from {
-        Some((_, path)) => nn::io::load_model(path)?,
-        None => reference_cnn()?,
+    let (mut model, initial_epoch, history, earlier_seconds, skipped_checkpoints) = match resumed {
+        Some(r) => (r.model, r.epoch, r.history, r.train_seconds, r.skipped),
+        None => (reference_cnn()?, 0, History::default(), 0.0, Vec::new()),
     };
     model.to_device(&options.device)?;
     if options.verbose > 0 {
         model.print_summary();
     }
-    let initial_epoch = resume_from.as_ref().map_or(0, |(epoch, _)| *epoch);
-    // A whole-model checkpoint after every epoch: an interrupted run loses at most one epoch.
-    let mut checkpoint = ModelCheckpoint::whole_model(
-        checkpoints.join("epoch-{epoch:02d}.safetensors").to_string_lossy().into_owned(),
-    );
-    let start = Instant::now();
-    let history = model.fit(
+    let mut memory = MemoryMonitor::new(&options.device);
+    // A whole-model checkpoint after every epoch, with the run's state: an interrupted run loses
+    // at most one epoch, and its report still covers every epoch.
+    let mut checkpoint = RunCheckpoint::new(&checkpoints, &settings, history, earlier_seconds);
+    model.fit(
         &x_train,
         &y_train,
         FitOptions::default()
@@ -120,40 +194,67 @@ pub fn run(options: &TrainOptions) -> Result<(Model, TrainResult)> {
             .validation_split(options.validation_split)
             .seed(options.seed)
             .verbose(options.verbose)
+            .callback(&mut memory)
             .callback(&mut checkpoint),
     )?;
-    let train_seconds = start.elapsed().as_secs_f64();
+    let history = checkpoint.history().clone();
+    let train_seconds = if history.is_empty() { 0.0 } else { checkpoint.train_seconds() };
     let logs = model.evaluate(&x_test, &y_test, EvaluateOptions::default().batch_size(256).verbose(0))?;
     let model_path = options.out_dir.join("model.safetensors");
     nn::io::save_model(&model, &model_path)?;
-    let samples = x_train.dims()[0] as f64 * options.epochs.saturating_sub(initial_epoch) as f64;
+    let samples = x_train.dims()[0] as f64 * history.len() as f64;
     let mut result = TrainResult {
         history,
         test_loss: logs.get("loss").copied().unwrap_or(f64::NAN),
         test_accuracy: logs.get("accuracy").copied().unwrap_or(f64::NAN),
         train_seconds,
-        samples_per_second: samples / train_seconds,
+        samples_per_second: if samples > 0.0 { samples / train_seconds } else { 0.0 },
         model_path,
-        resumed_after_epoch: resume_from.map(|(epoch, _)| epoch),
+        resumed_after_epoch: options.resume.then_some(initial_epoch),
+        skipped_checkpoints,
+        removed_temporaries,
+        memory: memory.samples().to_vec(),
         report: Vec::new(),
     };
     result.report = crate::report::write_report(&options.out_dir, &model, &result, &test, &options.device)?;
     Ok((model, result))
 }
 
-/// The checkpoint of the latest epoch in `dir` ("epoch-NN.safetensors") and its epoch number, if
-/// there is one.
-fn latest_checkpoint(dir: &Path) -> Result<Option<(usize, PathBuf)>> {
-    let entries = match std::fs::read_dir(dir) {
-        Ok(entries) => entries,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(NnError::Io { path: dir.display().to_string(), detail: e.to_string() }),
-    };
-    let epoch_of = |path: &Path| -> Option<usize> {
-        path.file_name()?.to_str()?.strip_prefix("epoch-")?.strip_suffix(".safetensors")?.parse().ok()
-    };
-    Ok(entries
-        .filter_map(|entry| entry.ok().map(|e| e.path()))
-        .filter_map(|path| epoch_of(&path).map(|epoch| (epoch, path)))
-        .max_by_key(|(epoch, _)| *epoch))
+/// Makes `dir` and its checkpoint folder, and makes sure files can be written there: a path that
+/// is a file, or a place that cannot be written, fails here rather than after an epoch.
+fn prepare_out_dir(dir: &Path) -> Result<()> {
+    let refuse = |why: String| NnError::Usage(format!("--out {}: {why}", dir.display()));
+    if dir.exists() && !dir.is_dir() {
+        return Err(refuse("is a file; expected a directory (or a path to make one at)".into()));
+    }
+    let checkpoints = dir.join("checkpoints");
+    std::fs::create_dir_all(&checkpoints).map_err(|e| refuse(format!("cannot make the directory: {e}")))?;
+    for folder in [dir, checkpoints.as_path()] {
+        let probe = folder.join(format!(".tessera-write-check{}", std::process::id()));
+        std::fs::write(&probe, b"")
+            .and_then(|()| std::fs::remove_file(&probe))
+            .map_err(|e| refuse(format!("cannot write into {}: {e}", folder.display())))?;
+    }
+    Ok(())
+}
+
+/// Readies `checkpoints` for a fresh run: an earlier run's checkpoints there are an error, unless
+/// `overwrite` says to remove them. Left in place, they would be lost to the new run's, or mixed
+/// with them for a later resume.
+fn start_afresh(checkpoints: &Path, overwrite: bool) -> Result<()> {
+    let earlier = checkpoint::list(checkpoints)?;
+    if earlier.is_empty() {
+        return Ok(());
+    }
+    if !overwrite {
+        return Err(NnError::Usage(format!(
+            "{} holds the checkpoints of an earlier run (up to epoch {}); continue it with --resume, or \
+             start afresh with --overwrite (which removes them)",
+            checkpoints.display(),
+            earlier[0].0
+        )));
+    }
+    let removed = checkpoint::remove_all(checkpoints)?;
+    log::warn!("removed {removed} checkpoints of an earlier run from {}", checkpoints.display());
+    Ok(())
 }

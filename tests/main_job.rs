@@ -68,12 +68,33 @@ fn an_interrupted_run_resumes_from_its_last_checkpoint() {
     };
     let (_, first) = run(&options).unwrap();
     assert_eq!(first.resumed_after_epoch, None);
-    // Asking for two epochs with --resume runs only the second, continuing the first's model.
-    let (_, resumed) = run(&TrainOptions { epochs: 2, resume: true, ..options }).unwrap();
+    // Asking for two epochs with --resume runs only the second, continuing the first's model;
+    // the history, kept in the checkpoint, covers both.
+    let (_, resumed) = run(&TrainOptions { epochs: 2, resume: true, ..options.clone() }).unwrap();
     assert_eq!(resumed.resumed_after_epoch, Some(1));
-    assert_eq!(resumed.history.epochs(), [1]);
+    assert_eq!(resumed.history.epochs(), [0, 1]);
+    assert_eq!(resumed.history.get("loss").unwrap()[0], first.history.get("loss").unwrap()[0]);
     assert!(out_dir.join("checkpoints/epoch-02.safetensors").exists());
     let summary = std::fs::read_to_string(&resumed.report[0]).unwrap();
     assert!(summary.contains("from the checkpoint of epoch 1"), "{summary}");
+    assert!(summary.contains("| 1 | ") && summary.contains("| 2 | "), "{summary}");
+
+    // A run that died after its last checkpoint (during the evaluation, the model's write or the
+    // report) resumes into them, with the whole history.
+    for finished in ["model.safetensors", "report.md", "curves.png"] {
+        std::fs::remove_file(out_dir.join(finished)).unwrap();
+    }
+    let (_, ended) = run(&TrainOptions { epochs: 2, resume: true, ..options.clone() }).unwrap();
+    assert_eq!(ended.resumed_after_epoch, Some(2));
+    assert_eq!(ended.history, resumed.history);
+    assert_eq!(ended.test_loss, resumed.test_loss);
+    assert!(out_dir.join("model.safetensors").exists() && out_dir.join("curves.png").exists());
+
+    // Starting afresh over these checkpoints must be asked for.
+    let refused = run(&options).err().expect("a fresh run over checkpoints is refused").to_string();
+    assert!(refused.contains("--overwrite"), "{refused}");
+    let (_, fresh) = run(&TrainOptions { overwrite: true, ..options }).unwrap();
+    assert_eq!(fresh.history.epochs(), [0]);
+    assert!(!out_dir.join("checkpoints/epoch-02.safetensors").exists(), "the earlier run's checkpoints stay");
     std::fs::remove_dir_all(out_dir).unwrap();
 }

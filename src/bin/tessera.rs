@@ -55,12 +55,16 @@ struct TrainArgs {
     /// Directory with the four Fashion-MNIST IDX files (gzip or raw).
     #[arg(long, default_value = tessera::nn::data::FashionMnist::DEFAULT_DIR)]
     data: std::path::PathBuf,
+    /// The epoch to train up to, counted from the run's start (a resumed run trains the rest).
     #[arg(long, default_value_t = 3)]
     epochs: usize,
     #[arg(long, default_value_t = 64)]
     batch_size: usize,
-    /// Adapter to train on (part of its name, or a backend); the best one by default.
-    #[arg(long, env = ADAPTER_ENV)]
+    /// Adapter to train on (part of its name, or a backend); the best one by default, or the one
+    /// TESSERA_ADAPTER names.
+    // Not clap's `env`: an exported TESSERA_ADAPTER would then count as --adapter given and
+    // conflict with --cpu. The GPU device reads the variable itself when this is absent.
+    #[arg(long)]
     adapter: Option<String>,
     /// Train on the CPU reference backend instead of a GPU.
     #[arg(long, conflicts_with = "adapter")]
@@ -71,12 +75,22 @@ struct TrainArgs {
     /// Train on the first N images only (and evaluate on N/6): a quick look.
     #[arg(long)]
     limit: Option<usize>,
+    /// Fraction of the training images held out for validation.
+    #[arg(long, default_value_t = 0.1)]
+    validation_split: f64,
+    /// Seed of the initial weights and of the shuffling.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
     /// 0 silent, 1 progress bar, 2 one line per epoch.
     #[arg(long, default_value_t = 1)]
     verbose: u8,
-    /// Continue an interrupted run from its latest checkpoint in OUT/checkpoints.
+    /// Continue an interrupted run from its latest checkpoint in OUT/checkpoints (with the same
+    /// --limit, --batch-size, --validation-split and --seed; --epochs may grow).
     #[arg(long)]
     resume: bool,
+    /// Start afresh where OUT/checkpoints holds an earlier run's checkpoints, removing them.
+    #[arg(long, conflicts_with = "resume")]
+    overwrite: bool,
 }
 
 fn main() -> ExitCode {
@@ -270,23 +284,35 @@ fn train(args: TrainArgs) -> anyhow::Result<ExitCode> {
         device,
         out_dir: args.out,
         limit: args.limit,
+        validation_split: args.validation_split,
+        seed: args.seed,
         verbose: args.verbose,
         resume: args.resume,
-        ..TrainOptions::default()
+        overwrite: args.overwrite,
     };
     println!("Training the reference CNN on {} with {}", options.data_dir.display(), options.device);
     let (_, result) = tessera::train::run(&options)?;
-    let samples = result.samples_per_second;
     let epochs = result.history.len();
-    println!(
-        "\ntrained {epochs} epoch{} in {:.1} s ({samples:.0} samples/s); test accuracy {:.4}, test loss {:.4}",
-        if epochs == 1 { "" } else { "s" },
-        result.train_seconds,
-        result.test_accuracy,
-        result.test_loss
-    );
+    if epochs == 0 {
+        println!(
+            "\nno epoch trained; test accuracy {:.4}, test loss {:.4}",
+            result.test_accuracy, result.test_loss
+        );
+    } else {
+        println!(
+            "\ntrained {epochs} epoch{} in {:.1} s ({:.0} samples/s); test accuracy {:.4}, test loss {:.4}",
+            if epochs == 1 { "" } else { "s" },
+            result.train_seconds,
+            result.samples_per_second,
+            result.test_accuracy,
+            result.test_loss
+        );
+    }
     if let Some(epoch) = result.resumed_after_epoch {
         println!("resumed from the checkpoint of epoch {epoch}");
+    }
+    for skipped in &result.skipped_checkpoints {
+        println!("passed over a checkpoint: {skipped}");
     }
     println!("model saved to {}", result.model_path.display());
     if let Some(summary) = result.report.first() {

@@ -44,8 +44,9 @@ impl History {
         self.epochs.is_empty()
     }
 
-    /// Appends the logs of `epoch`.
-    pub(crate) fn record(&mut self, epoch: usize, logs: &Logs) {
+    /// Appends the logs of `epoch`, as `fit` does after each one (and as a program does that
+    /// rebuilds the history of a run it resumes).
+    pub fn record(&mut self, epoch: usize, logs: &Logs) {
         self.epochs.push(epoch);
         for (key, &value) in logs {
             self.values.entry(key.clone()).or_default().push(value);

@@ -7,7 +7,7 @@
 //! epochs already run goes on exactly where the saved one stopped: the optimizer's slots and step
 //! count come back, and with them the seeds of shuffling and dropout.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
 
 use serde_json::Value;
@@ -22,11 +22,25 @@ use crate::{Model, NnError, Result};
 
 const ARCHITECTURE: &str = "architecture";
 const TRAINING_CONFIG: &str = "training_config";
+/// Where a whole-model file keeps the entries given to [`save_model_with_metadata`].
+const EXTRA_PREFIX: &str = "extra/";
 
 /// Saves `model` whole to a safetensors file at `path`: architecture, every weight, and for a
 /// compiled model its training config and optimizer state. An error if a layer cannot describe
 /// its config.
 pub fn save_model(model: &Model, path: impl AsRef<Path>) -> Result<()> {
+    save_model_with_metadata(model, path, &BTreeMap::new())
+}
+
+/// [`save_model`], with `extra` string entries kept in the file beside the model (what a
+/// training program needs to resume a run: its settings, the history so far). They live in
+/// their own namespace, so no key can clash with the model's own; [`load_model_metadata`] reads
+/// them back, and [`load_model`] ignores them.
+pub fn save_model_with_metadata(
+    model: &Model,
+    path: impl AsRef<Path>,
+    extra: &BTreeMap<String, String>,
+) -> Result<()> {
     let weights = named_weights(model);
     let mut tensors: Vec<(String, &Tensor)> =
         weights.iter().map(|(name, weight)| (name.clone(), weight.value())).collect();
@@ -40,6 +54,7 @@ pub fn save_model(model: &Model, path: impl AsRef<Path>) -> Result<()> {
         }
         metadata.insert(TRAINING_CONFIG.into(), Value::Object(training).to_string());
     }
+    metadata.extend(extra.iter().map(|(key, value)| (format!("{EXTRA_PREFIX}{key}"), value.clone())));
     tensors::write(path.as_ref(), &tensors, metadata)
 }
 
@@ -102,4 +117,16 @@ fn restore_optimizer(model: &mut Model, file: &File<'_>, used: &mut HashSet<Stri
         })?;
     }
     Ok(())
+}
+
+/// The entries a file from [`save_model_with_metadata`] keeps beside its model (none for a file
+/// from [`save_model`]). An error if the file is not a safetensors file.
+pub fn load_model_metadata(path: impl AsRef<Path>) -> Result<BTreeMap<String, String>> {
+    let path = path.as_ref();
+    let bytes = tensors::read(path)?;
+    let file = File::parse(&bytes, path)?;
+    Ok(file
+        .metadata_entries()
+        .filter_map(|(key, value)| Some((key.strip_prefix(EXTRA_PREFIX)?.to_string(), value.to_string())))
+        .collect())
 }

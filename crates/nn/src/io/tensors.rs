@@ -71,6 +71,11 @@ impl<'a> File<'a> {
         self.tensors.tensor(name).ok().map(|view| view.shape().to_vec())
     }
 
+    /// Every metadata entry, in no particular order.
+    pub(super) fn metadata_entries(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.metadata.iter().map(|(key, value)| (key.as_str(), value.as_str()))
+    }
+
     /// The names of the tensors in the file.
     pub(super) fn names(&self) -> Vec<&str> {
         self.tensors.names()
