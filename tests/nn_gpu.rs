@@ -163,20 +163,7 @@ fn activation_layers_agree_on_cpu_and_gpu() {
     let x = Tensor::uniform([9, 5], -2.0, 2.0, 8, DType::F32, &Device::Cpu).unwrap();
     let y =
         Tensor::from_vec(vec![0.0f32, 2.0, 1.0, 1.0, 0.0, 2.0, 2.0, 1.0, 0.0], [9], &Device::Cpu).unwrap();
-    let (mut on_cpu, mut on_gpu) = (build(&Device::Cpu), build(&gpu));
-    for _ in 0..3 {
-        let l1 = on_cpu.train_on_batch(&x, &y).unwrap()["loss"];
-        let l2 = on_gpu.train_on_batch(x.to(&gpu).unwrap(), &y.to(&gpu).unwrap()).unwrap()["loss"];
-        assert!((l1 - l2).abs() <= TOLERANCE * l1.abs(), "losses differ: {l1} vs {l2}");
-    }
-    for (i, (a, b)) in weights(&on_cpu).iter().zip(weights(&on_gpu)).enumerate() {
-        let error = relative_l2(a, &b);
-        assert!(
-            error <= TOLERANCE,
-            "weight {i} ({}) differs after training: {error:e}",
-            on_cpu.weights()[i].name()
-        );
-    }
+    trains_alike(build, &gpu, &x, &y);
 }
 
 /// A small convolutional autoencoder (the notes' denoising shape): Conv2D, MaxPooling2D,
@@ -201,20 +188,7 @@ fn an_upsampling_autoencoder_agrees_on_cpu_and_gpu() {
     };
     let x = Tensor::uniform([4, 6, 10, 1], 0.0, 1.0, 12, DType::F32, &Device::Cpu).unwrap();
     let y = x.reshape([4, 60]).unwrap();
-    let (mut on_cpu, mut on_gpu) = (build(&Device::Cpu), build(&gpu));
-    for _ in 0..3 {
-        let l1 = on_cpu.train_on_batch(&x, &y).unwrap()["loss"];
-        let l2 = on_gpu.train_on_batch(x.to(&gpu).unwrap(), &y.to(&gpu).unwrap()).unwrap()["loss"];
-        assert!((l1 - l2).abs() <= TOLERANCE * l1.abs(), "losses differ: {l1} vs {l2}");
-    }
-    for (i, (a, b)) in weights(&on_cpu).iter().zip(weights(&on_gpu)).enumerate() {
-        let error = relative_l2(a, &b);
-        assert!(
-            error <= TOLERANCE,
-            "weight {i} ({}) differs after training: {error:e}",
-            on_cpu.weights()[i].name()
-        );
-    }
+    trains_alike(build, &gpu, &x, &y);
 }
 
 /// An Embedding feeding a Dense head: the rows' gradients (summed where ids repeat) and the
@@ -240,10 +214,16 @@ fn an_embedding_model_agrees_on_cpu_and_gpu() {
     let ids: Vec<f32> = (0..8 * 6).map(|i| ((i * 7) % 17 % 9) as f32).collect();
     let x = Tensor::from_vec(ids, [8, 6], &Device::Cpu).unwrap();
     let y = Tensor::from_vec(vec![0.0f32, 1.0, 2.0, 0.0, 1.0, 2.0, 0.0, 1.0], [8], &Device::Cpu).unwrap();
-    let (mut on_cpu, mut on_gpu) = (build(&Device::Cpu), build(&gpu));
+    trains_alike(build, &gpu, &x, &y);
+}
+
+/// Builds the model `build` makes on the CPU and on `gpu`, takes three training steps on `x`,
+/// `y` with each, and asserts that the losses and the final weights agree within [`TOLERANCE`].
+fn trains_alike(build: impl Fn(&Device) -> Model, gpu: &Device, x: &Tensor, y: &Tensor) {
+    let (mut on_cpu, mut on_gpu) = (build(&Device::Cpu), build(gpu));
     for _ in 0..3 {
-        let l1 = on_cpu.train_on_batch(&x, &y).unwrap()["loss"];
-        let l2 = on_gpu.train_on_batch(x.to(&gpu).unwrap(), &y.to(&gpu).unwrap()).unwrap()["loss"];
+        let l1 = on_cpu.train_on_batch(x, y).unwrap()["loss"];
+        let l2 = on_gpu.train_on_batch(x.to(gpu).unwrap(), &y.to(gpu).unwrap()).unwrap()["loss"];
         assert!((l1 - l2).abs() <= TOLERANCE * l1.abs(), "losses differ: {l1} vs {l2}");
     }
     for (i, (a, b)) in weights(&on_cpu).iter().zip(weights(&on_gpu)).enumerate() {

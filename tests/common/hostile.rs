@@ -23,6 +23,15 @@ enum Outcome {
     Panicked(String),
 }
 
+/// A clean error if `message` mentions every one of `mentions` (case-insensitively).
+fn judge_error(message: &str, mentions: &[&str]) -> Outcome {
+    let lower = message.to_lowercase();
+    match mentions.iter().find(|m| !lower.contains(&m.to_lowercase())) {
+        None => Outcome::CleanError,
+        Some(missing) => Outcome::Wrong(format!("error does not mention {missing:?}: {message}")),
+    }
+}
+
 /// The counts of one hostile-input suite.
 pub struct Suite {
     name: &'static str,
@@ -49,14 +58,7 @@ impl Suite {
     ) {
         self.run(case, move || match run() {
             Ok(_) => Outcome::Wrong("succeeded where an error was due".into()),
-            Err(e) => {
-                let message = e.to_string();
-                let lower = message.to_lowercase();
-                match mentions.iter().find(|m| !lower.contains(&m.to_lowercase())) {
-                    None => Outcome::CleanError,
-                    Some(missing) => Outcome::Wrong(format!("error does not mention {missing:?}: {message}")),
-                }
-            }
+            Err(e) => judge_error(&e.to_string(), mentions),
         });
     }
 
@@ -85,14 +87,7 @@ impl Suite {
         self.run(case, move || match run() {
             Ok(None) => Outcome::Correct,
             Ok(Some(why)) => Outcome::Wrong(format!("wrong result: {why}")),
-            Err(e) => {
-                let message = e.to_string();
-                let lower = message.to_lowercase();
-                match mentions.iter().find(|m| !lower.contains(&m.to_lowercase())) {
-                    None => Outcome::CleanError,
-                    Some(missing) => Outcome::Wrong(format!("error does not mention {missing:?}: {message}")),
-                }
-            }
+            Err(e) => judge_error(&e.to_string(), mentions),
         });
     }
 
