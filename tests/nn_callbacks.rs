@@ -1,14 +1,20 @@
 //! Callbacks in `fit`: when each hook runs, EarlyStopping (stopping epoch, restored weights),
-//! ModelCheckpoint, TerminateOnNaN and LearningRateScheduler, as Keras 3 behaves.
+//! ModelCheckpoint, TerminateOnNaN, LearningRateScheduler, ReduceLROnPlateau and CSVLogger, as
+//! Keras 3 behaves.
 //!
 //! Monitored values are often scripted: a callback listed before the one under test overwrites
 //! "val_loss" with a crafted sequence, so the expected stopping epoch follows from the rules alone.
 
+// Only the directory is used here, not its file writer.
+#[allow(dead_code)]
+#[path = "fixtures/scratch.rs"]
+mod scratch;
+
 use std::path::{Path, PathBuf};
 
 use tessera::nn::callbacks::{
-    BatchLogs, Callback, CallbackContext, EarlyStopping, LearningRateScheduler, Mode, ModelCheckpoint,
-    TerminateOnNaN,
+    BatchLogs, CSVLogger, Callback, CallbackContext, EarlyStopping, LearningRateScheduler, Mode,
+    ModelCheckpoint, ReduceLROnPlateau, TerminateOnNaN,
 };
 use tessera::nn::optimizers::Sgd;
 use tessera::nn::{Dense, FitOptions, Logs, Model, NnError, Result};
@@ -283,4 +289,74 @@ fn a_custom_callback_can_stop_training() {
         .unwrap();
     assert_eq!(history.len(), 1);
     assert_eq!(recorder.events.iter().filter(|e| e.starts_with("batch_end")).count(), 2);
+}
+
+#[test]
+fn reduce_lr_on_plateau_cuts_the_rate_after_patience_and_cooldown() {
+    let (x, y) = line();
+    let mut model = regression(0.1);
+    // The best is epoch 0 and nothing beats it: with patience 1 the rate halves at epoch 1; a
+    // cooldown of 2 keeps epoch 2 from counting, so it halves again at epoch 3, and at epoch 5
+    // it would fall below min_lr, so it stops there.
+    let mut script = Script { key: "val_loss", values: vec![1.0, 1.0, 1.0, 1.0, 1.0, 1.0] };
+    let mut plateau = ReduceLROnPlateau::new().patience(1).cooldown(2).factor(0.5).min_lr(0.02);
+    let history = model.fit(&x, &y, quiet().epochs(6).callback(&mut script).callback(&mut plateau)).unwrap();
+    // The rate in force during each epoch, as Keras logs it.
+    let rates = history.get("learning_rate").unwrap();
+    let expected = [0.1, 0.1, 0.05, 0.05, 0.025, 0.025];
+    for (rate, expected) in rates.iter().zip(expected) {
+        assert!((rate - expected).abs() < 1e-9, "{rates:?}");
+    }
+    assert!((model.learning_rate().unwrap() - 0.02).abs() < 1e-9, "floored at min_lr");
+
+    // An improvement bigger than min_delta resets the wait; a smaller one does not.
+    let mut model = regression(0.1);
+    let mut script = Script { key: "val_loss", values: vec![1.0, 0.5, 0.49999, 0.49998] };
+    let mut plateau = ReduceLROnPlateau::new().patience(2);
+    let history = model.fit(&x, &y, quiet().epochs(4).callback(&mut script).callback(&mut plateau)).unwrap();
+    let rates = history.get("learning_rate").unwrap();
+    assert!(
+        (rates[3] - 0.1).abs() < 1e-9 && (model.learning_rate().unwrap() - 0.01).abs() < 1e-9,
+        "{rates:?}"
+    );
+
+    let mut bad = ReduceLROnPlateau::new().factor(1.5);
+    let err = regression(0.1).fit(&x, &y, quiet().epochs(1).callback(&mut bad)).unwrap_err().to_string();
+    assert!(err.contains("ReduceLROnPlateau") && err.contains("factor") && err.contains("1.5"), "{err}");
+}
+
+#[test]
+fn csv_logger_writes_a_row_per_epoch_and_appends_on_resume() {
+    let dir = scratch::Scratch::new("csv-logger");
+    let path = dir.path().join("log.csv");
+    let (x, y) = line();
+    let mut model = regression(0.05);
+    let mut logger = CSVLogger::new(&path);
+    let history = model.fit(&x, &y, quiet().epochs(3).validation_split(0.25).callback(&mut logger)).unwrap();
+    let text = std::fs::read_to_string(&path).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[0], "epoch,loss,val_loss");
+    assert_eq!(lines.len(), 4, "{text}");
+    for (epoch, line) in lines[1..].iter().enumerate() {
+        let fields: Vec<f64> = line.split(',').map(|f| f.parse().unwrap()).collect();
+        let expected =
+            [epoch as f64, history.get("loss").unwrap()[epoch], history.get("val_loss").unwrap()[epoch]];
+        assert_eq!(fields, expected, "row {epoch}");
+    }
+
+    // Appending continues the file under its header; another separator is taken as given.
+    let mut logger = CSVLogger::new(&path).append(true);
+    model
+        .fit(&x, &y, quiet().epochs(5).initial_epoch(3).validation_split(0.25).callback(&mut logger))
+        .unwrap();
+    let text = std::fs::read_to_string(&path).unwrap();
+    let epochs: Vec<&str> = text.lines().skip(1).map(|l| l.split(',').next().unwrap()).collect();
+    assert_eq!(epochs, ["0", "1", "2", "3", "4"], "{text}");
+    let mut tabs = CSVLogger::new(dir.path().join("tabs.tsv")).separator('\t');
+    regression(0.05).fit(&x, &y, quiet().epochs(1).callback(&mut tabs)).unwrap();
+    assert!(std::fs::read_to_string(dir.path().join("tabs.tsv")).unwrap().starts_with("epoch\tloss\n"));
+
+    let mut nowhere = CSVLogger::new(dir.path().join("missing/dir/log.csv"));
+    let err = regression(0.05).fit(&x, &y, quiet().epochs(1).callback(&mut nowhere)).unwrap_err().to_string();
+    assert!(err.contains("missing/dir/log.csv"), "{err}");
 }

@@ -9,9 +9,15 @@
 //! println!("stopped after epoch {:?}", stop.stopped_epoch());
 //! ```
 
+mod csv_logger;
+mod reduce_lr_on_plateau;
+
 use std::path::Path;
 
 use tensor_core::Tensor;
+
+pub use csv_logger::CSVLogger;
+pub use reduce_lr_on_plateau::ReduceLROnPlateau;
 
 use crate::metrics::Tracker;
 use crate::progress::scientific;
