@@ -129,6 +129,20 @@ impl<'a> BatchLogs<'a> {
     }
 }
 
+/// The logged value `monitor`, or `None` after printing, as Keras warns, that `what` (a
+/// callback's action) is conditioned on a value the logs do not have, and which they have.
+fn monitored(logs: &Logs, monitor: &str, what: &str, ctx: &mut CallbackContext<'_>) -> Option<f64> {
+    let value = logs.get(monitor).copied();
+    if value.is_none() {
+        let available: Vec<&str> = logs.keys().map(String::as_str).collect();
+        ctx.print(format!(
+            "{what} conditioned on metric `{monitor}` which is not available. Available metrics are: {}",
+            available.join(",")
+        ));
+    }
+    value
+}
+
 /// Whether lower or higher values of a monitored quantity are better.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum Mode {
@@ -301,13 +315,7 @@ impl Callback for EarlyStopping {
     }
 
     fn on_epoch_end(&mut self, epoch: usize, logs: &mut Logs, ctx: &mut CallbackContext<'_>) -> Result<()> {
-        let Some(&current) = logs.get(&self.monitor) else {
-            let available: Vec<&str> = logs.keys().map(String::as_str).collect();
-            ctx.print(format!(
-                "Early stopping conditioned on metric `{}` which is not available. Available metrics are: {}",
-                self.monitor,
-                available.join(",")
-            ));
+        let Some(current) = monitored(logs, &self.monitor, "Early stopping", ctx) else {
             return Ok(());
         };
         if epoch < self.start_from_epoch {

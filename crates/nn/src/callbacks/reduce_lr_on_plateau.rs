@@ -130,14 +130,7 @@ impl Callback for ReduceLROnPlateau {
     fn on_epoch_end(&mut self, epoch: usize, logs: &mut Logs, ctx: &mut CallbackContext<'_>) -> Result<()> {
         let rate = ctx.learning_rate()?;
         logs.insert("learning_rate".into(), rate);
-        let Some(&current) = logs.get(&self.monitor) else {
-            let available: Vec<&str> = logs.keys().map(String::as_str).collect();
-            ctx.print(format!(
-                "Learning rate reduction is conditioned on metric `{}` which is not available. Available \
-                 metrics are: {}",
-                self.monitor,
-                available.join(",")
-            ));
+        let Some(current) = super::monitored(logs, &self.monitor, "Learning rate reduction is", ctx) else {
             return Ok(());
         };
         if self.cooldown_left > 0 {
