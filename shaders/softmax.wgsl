@@ -64,31 +64,67 @@ fn keep_running(lane_id: u32, segment: vec2f) {
     running[lane_id] = total;
 }
 
+// The (maximum, sum of exp(x - maximum)) of row elements [begin, end) at `base`, for every
+// invocation of the workgroup (called from uniform control flow).
+fn row_stats(lane: u32, base: u32, begin: u32, end: u32) -> vec2f {
+    var m = LOWEST;
+    for (var j = begin + lane; j < end; j += REDUCE_THREADS) {
+        m = max(m, x[base + j]);
+    }
+    m = workgroup_reduce(lane, vec4f(m), true).x;
+    var s = 0.0;
+    for (var j = begin + lane; j < end; j += REDUCE_THREADS) {
+        s += exp(x[base + j] - m);
+    }
+    return vec2f(m, workgroup_reduce(lane, vec4f(s), false).x);
+}
+
+// Writes row elements [begin, end) at `base` from the row's (maximum, shifted sum).
+fn write_row(lane: u32, base: u32, begin: u32, end: u32, total: vec2f) {
+    for (var j = begin + lane; j < end; j += REDUCE_THREADS) {
+        y[base + j] = finish(x[base + j], total.x, total.y);
+    }
+}
+
+// The first element of lane `t`, which has `inner` elements between consecutive ones.
+fn lane_base(t: u32) -> u32 {
+    return p.offset + (t / p.inner) * p.len * p.inner + t % p.inner;
+}
+
+// The (maximum, sum of exp(x - maximum)) of lane elements [begin, end) at `base`.
+fn lane_stats(base: u32, begin: u32, end: u32) -> vec2f {
+    var m = LOWEST;
+    for (var j = begin; j < end; j++) {
+        m = max(m, x[base + j * p.inner]);
+    }
+    var s = 0.0;
+    for (var j = begin; j < end; j++) {
+        s += exp(x[base + j * p.inner] - m);
+    }
+    return vec2f(m, s);
+}
+
+// Writes lane elements [begin, end) at `base` from the lane's (maximum, shifted sum).
+fn write_lane(base: u32, begin: u32, end: u32, total: vec2f) {
+    for (var j = begin; j < end; j++) {
+        let k = base + j * p.inner;
+        y[k] = finish(x[k], total.x, total.y);
+    }
+}
+
 @compute @workgroup_size(64)
 fn softmax_rows(
     @builtin(workgroup_id) group: vec3u,
     @builtin(num_workgroups) groups: vec3u,
     @builtin(local_invocation_index) lane: u32,
 ) {
-    // The same for every invocation of the workgroup, so the barriers below stay uniform.
+    // The same for every invocation of the workgroup, so the barriers stay uniform.
     let row = group.x + group.y * groups.x;
     if row >= p.outer {
         return;
     }
     let base = p.offset + row * p.len;
-    var m = LOWEST;
-    for (var j = lane; j < p.len; j += REDUCE_THREADS) {
-        m = max(m, x[base + j]);
-    }
-    m = workgroup_reduce(lane, vec4f(m), true).x;
-    var s = 0.0;
-    for (var j = lane; j < p.len; j += REDUCE_THREADS) {
-        s += exp(x[base + j] - m);
-    }
-    s = workgroup_reduce(lane, vec4f(s), false).x;
-    for (var j = lane; j < p.len; j += REDUCE_THREADS) {
-        y[base + j] = finish(x[base + j], m, s);
-    }
+    write_row(lane, base, 0u, p.len, row_stats(lane, base, 0u, p.len));
 }
 
 @compute @workgroup_size(256)
@@ -97,20 +133,8 @@ fn softmax_lanes(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgrou
     if t >= p.outer * p.inner {
         return;
     }
-    let o = t / p.inner;
-    let base = p.offset + o * p.len * p.inner + t % p.inner;
-    var m = LOWEST;
-    for (var j = 0u; j < p.len; j++) {
-        m = max(m, x[base + j * p.inner]);
-    }
-    var s = 0.0;
-    for (var j = 0u; j < p.len; j++) {
-        s += exp(x[base + j * p.inner] - m);
-    }
-    for (var j = 0u; j < p.len; j++) {
-        let k = base + j * p.inner;
-        y[k] = finish(x[k], m, s);
-    }
+    let base = lane_base(t);
+    write_lane(base, 0u, p.len, lane_stats(base, 0u, p.len));
 }
 
 @compute @workgroup_size(64)
@@ -123,19 +147,9 @@ fn softmax_rows_stats(
     if row >= p.outer {
         return;
     }
-    let base = p.offset + row * p.len;
-    var m = LOWEST;
-    for (var j = p.begin + lane; j < p.end; j += REDUCE_THREADS) {
-        m = max(m, x[base + j]);
-    }
-    m = workgroup_reduce(lane, vec4f(m), true).x;
-    var s = 0.0;
-    for (var j = p.begin + lane; j < p.end; j += REDUCE_THREADS) {
-        s += exp(x[base + j] - m);
-    }
-    s = workgroup_reduce(lane, vec4f(s), false).x;
+    let total = row_stats(lane, p.offset + row * p.len, p.begin, p.end);
     if lane == 0u {
-        keep_running(row, vec2f(m, s));
+        keep_running(row, total);
     }
 }
 
@@ -149,11 +163,7 @@ fn softmax_rows_write(
     if row >= p.outer {
         return;
     }
-    let base = p.offset + row * p.len;
-    let total = stats[row];
-    for (var j = p.begin + lane; j < p.end; j += REDUCE_THREADS) {
-        y[base + j] = finish(x[base + j], total.x, total.y);
-    }
+    write_row(lane, p.offset + row * p.len, p.begin, p.end, stats[row]);
 }
 
 @compute @workgroup_size(256)
@@ -162,16 +172,7 @@ fn softmax_lanes_stats(@builtin(global_invocation_id) id: vec3u, @builtin(num_wo
     if t >= p.outer * p.inner {
         return;
     }
-    let base = p.offset + (t / p.inner) * p.len * p.inner + t % p.inner;
-    var m = LOWEST;
-    for (var j = p.begin; j < p.end; j++) {
-        m = max(m, x[base + j * p.inner]);
-    }
-    var s = 0.0;
-    for (var j = p.begin; j < p.end; j++) {
-        s += exp(x[base + j * p.inner] - m);
-    }
-    keep_running(t, vec2f(m, s));
+    keep_running(t, lane_stats(lane_base(t), p.begin, p.end));
 }
 
 @compute @workgroup_size(256)
@@ -180,10 +181,5 @@ fn softmax_lanes_write(@builtin(global_invocation_id) id: vec3u, @builtin(num_wo
     if t >= p.outer * p.inner {
         return;
     }
-    let base = p.offset + (t / p.inner) * p.len * p.inner + t % p.inner;
-    let total = stats[t];
-    for (var j = p.begin; j < p.end; j++) {
-        let k = base + j * p.inner;
-        y[k] = finish(x[k], total.x, total.y);
-    }
+    write_lane(lane_base(t), p.begin, p.end, stats[t]);
 }

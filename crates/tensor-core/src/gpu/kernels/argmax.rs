@@ -45,8 +45,9 @@ pub(crate) fn argmax(x: &GpuStorage, p: Rows) -> Result<GpuStorage> {
     let device = &x.device;
     let out = GpuStorage::empty(device, p.rows)?;
     let ctx = &device.ctx;
-    let ranges = segments(p.classes, DATA_LOOP_ITERATIONS * THREADS);
-    let mut running = None;
+    let ranges = segments(name, p.classes, DATA_LOOP_ITERATIONS * THREADS)?;
+    // Rows longer than one pass: the best (value, index, NaN flag) so far per row of a block.
+    let running = if ranges.len() > 1 { Some(GpuStorage::empty(device, 4 * p.rows)?) } else { None };
     for_each_row_block(device, name, p.rows, p.classes, |first, rows| {
         let (x_block, offset) = x.window(first * p.classes, rows * p.classes);
         let (out_block, out_offset) = out.window(first, rows);
@@ -58,17 +59,11 @@ pub(crate) fn argmax(x: &GpuStorage, p: Rows) -> Result<GpuStorage> {
             ..ArgmaxParams::default()
         };
         let groups = ctx.linear_groups(rows, 1);
-        if ranges.len() == 1 {
+        let Some(running) = &running else {
             return ctx.dispatch(&ARGMAX, &[], &params, &[x_block, out_block], groups);
-        }
-        // The best (value, index, NaN flag) so far per row of the block, reused by later blocks.
-        let running = match &running {
-            Some(running) => running,
-            None => running.insert(GpuStorage::empty(device, 4 * rows)?),
         };
         for range in &ranges {
-            let params =
-                ArgmaxParams { begin: index(name, range.start)?, end: index(name, range.end)?, ..params };
+            let params = ArgmaxParams { begin: range.start, end: range.end, ..params };
             ctx.dispatch(&SEGMENT, &[], &params, &[x_block, out_block, running.binding()], groups)?;
         }
         Ok(())

@@ -79,15 +79,10 @@ fn run_phases(
     if count.div_ceil(THREADS) * 3 <= DATA_LOOP_ITERATIONS {
         return ctx.dispatch(spec, &[], &BatchNormParams { phase: FUSED, ..params }, bindings, groups);
     }
-    let ranges = segments(count, DATA_LOOP_ITERATIONS * THREADS);
+    let ranges = segments(name, count, DATA_LOOP_ITERATIONS * THREADS)?;
     for &phase in phases {
         for range in &ranges {
-            let params = BatchNormParams {
-                phase,
-                begin: index(name, range.start)?,
-                end: index(name, range.end)?,
-                ..params
-            };
+            let params = BatchNormParams { phase, begin: range.start, end: range.end, ..params };
             ctx.dispatch(spec, &[], &params, bindings, groups)?;
         }
     }

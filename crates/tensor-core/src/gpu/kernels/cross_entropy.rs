@@ -102,8 +102,9 @@ fn launch(
     let ctx = &device.ctx;
     let c = p.classes;
     let fused = c.div_ceil(THREADS) * 3 <= DATA_LOOP_ITERATIONS;
-    let ranges = segments(c, DATA_LOOP_ITERATIONS / 2 * THREADS);
-    let mut running = None;
+    let ranges = segments(name, c, DATA_LOOP_ITERATIONS / 2 * THREADS)?;
+    // Rows longer than one pass: (m, s, sum y, sum y * (m - z)) per row of a block.
+    let running = if fused { None } else { Some(GpuStorage::empty(device, 4 * p.rows)?) };
     for_each_row_block(device, name, p.rows, c, |first, rows| {
         // Per-class bindings share one offset, and so do per-row ones.
         let (logits_block, wide_offset) = logits.window(first * c, rows * c);
@@ -129,31 +130,24 @@ fn launch(
             ..CrossEntropyParams::default()
         };
         let groups = ctx.linear_groups(rows, 1);
-        if fused {
+        let Some(running) = &running else {
             let spec = if grad.is_some() { &GRAD } else { &LOSS };
             return ctx.dispatch(spec, &[], &params, &bindings, groups);
-        }
-        // (m, s, sum y, sum y * (m - z)) per row of the block, reused by the blocks after it.
-        let running = match &running {
-            Some(running) => running,
-            None => running.insert(GpuStorage::empty(device, 4 * rows)?),
         };
-        let segment = |range: &std::ops::Range<usize>| -> Result<CrossEntropyParams> {
-            Ok(CrossEntropyParams {
-                begin: index(name, range.start)?,
-                end: index(name, range.end)?,
-                ..params
-            })
+        let segment = |range: &std::ops::Range<u32>| CrossEntropyParams {
+            begin: range.start,
+            end: range.end,
+            ..params
         };
         for range in &ranges {
             let stats = [logits_block, labels_block, running.binding()];
-            ctx.dispatch(&STATS, &[], &segment(range)?, &stats, groups)?;
+            ctx.dispatch(&STATS, &[], &segment(range), &stats, groups)?;
         }
         let finishing = [bindings.as_slice(), &[running.binding()]].concat();
         match grad {
             Some(_) => {
                 for range in &ranges {
-                    ctx.dispatch(&GRAD_SEGMENT, &[], &segment(range)?, &finishing, groups)?;
+                    ctx.dispatch(&GRAD_SEGMENT, &[], &segment(range), &finishing, groups)?;
                 }
                 Ok(())
             }

@@ -82,7 +82,7 @@ pub(crate) fn scatter_add_rows(
     offsets.push(sources.len());
     // Rounds of at most so many sources per touched row, one dispatch (per window) each.
     let most_sources = offsets.windows(2).map(|w| w[1] - w[0]).max().unwrap_or(0);
-    let rounds = segments(most_sources, DATA_LOOP_ITERATIONS);
+    let rounds = segments(name, most_sources, DATA_LOOP_ITERATIONS)?;
     // The touched rows, their offsets into the sources, then the sources. Every value fits u32:
     // the rows because the output's element count does (the fill checked it), the offsets and
     // sources because the list's length does.
@@ -110,8 +110,7 @@ pub(crate) fn scatter_add_rows(
             ..GatherParams::default()
         };
         for round in &rounds {
-            let params =
-                GatherParams { skip: index(name, round.start)?, take: index(name, round.len())?, ..params };
+            let params = GatherParams { skip: round.start, take: round.end - round.start, ..params };
             over_source_windows(&SCATTER_ADD, name, list, src, out_block, params)?;
         }
         Ok(())

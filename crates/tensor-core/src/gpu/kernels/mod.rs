@@ -65,17 +65,19 @@ pub(crate) const MAX_LOOP_ITERATIONS: usize = 16_384;
 /// [`MAX_RANK`] axes, a workgroup reduction tree or two) have had their share.
 pub(crate) const DATA_LOOP_ITERATIONS: usize = MAX_LOOP_ITERATIONS - 256;
 
-/// `0..len` cut into consecutive ranges of at most `most` elements (one empty range when `len`
-/// is 0, so that a result still gets written). Kernels run one dispatch per range, each
-/// carrying on from the state the one before left in its buffers.
-pub(crate) fn segments(len: usize, most: usize) -> Vec<Range<usize>> {
+/// `0..len` cut into consecutive ranges of at most `most` elements, as kernel indices (one
+/// empty range when `len` is 0, so that a result still gets written; an error naming `op` when
+/// `len` exceeds u32 indexing). Kernels run one dispatch per range, each carrying on from the
+/// state the one before left in its buffers.
+pub(crate) fn segments(op: &'static str, len: usize, most: usize) -> Result<Vec<Range<u32>>> {
     let most = most.max(1);
-    let mut ranges: Vec<Range<usize>> =
-        (0..len.div_ceil(most)).map(|i| i * most..len.min((i + 1) * most)).collect();
+    let end = index(op, len)?;
+    let mut ranges: Vec<Range<u32>> =
+        (0..len.div_ceil(most)).map(|i| (i * most) as u32..len.min((i + 1) * most) as u32).collect();
     if ranges.is_empty() {
-        ranges.push(0..0);
+        ranges.push(end..end);
     }
-    ranges
+    Ok(ranges)
 }
 
 /// Axes a kernel's parameter block can describe.

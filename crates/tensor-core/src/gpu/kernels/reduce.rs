@@ -89,12 +89,12 @@ pub(crate) fn reduce(op: ReduceOp, x: &GpuStorage, shape: &Shape, kept: &Shape) 
     } else {
         (&PER_WORKGROUP, ctx.linear_groups(outputs, 1), THREADS)
     };
-    let ranges = segments(length, DATA_LOOP_ITERATIONS / per_element * threads);
+    let ranges = segments(name, length, DATA_LOOP_ITERATIONS / per_element * threads)?;
     let last = ranges.len() - 1;
     for (i, range) in ranges.into_iter().enumerate() {
         let params = ReduceParams {
-            begin: index(name, range.start)?,
-            end: index(name, range.end)?,
+            begin: range.start,
+            end: range.end,
             accumulate: u32::from(i > 0),
             scale: if i == last { params.scale } else { 1.0 },
             ..params

@@ -1,6 +1,8 @@
 //! Launcher for `shaders/softmax.wgsl`.
 
 use super::{DATA_LOOP_ITERATIONS, WORKGROUP, for_each_row_block, index, segments};
+use std::ops::Range;
+
 use crate::Result;
 use crate::backend::AxisSplit;
 use crate::gpu::kernel::{INDEX, WORKGROUP_REDUCE, kernel, kernel_params};
@@ -82,8 +84,9 @@ pub(crate) fn softmax(x: &GpuStorage, split: AxisSplit, log: bool) -> Result<Gpu
     // One pass walks a lane three times (maximum, sum, write); two passes walk a segment twice,
     // then once.
     let fused = split.len.div_ceil(threads) * 3 <= DATA_LOOP_ITERATIONS;
-    let ranges = segments(split.len, DATA_LOOP_ITERATIONS / 2 * threads);
-    let mut running = None;
+    let ranges = segments(name, split.len, DATA_LOOP_ITERATIONS / 2 * threads)?;
+    // Two passes keep each lane's (maximum, shifted sum) between dispatches.
+    let running = if fused { None } else { Some(GpuStorage::empty(device, 2 * split.outer * split.inner)?) };
     for_each_row_block(device, name, split.outer, slab, |first, outer| {
         let (x_block, offset) = x.window(first * slab, outer * slab);
         let (y_block, _) = out.window(first * slab, outer * slab);
@@ -100,26 +103,18 @@ pub(crate) fn softmax(x: &GpuStorage, split: AxisSplit, log: bool) -> Result<Gpu
         } else {
             ctx.linear_groups(outer * split.inner, WORKGROUP)
         };
-        if fused {
+        let Some(running) = &running else {
             let spec = if rows { &ROWS } else { &LANES };
             return ctx.dispatch(spec, &[], &params, &[x_block, y_block], groups);
-        }
+        };
         let (stats_spec, write_spec) =
             if rows { (&ROWS_STATS, &ROWS_WRITE) } else { (&LANES_STATS, &LANES_WRITE) };
-        // (maximum, shifted sum) per lane of the block, reused by the blocks after it.
-        let running = match &running {
-            Some(running) => running,
-            None => running.insert(GpuStorage::empty(device, 2 * outer * split.inner)?),
-        };
+        let segment = |range: &Range<u32>| SoftmaxParams { begin: range.start, end: range.end, ..params };
         for range in &ranges {
-            let params =
-                SoftmaxParams { begin: index(name, range.start)?, end: index(name, range.end)?, ..params };
-            ctx.dispatch(stats_spec, &[], &params, &[x_block, running.binding()], groups)?;
+            ctx.dispatch(stats_spec, &[], &segment(range), &[x_block, running.binding()], groups)?;
         }
         for range in &ranges {
-            let params =
-                SoftmaxParams { begin: index(name, range.start)?, end: index(name, range.end)?, ..params };
-            ctx.dispatch(write_spec, &[], &params, &[x_block, y_block, running.binding()], groups)?;
+            ctx.dispatch(write_spec, &[], &segment(range), &[x_block, y_block, running.binding()], groups)?;
         }
         Ok(())
     })?;
