@@ -290,10 +290,15 @@ fn architectures_that_do_not_hold_together_are_refused() {
             {"class_name": "Dense", "config": {"name": "out", "units": 1}, "inbound_layers": ["hidden"]}]}}"#;
     assert_eq!(
         error(dangling),
-        "layer \"out\" takes the output of \"hidden\", which no layer before it gives"
+        "layer \"out\" takes the output of \"hidden\", which no layer of the model gives"
     );
     let two_outputs = dangling.replace("[\"hidden\"]", "[\"in\"]").replace("[\"out\"]", "[\"out\", \"in\"]");
-    assert_eq!(error(&two_outputs), "a Functional model has one output layer, the config lists 2");
+    assert_eq!(Model::from_json(&two_outputs).unwrap().output_shapes(), vec![vec![1], vec![2]]);
+    let unknown_output = dangling.replace("[\"hidden\"]", "[\"in\"]").replace("[\"out\"]", "[\"nowhere\"]");
+    assert_eq!(
+        error(&unknown_output),
+        "the model's input or output \"nowhere\" is none of its layers' outputs"
+    );
     assert!(Model::from_json(&dangling.replace("[\"hidden\"]", "[\"in\"]")).is_ok());
 }
 

@@ -58,6 +58,12 @@ pub trait Layer: Send {
         crate::model::weight_values::set_layer_values(self, values)
     }
 
+    /// Each weight under the path a model file keeps it at, relative to the layer: its name, or
+    /// "layer/weight" inside a nested model.
+    fn weight_paths(&self) -> Vec<(String, &Weight)> {
+        self.weights().into_iter().map(|w| (w.name().to_string(), w)).collect()
+    }
+
     fn weights_mut(&mut self) -> Vec<&mut Weight> {
         Vec::new()
     }

@@ -34,7 +34,7 @@ pub use layers::{
     Embedding, Flatten, GlobalAveragePooling2D, Input, LeakyReLU, MaxPooling2D, PReLU, ReLU, Reshape,
     SimpleRNN, Size2, Softmax, SpatialDropout2D, Spec, UpSampling2D,
 };
-pub use model::{Apply, Model, SymbolicTensor};
+pub use model::{Apply, Graph, Model, Outputs, SharedLayer, SymbolicTensor};
 pub use regularizers::Regularizer;
 pub use training::{EvaluateOptions, FitOptions, Inputs};
 pub use weight::Weight;

@@ -4,23 +4,30 @@
 
 mod config;
 mod functional;
+mod graph;
+mod nested;
 mod sequential;
 mod summary;
 pub(crate) mod weight_values;
+
+use std::collections::{HashMap, HashSet};
 
 use tensor_core::{Device, Tensor};
 
 use crate::{ForwardCtx, Layer, NnError, Result, Weight};
 
-pub use functional::{Apply, SymbolicTensor};
+pub use functional::{Apply, Outputs, SharedLayer, SymbolicTensor};
+pub use graph::Graph;
 
 /// The Keras class name of an input layer.
 const INPUT_CLASS: &str = "InputLayer";
 
-/// A layer in the graph, with where its inputs come from.
+/// One application of a layer in the graph, with where its inputs come from. A layer applied at
+/// several places (Keras's shared layer) has one node per place and its weights once.
 struct Node {
-    layer: Box<dyn Layer>,
-    /// The nodes whose outputs this layer takes, in order (none for an input).
+    /// Index of the layer in [`Model::layers`]' storage.
+    layer: usize,
+    /// The nodes whose outputs this one takes, in order (none for an input).
     inputs: Vec<usize>,
     /// The output shape, batch axis excluded; `None` while the layer is unbuilt (a Sequential
     /// model whose input shape is not known yet).
@@ -34,24 +41,23 @@ enum Kind {
     Functional,
 }
 
-/// A model: layers connected from its inputs to one output, their weights on one device.
+/// A model: layers connected from its inputs to its outputs, their weights on one device.
 ///
-/// Nodes are kept in topological order and the last one is the output, so a forward pass is
-/// one sweep. A Sequential model's input layer is implicit, as in Keras: it is not among
-/// [`Model::layers`] and not in the summary.
+/// Nodes are kept in topological order, so a forward pass is one sweep. A Sequential model's
+/// input layer is implicit, as in Keras: it is not among [`Model::layers`] and not in the
+/// summary. A model is itself a [`Layer`]: applied inside another model it is one nested layer.
 pub struct Model {
     name: String,
     kind: Kind,
+    /// Every layer once, in the order of its first node.
+    layers: Vec<Box<dyn Layer>>,
     nodes: Vec<Node>,
     /// The input nodes, in the order the model takes its inputs.
     inputs: Vec<usize>,
+    /// The output nodes, in the order the model gives its outputs.
+    outputs: Vec<usize>,
     device: Device,
     pub(crate) compiled: Option<crate::training::Compiled>,
-}
-
-/// Whether node `i` is listed as a layer: a Sequential model's input is implicit, as in Keras.
-fn is_listed(kind: Kind, inputs: &[usize], i: usize) -> bool {
-    kind == Kind::Functional || !inputs.contains(&i)
 }
 
 /// Names the layer in an error that a tensor op raised inside it.
@@ -67,8 +73,10 @@ impl Model {
         Model {
             name: name.to_string(),
             kind,
+            layers: Vec::new(),
             nodes: Vec::new(),
             inputs: Vec::new(),
+            outputs: Vec::new(),
             device: Device::Cpu,
             compiled: None,
         }
@@ -94,30 +102,46 @@ impl Model {
         !self.inputs.is_empty()
     }
 
-    /// The nodes listed as layers: all of them but a Sequential model's implicit input.
-    fn listed(&self) -> impl Iterator<Item = &Node> {
-        self.nodes.iter().enumerate().filter(|(i, _)| is_listed(self.kind, &self.inputs, *i)).map(|(_, n)| n)
+    /// Whether layer `k` is listed: all but a Sequential model's implicit input are.
+    fn is_listed(&self, k: usize) -> bool {
+        self.kind == Kind::Functional || !self.inputs.iter().any(|&i| self.nodes[i].layer == k)
     }
 
-    /// The layers in order (a functional model's inputs included, as Keras).
+    /// The layers in order (a functional model's inputs included, as Keras), each once however
+    /// many places it is applied at.
     pub fn layers(&self) -> Vec<&dyn Layer> {
-        self.listed().map(|node| node.layer.as_ref()).collect()
+        self.layers.iter().enumerate().filter(|(k, _)| self.is_listed(*k)).map(|(_, l)| l.as_ref()).collect()
     }
 
     /// The layers in order, to change (for instance to freeze some).
     pub fn layers_mut(&mut self) -> Vec<&mut dyn Layer> {
-        let (kind, inputs) = (self.kind, &self.inputs);
-        self.nodes
+        let listed: Vec<bool> = (0..self.layers.len()).map(|k| self.is_listed(k)).collect();
+        self.layers
             .iter_mut()
-            .enumerate()
-            .filter(|(i, _)| is_listed(kind, inputs, *i))
-            .map(|(_, node)| node.layer.as_mut() as &mut dyn Layer)
+            .zip(listed)
+            .filter(|(_, listed)| *listed)
+            .map(|(layer, _)| layer.as_mut() as &mut dyn Layer)
             .collect()
     }
 
     /// The layer called `name`.
     pub fn layer(&self, name: &str) -> Option<&dyn Layer> {
         self.layers().into_iter().find(|l| l.name() == name)
+    }
+
+    /// Keras's `model.get_layer(name)`: the layer called `name`, or an error listing the names.
+    pub fn get_layer(&self, name: &str) -> Result<&dyn Layer> {
+        self.layer(name).ok_or_else(|| self.no_layer(name))
+    }
+
+    /// The error for a layer name the model does not have, listing those it has.
+    fn no_layer(&self, name: &str) -> NnError {
+        let names: Vec<&str> = self.layers().iter().map(|l| l.name()).collect();
+        NnError::Usage(format!(
+            "model \"{}\" has no layer \"{name}\"; its layers are: {}",
+            self.name,
+            names.join(", ")
+        ))
     }
 
     /// The layer called `name`, to change.
@@ -132,9 +156,11 @@ impl Model {
         }
     }
 
-    /// Every weight, layer by layer.
+    /// Every weight, layer by layer, each once (a weight shared by two layers, as a nested copy
+    /// of a model shares its original's, is one weight to train and count).
     pub fn weights(&self) -> Vec<&Weight> {
-        self.nodes.iter().flat_map(|n| n.layer.weights()).collect()
+        let mut seen = HashSet::new();
+        self.layers.iter().flat_map(|l| l.weights()).filter(|w| seen.insert(w.id())).collect()
     }
 
     /// The weights training updates.
@@ -160,15 +186,26 @@ impl Model {
     }
 
     /// Moves every weight, and the optimizer's state for it, to `device`; layers added later
-    /// are moved there too.
+    /// are moved there too. A weight this model shares with another model (a sub-model, a
+    /// nested copy) is shared no more once one of them moves.
     pub fn to_device(&mut self, device: &Device) -> Result<()> {
-        for node in &mut self.nodes {
-            for weight in node.layer.weights_mut() {
-                weight.to_device(device)?;
+        // A weight held by two layers of this model moves once and stays shared.
+        let mut moved: HashMap<u64, Weight> = HashMap::new();
+        for layer in &mut self.layers {
+            for weight in layer.weights_mut() {
+                match moved.get(&weight.id()) {
+                    Some(twin) => *weight = twin.share(),
+                    None => {
+                        weight.to_device(device)?;
+                        moved.insert(weight.id(), weight.share());
+                    }
+                }
             }
         }
         if let Some(compiled) = self.compiled.as_mut() {
-            let weights: Vec<&Weight> = self.nodes.iter().flat_map(|n| n.layer.weights()).collect();
+            let mut seen = HashSet::new();
+            let weights: Vec<&Weight> =
+                self.layers.iter().flat_map(|l| l.weights()).filter(|w| seen.insert(w.id())).collect();
             compiled.optimizer.follow(&weights)?;
         }
         self.device = device.clone();
@@ -180,14 +217,32 @@ impl Model {
         self.inputs.iter().filter_map(|&i| self.nodes[i].shape.clone()).collect()
     }
 
-    /// The shape of the output, batch axis excluded (empty while unbuilt).
+    /// The shape of the (first) output, batch axis excluded (empty while unbuilt).
     pub fn output_shape(&self) -> Vec<usize> {
-        self.nodes.last().and_then(|n| n.shape.clone()).unwrap_or_default()
+        self.output_shapes().into_iter().next().unwrap_or_default()
     }
 
-    /// Runs the model on a batch: one tensor per input, each (batch, input shape). A batch of
-    /// the wrong shape is an error naming the input and both shapes.
+    /// The shape of each output, batch axis excluded (none while unbuilt).
+    pub fn output_shapes(&self) -> Vec<Vec<usize>> {
+        self.outputs.iter().filter_map(|&i| self.nodes[i].shape.clone()).collect()
+    }
+
+    /// Runs a model of one output on a batch: one tensor per input, each (batch, input shape).
+    /// A batch of the wrong shape is an error naming the input and both shapes; a model of
+    /// several outputs runs with [`Model::forward_all`].
     pub fn forward(&self, inputs: &[Tensor], ctx: &mut ForwardCtx<'_>) -> Result<Tensor> {
+        let mut outputs = self.forward_all(inputs, ctx)?;
+        match outputs.len() {
+            1 => outputs.pop().ok_or_else(|| NnError::Usage("model gave no output".into())),
+            n => Err(NnError::Usage(format!(
+                "model \"{}\" has {n} outputs; run it with forward_all, which gives each",
+                self.name
+            ))),
+        }
+    }
+
+    /// Runs the model on a batch and gives every output, in the model's order.
+    pub fn forward_all(&self, inputs: &[Tensor], ctx: &mut ForwardCtx<'_>) -> Result<Vec<Tensor>> {
         if !self.is_built() {
             return Err(NnError::Usage(format!(
                 "model \"{}\" is not built: give its first layer an input shape (`.input_shape(..)`), \
@@ -215,10 +270,20 @@ impl Model {
                     values[j] = None;
                 }
             }
-            let name = node.layer.name();
-            values[i] = Some(node.layer.forward(&args, ctx).map_err(|e| in_layer(name, e))?);
+            let layer = &self.layers[node.layer];
+            values[i] = Some(layer.forward(&args, ctx).map_err(|e| in_layer(layer.name(), e))?);
         }
-        values.pop().flatten().ok_or_else(|| NnError::Usage(format!("model \"{}\" has no layers", self.name)))
+        if self.outputs.is_empty() {
+            return Err(NnError::Usage(format!("model \"{}\" has no layers", self.name)));
+        }
+        self.outputs
+            .iter()
+            .map(|&i| {
+                values[i]
+                    .clone()
+                    .ok_or_else(|| NnError::Usage(format!("model \"{}\": an output was released", self.name)))
+            })
+            .collect()
     }
 
     /// Checks the batches given to `forward` against the input shapes.
@@ -238,7 +303,7 @@ impl Model {
                 return Err(NnError::Data(format!(
                     "model \"{}\": input {k} (\"{}\") expects batches of shape {}, got {}",
                     self.name,
-                    node.layer.name(),
+                    self.layers[node.layer].name(),
                     crate::layers::batch_shape(expected),
                     x.shape()
                 )));
@@ -247,7 +312,7 @@ impl Model {
         Ok(())
     }
 
-    /// For each node, the last node that reads its output (past the end for the output).
+    /// For each node, the last node that reads its output (past the end for the outputs).
     fn last_uses(&self) -> Vec<usize> {
         let mut last = vec![0; self.nodes.len()];
         for (i, node) in self.nodes.iter().enumerate() {
@@ -255,8 +320,8 @@ impl Model {
                 last[j] = i;
             }
         }
-        if let Some(output) = last.last_mut() {
-            *output = usize::MAX;
+        for &output in &self.outputs {
+            last[output] = usize::MAX;
         }
         last
     }
@@ -264,9 +329,9 @@ impl Model {
     /// The sum of every layer's regularization penalty, if any layer has one.
     pub fn regularization_loss(&self, ctx: &mut ForwardCtx<'_>) -> Result<Option<Tensor>> {
         let mut total: Option<Tensor> = None;
-        for node in &self.nodes {
-            let name = node.layer.name();
-            let Some(penalty) = node.layer.regularization_loss(ctx).map_err(|e| in_layer(name, e))? else {
+        for layer in &self.layers {
+            let name = layer.name();
+            let Some(penalty) = layer.regularization_loss(ctx).map_err(|e| in_layer(name, e))? else {
                 continue;
             };
             total = Some(match total {
@@ -281,7 +346,7 @@ impl Model {
     /// name, or base_N) become the first free one of base, base_1, base_2, ... as in Keras;
     /// a name the user chose must be unique already.
     fn assign_name(&self, layer: &mut dyn Layer) -> Result<()> {
-        let taken = |name: &str| self.nodes.iter().any(|n| n.layer.name() == name);
+        let taken = |name: &str| self.layers.iter().any(|l| l.name() == name);
         let name = layer.name().to_string();
         if !taken(&name) {
             return Ok(());

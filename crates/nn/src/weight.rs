@@ -53,6 +53,14 @@ impl Weight {
         self.value.numel()
     }
 
+    /// Another handle on this weight: the same identity and the same storage, so a layer holding
+    /// it trains, reads and saves the very values this one does (how a sub-model or a nested
+    /// copy of a model shares its weights). The handles part once either moves to another
+    /// device, as a moved tensor is a new one.
+    pub(crate) fn share(&self) -> Weight {
+        Weight { id: self.id, name: self.name.clone(), value: self.value.clone(), trainable: self.trainable }
+    }
+
     /// Overwrites the value in place (shape, dtype and device must match).
     pub fn assign(&self, value: &Tensor) -> Result<()> {
         Ok(self.value.assign(value)?)

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 pub use model::{load_model, load_model_metadata, save_model, save_model_with_metadata};
 pub use weights::{load_weights, save_weights};
 
-use crate::{Model, NnError, Result, Weight};
+use crate::{Layer, Model, NnError, Result, Weight};
 
 /// Where a whole-model file keeps the optimizer's slots: `optimizer/<layer>/<weight>/<slot>`.
 const OPTIMIZER_PREFIX: &str = "optimizer/";
@@ -25,14 +25,10 @@ fn io_error(path: &Path, detail: impl std::fmt::Display) -> NnError {
 
 /// Every weight of `model` under a unique key, "layer_name/weight_name", in layer order.
 pub(crate) fn named_weights(model: &Model) -> Vec<(String, &Weight)> {
-    model
-        .layers()
-        .into_iter()
-        .flat_map(|layer| {
-            let prefix = layer.name().to_string();
-            layer.weights().into_iter().map(move |w| (format!("{prefix}/{}", w.name()), w))
-        })
-        .collect()
+    // A weight two layers hold (a nested copy sharing its original's) is kept once, under the
+    // first path that reaches it.
+    let mut seen = std::collections::HashSet::new();
+    model.weight_paths().into_iter().filter(|(_, w)| seen.insert(w.id())).collect()
 }
 
 /// What names the temporary files of [`write_atomically`]: `.<name>.tmp<process id>`.

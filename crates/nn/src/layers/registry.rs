@@ -7,7 +7,7 @@ use super::{
     Embedding, Flatten, GlobalAveragePooling2D, Input, LeakyReLU, MaxPooling2D, PReLU, ReLU, Reshape,
     SimpleRNN, Softmax, SpatialDropout2D, UpSampling2D,
 };
-use crate::{Layer, NnError, Result};
+use crate::{Layer, Model, NnError, Result};
 
 /// The classes [`from_config`] makes, for its error message.
 const CLASSES: &[&str] = &[
@@ -21,6 +21,7 @@ const CLASSES: &[&str] = &[
     "Dropout",
     "Embedding",
     "Flatten",
+    "Functional",
     "GlobalAveragePooling2D",
     "InputLayer",
     "LeakyReLU",
@@ -28,6 +29,7 @@ const CLASSES: &[&str] = &[
     "PReLU",
     "ReLU",
     "Reshape",
+    "Sequential",
     "SimpleRNN",
     "Softmax",
     "SpatialDropout2D",
@@ -61,6 +63,10 @@ pub fn from_config(class_name: &str, config: &Config) -> Result<Box<dyn Layer>> 
         "Dropout" => Box::new(Dropout::from_config(config)?),
         "Embedding" => Box::new(Embedding::from_config(config)?),
         "Flatten" => Box::new(Flatten::from_config(config)?),
+        // A nested model's config is its whole architecture.
+        "Functional" | "Sequential" => Box::new(Model::from_architecture(
+            &config!("class_name": class_name.to_string(), "config": config.clone()),
+        )?),
         "GlobalAveragePooling2D" => Box::new(GlobalAveragePooling2D::from_config(config)?),
         "InputLayer" => Box::new(Input::from_config(config)?),
         "LeakyReLU" => Box::new(LeakyReLU::from_config(config)?),
@@ -95,12 +101,23 @@ mod tests {
     use tensor_core::{DType, Padding};
 
     use super::*;
+    use crate::Apply;
     use crate::activations::Activation;
     use crate::initializers::Initializer;
     use crate::regularizers::Regularizer;
 
     /// A layer and the input shapes to build it for.
     type Case = (Box<dyn Layer>, Vec<Vec<usize>>);
+
+    /// A model of two layers, to nest in another as one layer.
+    fn nested_functional() -> Model {
+        let x = Input::new(&[4]).symbolic().unwrap();
+        let h = Dense::new(3).seed(3).apply(&[&x]).unwrap();
+        let y = Dense::new(2).seed(4).apply(&[&h]).unwrap();
+        let mut model = Model::functional(&[&x], &y).unwrap();
+        model.set_name("inner");
+        model
+    }
 
     /// One layer of every class, with settings away from their defaults where it has any.
     fn every_class() -> Vec<Case> {
@@ -159,6 +176,7 @@ mod tests {
                 vec![vec![7]],
             ),
             (Box::new(Flatten::new()), image.clone()),
+            (Box::new(nested_functional()), vec![vec![4]]),
             (Box::new(GlobalAveragePooling2D::new()), image.clone()),
             (Box::new(Input::new(&[6, 6, 3]).named("pixels")), vec![]),
             (Box::new(LeakyReLU::new().negative_slope(0.01)), vec![vec![4]]),
@@ -175,6 +193,10 @@ mod tests {
             ),
             (Box::new(ReLU::new().max_value(6.0).negative_slope(0.1).threshold(0.5)), vec![vec![4]]),
             (Box::new(Reshape::new(&[-1, 3])), image.clone()),
+            (
+                Box::new(Model::sequential(vec![Box::new(Dense::new(2).input_shape(&[4]).seed(5))]).unwrap()),
+                vec![vec![4]],
+            ),
             (
                 Box::new(
                     SimpleRNN::new(5)

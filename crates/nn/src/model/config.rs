@@ -12,19 +12,19 @@
 //! # Ok::<(), nn::NnError>(())
 //! ```
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use serde_json::Value;
 
-use super::functional::{SymbolicTensor, apply_layer};
+use super::functional::{SharedLayer, SymbolicTensor};
 use super::{Kind, Model};
-use crate::layers::config::{Fields, ToValue, config};
+use crate::layers::config::{Fields, config};
 use crate::layers::{Config, deserialize, registry, serialize};
 use crate::{NnError, Result};
 
 /// Keras's class names of the two kinds of model.
-const SEQUENTIAL: &str = "Sequential";
-const FUNCTIONAL: &str = "Functional";
+pub(super) const SEQUENTIAL: &str = "Sequential";
+pub(super) const FUNCTIONAL: &str = "Functional";
 
 impl Model {
     /// The architecture as a JSON string (Keras's `model.to_json()`); an error if a layer cannot
@@ -50,25 +50,41 @@ impl Model {
     pub(crate) fn architecture(&self) -> Result<Config> {
         let (class_name, config) = match self.kind {
             Kind::Sequential => {
-                let layers =
-                    self.nodes.iter().map(|n| serialize(n.layer.as_ref())).collect::<Result<Vec<_>>>()?;
+                let layers = self.layers.iter().map(|l| serialize(l.as_ref())).collect::<Result<Vec<_>>>()?;
                 (SEQUENTIAL, config!("name": self.name, "layers": layers))
             }
             Kind::Functional => {
-                let name_of = |i: &usize| self.nodes[*i].layer.name().to_string();
+                // Keras's node references: [layer name, which application of it, output index].
+                let reference = |j: usize| {
+                    let layer = self.nodes[j].layer;
+                    let application = self.nodes[..j].iter().filter(|n| n.layer == layer).count();
+                    Value::Array(vec![
+                        Value::String(self.layers[layer].name().to_string()),
+                        application.into(),
+                        0.into(),
+                    ])
+                };
                 let layers = self
-                    .nodes
+                    .layers
                     .iter()
-                    .map(|node| {
-                        let mut entry = serialize(node.layer.as_ref())?;
-                        let inbound: Vec<String> = node.inputs.iter().map(name_of).collect();
-                        entry.insert("inbound_layers".into(), inbound.to_value());
+                    .enumerate()
+                    .map(|(k, layer)| {
+                        let mut entry = serialize(layer.as_ref())?;
+                        let applications: Vec<Value> = self
+                            .nodes
+                            .iter()
+                            .filter(|n| n.layer == k)
+                            .map(|n| Value::Array(n.inputs.iter().map(|&j| reference(j)).collect()))
+                            .collect();
+                        entry.insert("inbound_nodes".into(), Value::Array(applications));
                         Ok(entry)
                     })
                     .collect::<Result<Vec<_>>>()?;
-                let inputs: Vec<String> = self.inputs.iter().map(name_of).collect();
-                let output: Vec<String> = self.nodes.len().checked_sub(1).iter().map(name_of).collect();
-                let config = config!("name": self.name, "layers": layers, "input_layers": inputs, "output_layers": output);
+                let references =
+                    |nodes: &[usize]| Value::Array(nodes.iter().map(|&j| reference(j)).collect());
+                let mut config = config!("name": self.name, "layers": layers);
+                config.insert("input_layers".into(), references(&self.inputs));
+                config.insert("output_layers".into(), references(&self.outputs));
                 (FUNCTIONAL, config)
             }
         };
@@ -90,8 +106,8 @@ impl Model {
                 Model::sequential(layers.iter().map(deserialize).collect::<Result<_>>()?)?
             }
             FUNCTIONAL => {
-                let inputs: Vec<String> = fields.required("input_layers")?;
-                let outputs: Vec<String> = fields.required("output_layers")?;
+                let inputs: Vec<Value> = fields.required("input_layers")?;
+                let outputs: Vec<Value> = fields.required("output_layers")?;
                 fields.finish()?;
                 functional(&layers, &inputs, &outputs)?
             }
@@ -106,43 +122,111 @@ impl Model {
     }
 }
 
-/// Applies the layers of a functional model's config in order, each to the outputs of its
-/// inbound layers (which must come before it), and makes the model from `inputs` to the one
-/// output layer.
-fn functional(layers: &[Config], inputs: &[String], outputs: &[String]) -> Result<Model> {
-    let mut tensors: HashMap<String, SymbolicTensor> = HashMap::new();
+/// A node reference of a functional config: `[layer, application, output]` as Keras writes it,
+/// or a bare layer name (its first application), as earlier files of this crate do.
+fn node_reference(value: &Value) -> Result<(String, usize)> {
+    let bad = || {
+        NnError::Config(format!(
+            "a node reference must be a layer name or [layer name, application index, 0], got {value}"
+        ))
+    };
+    match value {
+        Value::String(name) => Ok((name.clone(), 0)),
+        Value::Array(parts) => match parts.as_slice() {
+            [Value::String(name), application, ..] => {
+                let application =
+                    application.as_u64().and_then(|a| usize::try_from(a).ok()).ok_or_else(bad)?;
+                Ok((name.clone(), application))
+            }
+            _ => Err(bad()),
+        },
+        _ => Err(bad()),
+    }
+}
+
+/// A layer of a functional config with the sources of each of its applications.
+struct Entry {
+    layer: SharedLayer,
+    name: String,
+    applications: Vec<Vec<(String, usize)>>,
+}
+
+/// Makes the model a functional config describes: every layer applied at each of its places, in
+/// whatever order their sources become available (a shared layer's later application may read
+/// layers listed after it), then the model from `inputs` to `outputs`.
+fn functional(layers: &[Config], inputs: &[Value], outputs: &[Value]) -> Result<Model> {
+    let mut entries = Vec::with_capacity(layers.len());
     for (i, entry) in layers.iter().enumerate() {
         let mut fields = Fields::new(format!("layer {i} of the Functional model config"), entry);
         let layer = registry::read(&mut fields)?;
-        let inbound: Vec<String> = fields.required("inbound_layers")?;
+        let applications = match fields.get::<Vec<Value>>("inbound_nodes")? {
+            Some(nodes) => nodes
+                .iter()
+                .map(|node| match node {
+                    Value::Array(sources) => sources.iter().map(node_reference).collect(),
+                    other => Err(NnError::Config(format!(
+                        "inbound_nodes of layer {i} must list each application's sources, got {other}"
+                    ))),
+                })
+                .collect::<Result<Vec<_>>>()?,
+            // Earlier files name the sources of a layer's one application.
+            None => {
+                vec![fields.required::<Vec<String>>("inbound_layers")?.into_iter().map(|n| (n, 0)).collect()]
+            }
+        };
         fields.finish()?;
         let name = layer.name().to_string();
-        let args = inbound
-            .iter()
-            .map(|from| {
-                tensors.get(from).ok_or_else(|| {
-                    NnError::Config(format!(
-                        "layer \"{name}\" takes the output of \"{from}\", which no layer before it gives"
-                    ))
-                })
-            })
-            .collect::<Result<Vec<_>>>()?;
-        let output = apply_layer(layer, &args)?;
-        if tensors.insert(name.clone(), output).is_some() {
-            return Err(NnError::Config(format!("two layers are named \"{name}\"; names must be unique")));
+        entries.push(Entry { layer: SharedLayer::boxed(layer), name, applications });
+    }
+    let mut names = HashSet::new();
+    if let Some(entry) = entries.iter().find(|e| !names.insert(e.name.clone())) {
+        return Err(NnError::Config(format!(
+            "two layers are named \"{}\"; names must be unique",
+            entry.name
+        )));
+    }
+    let mut tensors: HashMap<(String, usize), SymbolicTensor> = HashMap::new();
+    let mut applied = vec![0; entries.len()];
+    loop {
+        let mut progress = false;
+        for (entry, done) in entries.iter().zip(&mut applied) {
+            while let Some(sources) = entry.applications.get(*done) {
+                let Some(args) = sources.iter().map(|s| tensors.get(s)).collect::<Option<Vec<_>>>() else {
+                    break;
+                };
+                let output = entry.layer.apply(&args)?;
+                tensors.insert((entry.name.clone(), *done), output);
+                *done += 1;
+                progress = true;
+            }
+        }
+        if !progress {
+            break;
         }
     }
-    let find = |name: &String| {
-        tensors.get(name).ok_or_else(|| {
-            NnError::Config(format!("the model's input or output \"{name}\" is none of its layers"))
+    if let Some((entry, &done)) = entries.iter().zip(&applied).find(|(e, done)| **done < e.applications.len())
+    {
+        let missing: Vec<String> = entry.applications[done]
+            .iter()
+            .filter(|s| !tensors.contains_key(*s))
+            .map(|(name, k)| match k {
+                0 => format!("\"{name}\""),
+                k => format!("\"{name}\" (application {k})"),
+            })
+            .collect();
+        return Err(NnError::Config(format!(
+            "layer \"{}\" takes the output of {}, which no layer of the model gives",
+            entry.name,
+            missing.join(", ")
+        )));
+    }
+    let find = |value: &Value| {
+        let reference = node_reference(value)?;
+        tensors.get(&reference).cloned().ok_or_else(|| {
+            NnError::Config(format!("the model's input or output {value} is none of its layers' outputs"))
         })
     };
     let inputs = inputs.iter().map(find).collect::<Result<Vec<_>>>()?;
-    let [output] = outputs else {
-        return Err(NnError::Config(format!(
-            "a Functional model has one output layer, the config lists {}",
-            outputs.len()
-        )));
-    };
-    Model::functional(&inputs, find(output)?)
+    let outputs = outputs.iter().map(find).collect::<Result<Vec<_>>>()?;
+    Model::functional(&inputs.iter().collect::<Vec<_>>(), &outputs)
 }

@@ -41,8 +41,10 @@ impl Model {
         }
         let pushed = self.push_layer(layer);
         if pushed.is_err() && implied_input.is_some() {
+            self.layers.clear();
             self.nodes.clear();
             self.inputs.clear();
+            self.outputs.clear();
         }
         pushed
     }
@@ -53,8 +55,9 @@ impl Model {
         if self.nodes.len() == self.inputs.len() {
             return Err(NnError::Usage(format!("pop: model \"{}\" has no layers to remove", self.name)));
         }
-        let node = self.nodes.pop().ok_or_else(|| NnError::Usage("pop: no layers".into()))?;
-        Ok(node.layer)
+        self.nodes.pop();
+        self.outputs = self.nodes.len().checked_sub(1).into_iter().collect();
+        self.layers.pop().ok_or_else(|| NnError::Usage("pop: no layers".into()))
     }
 
     /// Builds a Sequential model whose input shape was not declared, for inputs of
@@ -80,18 +83,21 @@ impl Model {
         self.assign_name(input.as_mut())?;
         let input_shape = input.build(&[])?;
         let mut current = input_shape.clone();
-        let mut shapes = Vec::with_capacity(self.nodes.len());
-        for node in &mut self.nodes {
-            let layer = node.layer.as_mut();
+        let mut shapes = Vec::with_capacity(self.layers.len());
+        for layer in &mut self.layers {
             current = layer.build(&[current]).map_err(|e| super::in_layer(layer.name(), e))?;
             shapes.push(current.clone());
         }
+        // The input goes first: every node moves one place on, to read the one before it.
         for (k, (node, shape)) in self.nodes.iter_mut().zip(shapes).enumerate() {
+            node.layer = k + 1;
             node.inputs = vec![k];
             node.shape = Some(shape);
         }
-        self.nodes.insert(0, Node { layer: input, inputs: Vec::new(), shape: Some(input_shape) });
+        self.layers.insert(0, input);
+        self.nodes.insert(0, Node { layer: 0, inputs: Vec::new(), shape: Some(input_shape) });
         self.inputs = vec![0];
+        self.outputs = vec![self.nodes.len() - 1];
         self.to_device(&self.device.clone())
     }
 
@@ -109,7 +115,7 @@ impl Model {
     fn push_input(&mut self, mut input: Box<dyn Layer>) -> Result<()> {
         self.assign_name(input.as_mut())?;
         let shape = self.build_layer(input.as_mut(), &[])?;
-        self.nodes.push(Node { layer: input, inputs: Vec::new(), shape: Some(shape) });
+        self.push_node(input, Vec::new(), Some(shape));
         self.inputs = vec![self.nodes.len() - 1];
         Ok(())
     }
@@ -122,7 +128,14 @@ impl Model {
             Some(input) => Some(self.build_layer(layer.as_mut(), &[input])?),
             None => None,
         };
-        self.nodes.push(Node { layer, inputs: previous.into_iter().collect(), shape });
+        self.push_node(layer, previous.into_iter().collect(), shape);
         Ok(())
+    }
+
+    /// Appends `layer` as the chain's new last node and output.
+    fn push_node(&mut self, layer: Box<dyn Layer>, inputs: Vec<usize>, shape: Option<Vec<usize>>) {
+        self.layers.push(layer);
+        self.nodes.push(Node { layer: self.layers.len() - 1, inputs, shape });
+        self.outputs = vec![self.nodes.len() - 1];
     }
 }

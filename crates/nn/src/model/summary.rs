@@ -33,25 +33,27 @@ impl Model {
     pub fn summary(&self) -> String {
         let chain = self.is_chain();
         let columns: &[Column] = if chain { &SEQUENTIAL_COLUMNS } else { &GRAPH_COLUMNS };
-        let rows: Vec<Vec<String>> = self
-            .listed()
-            .map(|node| {
-                let layer = node.layer.as_ref();
-                let params: usize = layer.weights().iter().map(|w| w.numel()).sum();
+        let rows: Vec<Vec<String>> = (0..self.layers.len())
+            .filter(|&k| self.is_listed(k))
+            .map(|k| {
+                let layer = self.layers[k].as_ref();
+                // A layer applied at several places shows its first output shape and every source.
+                let nodes: Vec<&super::Node> = self.nodes.iter().filter(|n| n.layer == k).collect();
+                let shape = nodes.first().and_then(|n| n.shape.as_deref());
+                let mut seen = std::collections::HashSet::new();
+                let params: usize =
+                    layer.weights().iter().filter(|w| seen.insert(w.id())).map(|w| w.numel()).sum();
                 let mut row = vec![
                     format!("{} ({})", layer.name(), layer.class_name()),
-                    node.shape.as_deref().map_or_else(|| "?".to_string(), batch_shape),
-                    match node.shape {
+                    shape.map_or_else(|| "?".to_string(), batch_shape),
+                    match shape {
                         Some(_) => thousands(params),
                         None => "0 (unbuilt)".to_string(),
                     },
                 ];
                 if !chain {
-                    let sources: Vec<String> = node
-                        .inputs
-                        .iter()
-                        .map(|&j| format!("{}[0][0]", self.nodes[j].layer.name()))
-                        .collect();
+                    let sources: Vec<String> =
+                        nodes.iter().flat_map(|n| &n.inputs).map(|&j| self.node_label(j)).collect();
                     row.push(if sources.is_empty() { "-".to_string() } else { sources.join(", ") });
                 }
                 row
@@ -84,10 +86,20 @@ impl Model {
     /// "Connected to" column even when it was built functionally.
     fn is_chain(&self) -> bool {
         self.kind == Kind::Sequential
-            || self.nodes.iter().enumerate().all(|(i, n)| match i {
-                0 => n.inputs.is_empty(),
-                _ => n.inputs == [i - 1],
-            })
+            || (self.layers.len() == self.nodes.len()
+                && self.outputs.len() == 1
+                && self.nodes.iter().enumerate().all(|(i, n)| match i {
+                    0 => n.inputs.is_empty(),
+                    _ => n.inputs == [i - 1],
+                }))
+    }
+
+    /// Keras's name for node `j`'s output in "Connected to": the layer, which of its
+    /// applications this is, and the output's index (always 0: a layer has one output).
+    fn node_label(&self, j: usize) -> String {
+        let layer = self.nodes[j].layer;
+        let application = self.nodes[..j].iter().filter(|n| n.layer == layer).count();
+        format!("{}[{application}][0]", self.layers[layer].name())
     }
 }
 

@@ -17,6 +17,14 @@ impl Model {
         loss: impl IntoLoss,
         metrics: &[&str],
     ) -> Result<()> {
+        if self.output_shapes().len() > 1 {
+            return Err(NnError::Usage(format!(
+                "compile: model \"{}\" has {} outputs, and training takes a model of one output; \
+                 predict_all and forward_all run it",
+                self.name(),
+                self.output_shapes().len()
+            )));
+        }
         let optimizer = optimizer.into_optimizer()?;
         let loss = loss.into_loss()?;
         let output = self.output_shape();

@@ -7,7 +7,7 @@ use super::options::check_batch_size;
 use super::{EvaluateOptions, Inputs};
 use crate::metrics::Tracker;
 use crate::progress::Progress;
-use crate::{ForwardCtx, Logs, Model, Result};
+use crate::{ForwardCtx, Logs, Model, NnError, Result};
 
 impl Model {
     /// Keras's `evaluate`: the loss (regularization included) and the compiled metrics over `x`
@@ -23,19 +23,37 @@ impl Model {
         Ok(logs)
     }
 
-    /// Keras's `predict`: the model's outputs for `x` (class probabilities for a softmax
+    /// Keras's `predict`: the model's output for `x` (class probabilities for a softmax
     /// classifier), computed `batch_size` samples at a time in inference mode, on the model's
-    /// device.
+    /// device. A model of several outputs predicts with [`Model::predict_all`].
     pub fn predict(&self, x: impl Into<Inputs>, batch_size: usize) -> Result<Tensor> {
+        let mut outputs = self.predict_all(x, batch_size)?;
+        match outputs.len() {
+            1 => outputs.pop().ok_or_else(|| NnError::Usage("predict: no output".into())),
+            n => Err(NnError::Usage(format!(
+                "predict: model \"{}\" has {n} outputs; predict_all gives each",
+                self.name()
+            ))),
+        }
+    }
+
+    /// [`Model::predict`] for a model of any number of outputs: one tensor per output, in the
+    /// model's order.
+    pub fn predict_all(&self, x: impl Into<Inputs>, batch_size: usize) -> Result<Vec<Tensor>> {
         check_batch_size("batch_size", batch_size)?;
         let (inputs, samples) = upload_inputs(self, x.into(), "predict")?;
         let order = sample_order(samples, false, 0);
         no_grad(|| {
-            let outputs = order
+            let batches = order
                 .chunks(batch_size)
-                .map(|chunk| self.forward(&gather(&inputs, chunk)?, &mut ForwardCtx::inference()))
+                .map(|chunk| self.forward_all(&gather(&inputs, chunk)?, &mut ForwardCtx::inference()))
                 .collect::<Result<Vec<_>>>()?;
-            Ok(Tensor::concat(&outputs.iter().collect::<Vec<_>>(), 0)?)
+            (0..self.output_shapes().len())
+                .map(|k| {
+                    let parts: Vec<&Tensor> = batches.iter().map(|outputs| &outputs[k]).collect();
+                    Ok(Tensor::concat(&parts, 0)?)
+                })
+                .collect()
         })
     }
 
