@@ -104,6 +104,10 @@ struct Outcome {
     device: Device,
     train_images: usize,
     test_accuracy: f64,
+    /// The trained model's layer count and test accuracy once the feature maps were taken:
+    /// looking inside leaves it whole.
+    layers_after: usize,
+    test_accuracy_after: f64,
     steps: usize,
     filters: Vec<Filter>,
     pictures: Vec<PathBuf>,
@@ -193,14 +197,15 @@ fn run(options: &Options) -> anyhow::Result<Outcome> {
         .title("First layer: the 16 learned 3x3 kernels")
         .save(&pictures[1])?;
 
-    // Keras would build Model(inputs, layer.output); popping the layers above the second
-    // convolution leaves a model whose output is that layer's feature maps.
-    while model.layers().last().is_some_and(|l| l.name() != "conv2d_1") {
-        model.pop()?;
-    }
+    // Keras's Model(model.input, model.get_layer("conv2d_1").output): a sub-model whose output
+    // is the second convolution's feature maps, over the trained model's own weights.
+    let graph = model.graph()?;
+    let features = Model::functional(&[&graph.input()?], &graph.layer_output("conv2d_1")?)?;
     let filters: Vec<usize> = (0..options.filters()).collect();
     let steps = ASCENT_STEPS;
-    let filters = ascend(&model, &filters, steps, &device)?;
+    let filters = ascend(&features, &filters, steps, &device)?;
+    let test_accuracy_after =
+        model.evaluate(&test_x, &test_y, EvaluateOptions::default().batch_size(256).verbose(0))?["accuracy"];
 
     let mut grid = ImageGrid::new(8).title(format!(
         "Second layer: the input that most activates each filter ({steps} steps of gradient ascent)"
@@ -213,7 +218,16 @@ fn run(options: &Options) -> anyhow::Result<Outcome> {
         grid.push(&filter.pattern, SIDE, SIDE, Scale::PerImage, Some(Caption::plain(caption)))?;
     }
     grid.save(&pictures[0])?;
-    Ok(Outcome { device, train_images: x.dims()[0], test_accuracy, steps, filters, pictures })
+    Ok(Outcome {
+        device,
+        train_images: x.dims()[0],
+        test_accuracy,
+        layers_after: model.layers().len(),
+        test_accuracy_after,
+        steps,
+        filters,
+        pictures,
+    })
 }
 
 fn main() -> anyhow::Result<()> {
@@ -257,6 +271,10 @@ mod tests {
         let out = std::env::temp_dir().join(format!("tessera-filter-visualization-{}", std::process::id()));
         let outcome = run(&Options { mode: RunMode::CHECK, out: out.clone() }).unwrap();
         assert_eq!(outcome.filters.len(), 8);
+        // The trained model is whole after the sub-model looked inside it: all six layers, and
+        // the same test accuracy to the last bit.
+        assert_eq!(outcome.layers_after, 6);
+        assert_eq!(outcome.test_accuracy_after.to_bits(), outcome.test_accuracy.to_bits());
         // A step in a random direction leaves a filter's mean activation where it was, on
         // average; 40 steps up the gradient took every one of these filters 2.7-fold or more
         // here, and 2-fold leaves room for slower runs.

@@ -4,13 +4,15 @@
 //! - Task A: Fashion-MNIST's first five classes (T-shirt/top, Trouser, Pullover, Dress, Coat),
 //!   with plenty of labelled images. A small CNN learns it.
 //! - Task B: the other five classes (Sandal, Shirt, Sneaker, Bag, Ankle boot), with few labels.
-//!   The task-A model's classifier head (its two Dense layers) is removed with `pop`, the
-//!   convolutional base left is frozen (`set_trainable(false)`, Keras's `layer.trainable =
-//!   False`), a new head is added and only it is trained. The notes' VGG16 example does the
-//!   same: the late layers are specific to the old task, the convolutions more general.
+//!   The task-A model's convolutional base (its layers up to `flatten`) becomes a sub-model,
+//!   as Keras's `Model(model.input, model.get_layer("flatten").output)`, frozen
+//!   (`set_trainable(false)`, Keras's `base.trainable = False`) and nested in a new model under a
+//!   new head; only the head trains. The notes' VGG16 example does the same: the late layers are
+//!   specific to the old task, the convolutions more general. The task-A model stays whole.
 //!
 //! The run prints the parameter counts (trainable / non-trainable) before and after freezing,
-//! checks that every frozen weight is bit-for-bit what it was before fine-tuning, and reports
+//! checks that every frozen weight (the task-A model's own, which the base shares) is
+//! bit-for-bit what it was before fine-tuning, and reports
 //! the new head's accuracy on task B's test images, next to the same head trained on the same
 //! base left untrained (what the task-A training contributed).
 //!
@@ -22,7 +24,7 @@ mod common;
 use clap::Parser;
 use common::RunMode;
 use tessera::nn::data::FashionMnist;
-use tessera::nn::{Conv2D, Dense, EvaluateOptions, FitOptions, Flatten, Layer, MaxPooling2D, Model};
+use tessera::nn::{Apply, Conv2D, Dense, EvaluateOptions, FitOptions, Flatten, Input, MaxPooling2D, Model};
 use tessera::{Device, Tensor};
 
 /// Seeds the weights and the shuffling.
@@ -33,8 +35,8 @@ const TASK_A: [u8; 5] = [0, 1, 2, 3, 4];
 /// Task B's classes, relabelled 0..5 in this order.
 const TASK_B: [u8; 5] = [5, 6, 7, 8, 9];
 
-/// The layers of the classifier head, which `pop` removes.
-const HEAD_LAYERS: usize = 2;
+/// The last layer of the convolutional base the new head goes on.
+const BASE_OUTPUT: &str = "flatten";
 
 #[derive(Parser, Debug, Clone)]
 #[command(about = "Transfer learning: freeze a trained base, train a new head on a new task")]
@@ -81,6 +83,8 @@ struct Outcome {
     params_before: (usize, usize),
     /// The names of the head's layers that were removed.
     removed_head: Vec<String>,
+    /// The task-A model's accuracy once the new head has trained on its shared, frozen base.
+    base_accuracy_after: f64,
     /// The summary and counts once the base is frozen and the new head added.
     summary_after: String,
     params_after: (usize, usize),
@@ -111,7 +115,7 @@ impl Outcome {
 
 /// The task-A model: a convolutional base (Conv 8 3x3, pool, Conv 16 3x3, pool, Flatten) and
 /// a classifier head (Dense 32, Dense 5 softmax), initialised the same on every call.
-fn base_model(device: &Device) -> anyhow::Result<Model> {
+fn task_a_model(device: &Device) -> anyhow::Result<Model> {
     tessera::nn::set_random_seed(SEED);
     let mut model = Model::sequential(vec![
         Box::new(Conv2D::new(8, 3).activation("relu").input_shape(&[28, 28, 1])),
@@ -119,45 +123,46 @@ fn base_model(device: &Device) -> anyhow::Result<Model> {
         Box::new(Conv2D::new(16, 3).activation("relu")),
         Box::new(MaxPooling2D::new()),
         Box::new(Flatten::new()),
+        Box::new(Dense::new(32).activation("relu")),
+        Box::new(Dense::new(TASK_A.len()).activation("softmax")),
     ])?;
-    for layer in head(TASK_A.len()) {
-        model.add_boxed(layer)?;
-    }
     model.to_device(device)?;
     model.compile("adam", "sparse_categorical_crossentropy", &["accuracy"])?;
     Ok(model)
 }
 
-/// Host copies of the model's non-trainable weights, named by layer.
-fn frozen_weights(model: &Model) -> anyhow::Result<Vec<HostWeight>> {
+/// Host copies of the model's weights, named by layer.
+fn weight_copies(model: &Model) -> anyhow::Result<Vec<HostWeight>> {
     let mut copies = Vec::new();
     for layer in model.layers() {
-        for weight in layer.weights().into_iter().filter(|w| !w.trainable()) {
+        for weight in layer.weights() {
             copies.push((format!("{}/{}", layer.name(), weight.name()), weight.value().to_vec::<f32>()?));
         }
     }
     Ok(copies)
 }
 
-/// The classifier head's layers: a new one for task B, or the task-A one.
-fn head(classes: usize) -> [Box<dyn Layer>; HEAD_LAYERS] {
-    [Box::new(Dense::new(32).activation("relu")), Box::new(Dense::new(classes).activation("softmax"))]
+/// Keras's transfer-learning recipe: the trained model's layers up to [`BASE_OUTPUT`] as a
+/// frozen sub-model (sharing the trained weights), nested under a new head for task B, compiled.
+fn transfer_model(trained: &Model) -> anyhow::Result<Model> {
+    let graph = trained.graph()?;
+    let mut base = Model::functional(&[&graph.input()?], &graph.layer_output(BASE_OUTPUT)?)?;
+    base.set_name("base");
+    base.set_trainable(false);
+    let inputs = Input::new(&[28, 28, 1]).symbolic()?;
+    let features = base.apply(&[&inputs])?;
+    let hidden = Dense::new(32).activation("relu").apply(&[&features])?;
+    let outputs = Dense::new(TASK_B.len()).activation("softmax").apply(&[&hidden])?;
+    let mut model = Model::functional(&[&inputs], &outputs)?;
+    model.compile("adam", "sparse_categorical_crossentropy", &["accuracy"])?;
+    Ok(model)
 }
 
-/// Removes `model`'s classifier head, freezes the base that is left, adds a new head for task
-/// B and compiles; returns the names of the removed layers.
-fn replace_head(model: &mut Model) -> anyhow::Result<Vec<String>> {
-    let mut removed =
-        (0..HEAD_LAYERS).map(|_| Ok(model.pop()?.name().to_string())).collect::<anyhow::Result<Vec<_>>>()?;
-    removed.reverse();
-    model.set_trainable(false);
-    for layer in head(TASK_B.len()) {
-        model.add_boxed(layer)?;
-    }
-    // Keras applies a change of `trainable` at the next compile; compiling also gives the new
-    // head a fresh optimizer.
-    model.compile("adam", "sparse_categorical_crossentropy", &["accuracy"])?;
-    Ok(removed)
+/// The layers of `trained` after [`BASE_OUTPUT`]: its task-A head, which the new model leaves out.
+fn head_layers(trained: &Model) -> Vec<String> {
+    let names: Vec<&str> = trained.layers().iter().map(|l| l.name()).collect();
+    let after = names.iter().position(|&n| n == BASE_OUTPUT).map_or(names.len(), |k| k + 1);
+    names[after..].iter().map(|n| n.to_string()).collect()
 }
 
 fn fit(model: &mut Model, x: &Tensor, y: &Tensor, epochs: usize) -> anyhow::Result<()> {
@@ -182,23 +187,25 @@ fn run(options: &Options) -> anyhow::Result<Outcome> {
     let (x_b, y_b) = train.select_classes(&TASK_B).first(sizes.head_images).to_scaled_tensors(&device)?;
     let (x_b_test, y_b_test) = test.select_classes(&TASK_B).to_scaled_tensors(&device)?;
 
-    let mut model = base_model(&device)?;
-    fit(&mut model, &x_a, &y_a, sizes.base_epochs)?;
-    let base_accuracy = accuracy(&model, &x_a_test, &y_a_test)?;
-    let summary_before = model.summary();
-    let params_before = model.count_params();
+    let mut trained = task_a_model(&device)?;
+    fit(&mut trained, &x_a, &y_a, sizes.base_epochs)?;
+    let base_accuracy = accuracy(&trained, &x_a_test, &y_a_test)?;
+    let summary_before = trained.summary();
+    let params_before = trained.count_params();
 
-    let removed_head = replace_head(&mut model)?;
+    let mut model = transfer_model(&trained)?;
+    let removed_head = head_layers(&trained);
     let summary_after = model.summary();
     let params_after = model.count_params();
 
-    let frozen_before = frozen_weights(&model)?;
+    // The base shares the task-A model's weights: those are what must not move.
+    let frozen_before = weight_copies(&trained)?;
     fit(&mut model, &x_b, &y_b, sizes.head_epochs)?;
-    let frozen_after = frozen_weights(&model)?;
+    let frozen_after = weight_copies(&trained)?;
     let head_accuracy = accuracy(&model, &x_b_test, &y_b_test)?;
+    let base_accuracy_after = accuracy(&trained, &x_a_test, &y_a_test)?;
 
-    let mut untrained = base_model(&device)?;
-    replace_head(&mut untrained)?;
+    let mut untrained = transfer_model(&task_a_model(&device)?)?;
     fit(&mut untrained, &x_b, &y_b, sizes.head_epochs)?;
     let untrained_base_accuracy = accuracy(&untrained, &x_b_test, &y_b_test)?;
 
@@ -209,6 +216,7 @@ fn run(options: &Options) -> anyhow::Result<Outcome> {
         base_test_images: x_a_test.dims()[0],
         head_test_images: x_b_test.dims()[0],
         base_accuracy,
+        base_accuracy_after,
         summary_before,
         params_before,
         removed_head,
@@ -235,7 +243,7 @@ fn main() -> anyhow::Result<()> {
     print!("{}", o.summary_before);
     println!("   task-A test accuracy: {:.2}% ({} images)\n", 100.0 * o.base_accuracy, o.base_test_images);
     println!(
-        "2. head ({}) removed, the convolutional base frozen, a new head added",
+        "2. the layers up to {BASE_OUTPUT} as a frozen sub-model nested under a new head (task-A head {} left out)",
         o.removed_head.join(", ")
     );
     print!("{}", o.summary_after);
@@ -245,9 +253,10 @@ fn main() -> anyhow::Result<()> {
     println!("\n3. the new head trained on {} task-B images", o.head_images);
     let (max_delta, identical) = o.frozen_change();
     println!(
-        "   frozen weights {}: {} tensors, max |Δ| = {max_delta}",
+        "   the task-A model's weights {}: {} tensors, max |Δ| = {max_delta}; its task-A accuracy {:.2}%",
         if identical { "unchanged" } else { "CHANGED" },
-        o.frozen_before.len()
+        o.frozen_before.len(),
+        100.0 * o.base_accuracy_after
     );
     println!(
         "   task-B test accuracy: {:.2}% ({} images; chance is {:.0}%)",
@@ -270,11 +279,15 @@ mod tests {
     fn fast_mode_trains_a_new_head_on_a_frozen_base() {
         let o = run(&Options { mode: RunMode::CHECK }).unwrap();
         let (max_delta, identical) = o.frozen_change();
-        // Frozen means untouched: every value bit for bit, no tolerance. The base holds two
-        // convolutions, each with a kernel and a bias.
+        // Frozen means untouched: every weight of the task-A model, whose convolutions the base
+        // shares, bit for bit, no tolerance; and it is whole, so it still classifies task A
+        // exactly as before.
         let names: Vec<&str> = o.frozen_before.iter().map(|(name, _)| name.as_str()).collect();
-        assert_eq!(names, ["conv2d/kernel", "conv2d/bias", "conv2d_1/kernel", "conv2d_1/bias"]);
+        assert_eq!(names[..4], ["conv2d/kernel", "conv2d/bias", "conv2d_1/kernel", "conv2d_1/bias"]);
         assert!(identical, "frozen weights moved by up to {max_delta}");
+        assert_eq!(o.base_accuracy_after.to_bits(), o.base_accuracy.to_bits());
+        assert_eq!(o.removed_head, ["dense", "dense_1"]);
+        assert!(o.summary_after.contains("base (Functional)"), "{}", o.summary_after);
         // The base's parameters (two convolutions: 8 * (9 + 1) + 16 * (72 + 1)) become
         // non-trainable; only the new head (400 -> 32 -> 5, the old head's size) trains.
         let base = 8 * 10 + 16 * 73;
