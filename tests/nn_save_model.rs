@@ -267,6 +267,8 @@ fn bad_files_are_refused_saying_what_was_expected() {
         "{message}"
     );
     assert!(message.contains("Flatten"), "{message}");
+    // A class of the user's own that was never registered: the message says how to register it.
+    assert!(message.ends_with("must be registered first (nn::layers::register)"), "{message}");
 
     let message = load_error(&dir.join("missing.safetensors"));
     assert!(message.contains("missing.safetensors"), "{message}");

@@ -225,8 +225,9 @@ pub fn set_random_seed(seed: u64) {
     LAYER_SEEDS.with(|s| s.set((seed, 0)));
 }
 
-/// The next seed of this thread's stream, for a newly constructed layer.
-pub(crate) fn next_layer_seed() -> u64 {
+/// The next seed of this thread's stream, for a newly constructed layer (a layer of your own
+/// draws its seed here too, so [`set_random_seed`] makes its weights reproducible).
+pub fn next_layer_seed() -> u64 {
     LAYER_SEEDS.with(|s| {
         let (seed, drawn) = s.get();
         s.set((seed, drawn.wrapping_add(1)));

@@ -18,13 +18,14 @@ use crate::{NnError, Result};
 /// A layer's settings by field name, as Keras's `layer.get_config()` returns them.
 pub type Config = Map<String, Value>;
 
-/// A setting as a config value.
-pub(crate) trait ToValue {
+/// A setting as a config value (implemented for numbers, strings, flags, lists, shapes and the
+/// crate's settings: activations, initializers, regularizers, dtypes).
+pub trait ToValue {
     fn to_value(&self) -> Value;
 }
 
 /// A setting read back from a config value; the error says what was expected and what came.
-pub(crate) trait FromValue: Sized {
+pub trait FromValue: Sized {
     fn from_value(value: &Value) -> std::result::Result<Self, String>;
 }
 
@@ -71,8 +72,20 @@ macro_rules! kernel_config {
 pub(crate) use kernel_config;
 
 /// Reads a config field by field. Every field read is an accepted one, so [`Fields::finish`]
-/// can reject a field nobody asked for (a misspelled setting) and list those that exist.
-pub(crate) struct Fields<'a> {
+/// can reject a field nobody asked for (a misspelled setting) and list those that exist. A
+/// layer of your own reads its config with it, as the crate's layers do.
+///
+/// ```
+/// use nn::layers::{Config, Fields};
+/// let config: Config = serde_json::from_str(r#"{"name": "scale", "factor": 2.5}"#).unwrap();
+/// let mut fields = Fields::layer("Scale", &config);
+/// let factor: f64 = fields.required("factor")?;
+/// let name: String = fields.required("name")?;
+/// fields.finish()?;
+/// assert_eq!((factor, name.as_str()), (2.5, "scale"));
+/// # Ok::<(), nn::NnError>(())
+/// ```
+pub struct Fields<'a> {
     /// What is being read, for messages: `layer "dense_1" (Dense)`.
     what: String,
     config: &'a Config,
@@ -80,12 +93,12 @@ pub(crate) struct Fields<'a> {
 }
 
 impl<'a> Fields<'a> {
-    pub(crate) fn new(what: impl Into<String>, config: &'a Config) -> Fields<'a> {
+    pub fn new(what: impl Into<String>, config: &'a Config) -> Fields<'a> {
         Fields { what: what.into(), config, asked: Vec::new() }
     }
 
     /// The fields of a layer of class `class`, described by its name when the config has one.
-    pub(crate) fn layer(class: &str, config: &'a Config) -> Fields<'a> {
+    pub fn layer(class: &str, config: &'a Config) -> Fields<'a> {
         let what = match config.get("name").and_then(Value::as_str) {
             Some(name) => format!("layer \"{name}\" ({class})"),
             None => format!("{class} layer"),
@@ -93,12 +106,12 @@ impl<'a> Fields<'a> {
         Fields::new(what, config)
     }
 
-    pub(crate) fn error(&self, detail: impl std::fmt::Display) -> NnError {
+    pub fn error(&self, detail: impl std::fmt::Display) -> NnError {
         NnError::Config(format!("{}: {detail}", self.what))
     }
 
     /// The field `key`, if the config has it.
-    pub(crate) fn get<T: FromValue>(&mut self, key: &'static str) -> Result<Option<T>> {
+    pub fn get<T: FromValue>(&mut self, key: &'static str) -> Result<Option<T>> {
         self.asked.push(key);
         self.config
             .get(key)
@@ -109,12 +122,12 @@ impl<'a> Fields<'a> {
     }
 
     /// The field `key`, which the config must have.
-    pub(crate) fn required<T: FromValue>(&mut self, key: &'static str) -> Result<T> {
+    pub fn required<T: FromValue>(&mut self, key: &'static str) -> Result<T> {
         self.get(key)?.ok_or_else(|| self.error(format!("missing field \"{key}\"")))
     }
 
     /// Overwrites `slot` with the field `key` if the config has it (a default stays otherwise).
-    pub(crate) fn update<T: FromValue>(&mut self, key: &'static str, slot: &mut T) -> Result<()> {
+    pub fn update<T: FromValue>(&mut self, key: &'static str, slot: &mut T) -> Result<()> {
         if let Some(value) = self.get(key)? {
             *slot = value;
         }
@@ -122,7 +135,7 @@ impl<'a> Fields<'a> {
     }
 
     /// Checks that the config has no field besides those read.
-    pub(crate) fn finish(self) -> Result<()> {
+    pub fn finish(self) -> Result<()> {
         match self.config.keys().find(|key| !self.asked.contains(&key.as_str())) {
             Some(unknown) => {
                 Err(self.error(format!("unknown field \"{unknown}\"; expected {}", self.asked.join(", "))))

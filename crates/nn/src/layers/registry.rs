@@ -1,6 +1,9 @@
 //! Layers by class name, as Keras's `keras.layers.serialize` / `deserialize`: a layer is written
 //! as `{"class_name": "Dense", "config": {...}}` and made again from that.
 
+use std::collections::HashMap;
+use std::sync::{OnceLock, RwLock};
+
 use super::config::{Fields, config};
 use super::{
     ActivationLayer, Add, AveragePooling2D, BatchNormalization, Concatenate, Config, Conv2D, Dense, Dropout,
@@ -35,6 +38,44 @@ const CLASSES: &[&str] = &[
     "SpatialDropout2D",
     "UpSampling2D",
 ];
+
+/// Makes a layer of a class registered with [`register`] from its config.
+pub type Constructor = fn(&Config) -> Result<Box<dyn Layer>>;
+
+/// The classes users registered, by class name.
+fn registered() -> &'static RwLock<HashMap<String, Constructor>> {
+    static REGISTERED: OnceLock<RwLock<HashMap<String, Constructor>>> = OnceLock::new();
+    REGISTERED.get_or_init(Default::default)
+}
+
+/// Keras's `register_keras_serializable` (or `custom_objects`): makes a layer class of your own
+/// known to [`from_config`], so models holding it load from their files and configs (and
+/// [`crate::Model::graph`] can copy it). `class_name` is what the layer's
+/// [`Layer::class_name`] returns; registering it again replaces the constructor. The crate's
+/// own classes cannot be replaced.
+///
+/// ```
+/// use nn::layers::{Config, register};
+/// use nn::{Layer, Result};
+/// fn make(config: &Config) -> Result<Box<dyn Layer>> {
+///     Ok(Box::new(nn::layers::from_config("Dense", config)?))
+/// }
+/// register("MyDense", make)?;
+/// assert!(register("Dense", make).is_err());
+/// # Ok::<(), nn::NnError>(())
+/// ```
+pub fn register(class_name: &str, constructor: Constructor) -> Result<()> {
+    if CLASSES.contains(&class_name) {
+        return Err(NnError::Usage(format!(
+            "register: \"{class_name}\" is one of the crate's own layer classes; give your class another name"
+        )));
+    }
+    registered()
+        .write()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .insert(class_name.to_string(), constructor);
+    Ok(())
+}
 
 /// `{"class_name": ..., "config": ...}` for `layer` (an error for a layer without a config).
 pub fn serialize(layer: &dyn Layer) -> Result<Config> {
@@ -79,8 +120,20 @@ pub fn from_config(class_name: &str, config: &Config) -> Result<Box<dyn Layer>> 
         "SpatialDropout2D" => Box::new(SpatialDropout2D::from_config(config)?),
         "UpSampling2D" => Box::new(UpSampling2D::from_config(config)?),
         _ => {
+            let registered = registered().read().unwrap_or_else(|poisoned| poisoned.into_inner());
+            if let Some(constructor) = registered.get(class_name) {
+                return constructor(config);
+            }
+            let mut names: Vec<&str> = registered.keys().map(String::as_str).collect();
+            names.sort_unstable();
+            let yours = match names.as_slice() {
+                [] => {
+                    "; a layer class of your own must be registered first (nn::layers::register)".to_string()
+                }
+                names => format!(", or one registered: {}", names.join(", ")),
+            };
             return Err(NnError::Config(format!(
-                "unknown layer class \"{class_name}\"; expected one of: {}",
+                "unknown layer class \"{class_name}\"; expected one of: {}{yours}",
                 CLASSES.join(", ")
             )));
         }
