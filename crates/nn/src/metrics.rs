@@ -370,7 +370,7 @@ mod tests {
 
     #[test]
     fn accuracy_follows_the_loss() {
-        let bce = Loss::BinaryCrossentropy { from_logits: false };
+        let bce = Loss::BinaryCrossentropy { from_logits: false, label_smoothing: 0.0 };
         // y_pred > 0.5 (strict): predictions 1, 0, 1, 0 against 1, 1, 0, 0.
         let binary = (t(&[1.0, 1.0, 0.0, 0.0], &[4, 1]), t(&[0.9, 0.5, 0.7, 0.2], &[4, 1]));
         close(value("accuracy", bce, &[binary]), 0.5);
@@ -378,7 +378,7 @@ mod tests {
         // First arg-max (the tie in the last row picks class 0): 2, 0, 0 against 2, 1, 0.
         let p = t(&[0.1, 0.2, 0.7, 0.5, 0.4, 0.1, 0.4, 0.4, 0.2], &[3, 3]);
         let one_hot = t(&[0.0, 0.0, 1.0, 0.0, 1.0, 0.0, 1.0, 0.0, 0.0], &[3, 3]);
-        let cce = Loss::CategoricalCrossentropy { from_logits: false };
+        let cce = Loss::CategoricalCrossentropy { from_logits: false, label_smoothing: 0.0 };
         close(value("accuracy", cce, &[(one_hot, p.clone())]), 2.0 / 3.0);
         let scce = Loss::SparseCategoricalCrossentropy { from_logits: false };
         close(value("acc", scce, &[(t(&[2.0, 1.0, 0.0], &[3]), p.clone())]), 2.0 / 3.0);
@@ -392,7 +392,7 @@ mod tests {
     fn precision_recall_and_f1_of_one_column() {
         // Predictions 1, 1, 0, 1, 1 against 1, 0, 1, 1, 0: TP 2, FP 2, FN 1.
         let batch = (t(&[1.0, 0.0, 1.0, 1.0, 0.0], &[5, 1]), t(&[0.8, 0.6, 0.4, 0.9, 0.7], &[5, 1]));
-        let bce = Loss::BinaryCrossentropy { from_logits: false };
+        let bce = Loss::BinaryCrossentropy { from_logits: false, label_smoothing: 0.0 };
         close(value("precision", bce, std::slice::from_ref(&batch)), 0.5);
         close(value("recall", bce, std::slice::from_ref(&batch)), 2.0 / 3.0);
         // 2PR / (P + R) = 4/7; Keras's epsilons move it by under 1e-7.
@@ -413,7 +413,7 @@ mod tests {
 
     #[test]
     fn multi_class_precision_is_per_element_and_f1_is_macro() {
-        let cce = Loss::CategoricalCrossentropy { from_logits: false };
+        let cce = Loss::CategoricalCrossentropy { from_logits: false, label_smoothing: 0.0 };
         // Every element at 0.5: predicted [[1, 1], [0, 0]] against [[1, 0], [0, 1]]: TP 1, FP 1, FN 1.
         let batch = (t(&[1.0, 0.0, 0.0, 1.0], &[2, 2]), t(&[0.7, 0.6, 0.2, 0.4], &[2, 2]));
         close(value("precision", cce, std::slice::from_ref(&batch)), 0.5);

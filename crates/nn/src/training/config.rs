@@ -122,12 +122,15 @@ fn read_optimizer(value: &Config) -> Result<Optimizer> {
     Ok(rule)
 }
 
-/// The loss by Keras name, with `from_logits` for the cross-entropies.
+/// The loss by Keras name, with `from_logits` for the cross-entropies and `label_smoothing` for
+/// the binary and categorical ones (Keras's config fields).
 fn loss_value(loss: &Loss) -> Value {
     let config = match *loss {
-        Loss::BinaryCrossentropy { from_logits }
-        | Loss::CategoricalCrossentropy { from_logits }
-        | Loss::SparseCategoricalCrossentropy { from_logits } => config!("from_logits": from_logits),
+        Loss::BinaryCrossentropy { from_logits, label_smoothing }
+        | Loss::CategoricalCrossentropy { from_logits, label_smoothing } => {
+            config!("from_logits": from_logits, "label_smoothing": label_smoothing)
+        }
+        Loss::SparseCategoricalCrossentropy { from_logits } => config!("from_logits": from_logits),
         _ => Config::new(),
     };
     class_value(loss.name(), config)
@@ -138,11 +141,14 @@ fn read_loss(value: &Config) -> Result<Loss> {
     let (class_name, config) = read_class("loss", value)?;
     let mut loss: Loss = class_name.parse().map_err(|e| NnError::Config(format!("training config: {e}")))?;
     let mut fields = Fields::new(format!("loss {class_name}"), &config);
-    if let Loss::BinaryCrossentropy { from_logits }
-    | Loss::CategoricalCrossentropy { from_logits }
-    | Loss::SparseCategoricalCrossentropy { from_logits } = &mut loss
-    {
-        fields.update("from_logits", from_logits)?;
+    match &mut loss {
+        Loss::BinaryCrossentropy { from_logits, label_smoothing }
+        | Loss::CategoricalCrossentropy { from_logits, label_smoothing } => {
+            fields.update("from_logits", from_logits)?;
+            fields.update("label_smoothing", label_smoothing)?;
+        }
+        Loss::SparseCategoricalCrossentropy { from_logits } => fields.update("from_logits", from_logits)?,
+        _ => {}
     }
     fields.finish()?;
     Ok(loss)

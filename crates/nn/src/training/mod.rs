@@ -14,6 +14,7 @@ mod fit;
 mod introspect;
 mod options;
 mod step;
+mod weights;
 
 pub use data::Inputs;
 pub use options::{EvaluateOptions, FitOptions};
