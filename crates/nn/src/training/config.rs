@@ -7,7 +7,8 @@ use serde_json::Value;
 use crate::layers::Config;
 use crate::layers::config::{Fields, class_value, config, read_class};
 use crate::losses::Loss;
-use crate::optimizers::{self, Optimizer};
+use crate::optimizers::schedules::LearningRateSchedule;
+use crate::optimizers::{self, Configured, Optimizer};
 use crate::{Model, NnError, Result};
 
 impl Model {
@@ -17,7 +18,7 @@ impl Model {
         let compiled = self.compiled.as_ref()?;
         let metrics: Vec<String> = compiled.metrics.iter().map(|m| m.name().to_string()).collect();
         Some(config!(
-            "optimizer": optimizer_value(compiled.optimizer.rule()),
+            "optimizer": optimizer_value(compiled.optimizer.config()),
             "loss": loss_value(&compiled.loss),
             "metrics": metrics,
             "iterations": compiled.optimizer.iterations(),
@@ -40,9 +41,11 @@ impl Model {
     }
 }
 
-/// Keras's optimizer class names and config fields.
-fn optimizer_value(rule: &Optimizer) -> Value {
-    let (class_name, config) = match *rule {
+/// Keras's optimizer class names and config fields, with the base class's: the learning rate
+/// (a number, or a schedule as `{"class_name", "config"}`), `weight_decay`, `clipnorm`,
+/// `clipvalue` and `global_clipnorm` (null when unset).
+fn optimizer_value(configured: &Configured) -> Value {
+    let (class_name, mut config) = match configured.optimizer {
         Optimizer::Sgd(o) => {
             ("SGD", config!("learning_rate": o.learning_rate, "momentum": o.momentum, "nesterov": o.nesterov))
         }
@@ -76,19 +79,48 @@ fn optimizer_value(rule: &Optimizer) -> Value {
             config!("learning_rate": o.learning_rate, "beta_1": o.beta_1, "beta_2": o.beta_2, "epsilon": o.epsilon),
         ),
     };
+    if let Some(schedule) = &configured.schedule {
+        config.insert("learning_rate".into(), schedule.to_value());
+    }
+    config.extend(config!(
+        "weight_decay": configured.weight_decay,
+        "clipnorm": configured.clipnorm,
+        "clipvalue": configured.clipvalue,
+        "global_clipnorm": configured.global_clipnorm,
+    ));
     class_value(class_name, config)
 }
 
-/// The optimizer [`optimizer_value`] wrote; missing fields take Keras's defaults.
-fn read_optimizer(value: &Config) -> Result<Optimizer> {
+/// The optimizer [`optimizer_value`] wrote; missing fields take Keras's defaults (Keras's
+/// "AdamW" is Adam with its weight decay).
+fn read_optimizer(value: &Config) -> Result<Configured> {
     let (class_name, config) = read_class("optimizer", value)?;
-    let mut rule =
+    let mut configured =
         optimizers::get(&class_name).map_err(|e| NnError::Config(format!("training config: {e}")))?;
     let mut fields = Fields::new(format!("optimizer {class_name}"), &config);
-    if let Some(learning_rate) = fields.get("learning_rate")? {
-        rule.set_learning_rate(learning_rate).map_err(|e| fields.error(e))?;
+    match fields.get::<Value>("learning_rate")? {
+        Some(Value::Object(schedule)) => {
+            configured.schedule = Some(LearningRateSchedule::from_value(&schedule)?)
+        }
+        Some(learning_rate) => {
+            let learning_rate = learning_rate.as_f64().ok_or_else(|| {
+                fields.error(format!(
+                    "field \"learning_rate\": expected a number or a schedule, got {learning_rate}"
+                ))
+            })?;
+            configured.optimizer.set_learning_rate(learning_rate).map_err(|e| fields.error(e))?;
+        }
+        None => {}
     }
-    match &mut rule {
+    for (key, slot) in [
+        ("weight_decay", &mut configured.weight_decay),
+        ("clipnorm", &mut configured.clipnorm),
+        ("clipvalue", &mut configured.clipvalue),
+        ("global_clipnorm", &mut configured.global_clipnorm),
+    ] {
+        fields.update(key, slot)?;
+    }
+    match &mut configured.optimizer {
         Optimizer::Sgd(o) => {
             fields.update("momentum", &mut o.momentum)?;
             fields.update("nesterov", &mut o.nesterov)?;
@@ -119,7 +151,8 @@ fn read_optimizer(value: &Config) -> Result<Optimizer> {
         }
     }
     fields.finish()?;
-    Ok(rule)
+    configured.check().map_err(|e| NnError::Config(format!("training config: {e}")))?;
+    Ok(configured)
 }
 
 /// The loss by Keras name, with `from_logits` for the cross-entropies and `label_smoothing` for
