@@ -10,9 +10,12 @@
 //! included). With `from_logits`, softmax and sigmoid cross-entropies run tensor-core's fused,
 //! stable kernels, which are the same functions as Keras's `log_softmax` / `log_sigmoid` forms.
 
+mod custom;
+
 use std::fmt;
 use std::str::FromStr;
 
+pub use custom::{AnyLoss, CustomLoss, LossFactory, register_loss};
 use tensor_core::{Tensor, no_grad};
 
 use crate::{Activation, NnError, Result, Squashed};
@@ -96,20 +99,7 @@ impl Loss {
         squashed: Option<&Squashed>,
         sample_weight: Option<&Tensor>,
     ) -> Result<Tensor> {
-        let losses = self.per_sample_for(y_true, y_pred, squashed)?;
-        let Some(weights) = sample_weight else { return Ok(losses.mean_all()?) };
-        let samples = losses.dims().first().copied().unwrap_or(0);
-        if weights.dims() != [samples] {
-            return Err(NnError::Data(format!(
-                "{}: expected one sample weight per sample, shape ({samples},), got {}",
-                self.name(),
-                weights.shape()
-            )));
-        }
-        let mut column = vec![samples];
-        column.resize(losses.rank(), 1);
-        let weights = weights.detach().to_dtype(losses.dtype())?.reshape(column)?;
-        Ok(losses.mul(&weights)?.mean_all()?)
+        reduce(self.name(), self.per_sample_for(y_true, y_pred, squashed)?, sample_weight)
     }
 
     /// [`Loss::per_sample`] of `y_pred`. When `squashed` holds the logits behind `y_pred` and
@@ -278,6 +268,25 @@ impl Loss {
             None => Ok(()),
         }
     }
+}
+
+/// Keras 3's "sum_over_batch_size" reduction of per-sample `losses` (shape `(N, ...)`), each
+/// sample's scaled by its weight if given (shape `(N,)`): the sum over the count of losses.
+/// `what` names the loss in errors.
+fn reduce(what: &str, losses: Tensor, sample_weight: Option<&Tensor>) -> Result<Tensor> {
+    let Some(weights) = sample_weight else { return Ok(losses.mean_all()?) };
+    let samples = losses.dims().first().copied().unwrap_or(0);
+    if weights.dims() != [samples] {
+        return Err(NnError::Data(format!(
+            "{}: expected one sample weight per sample, shape ({samples},), got {}",
+            what,
+            weights.shape()
+        )));
+    }
+    let mut column = vec![samples];
+    column.resize(losses.rank(), 1);
+    let weights = weights.detach().to_dtype(losses.dtype())?.reshape(column)?;
+    Ok(losses.mul(&weights)?.mean_all()?)
 }
 
 /// Keras's squeeze-or-expand rule: target and prediction shapes that are equal or differ by one
@@ -476,27 +485,46 @@ impl fmt::Display for Loss {
     }
 }
 
-/// What `compile` accepts as a loss: a [`Loss`] or its Keras name.
+/// What `compile` accepts as a loss: a [`Loss`], its Keras name, a [`CustomLoss`], or the
+/// name a custom loss was registered under ([`register_loss`]).
 pub trait IntoLoss {
     /// The loss, or an error naming an unknown name.
-    fn into_loss(self) -> Result<Loss>;
+    fn into_loss(self) -> Result<AnyLoss>;
 }
 
 impl IntoLoss for Loss {
-    fn into_loss(self) -> Result<Loss> {
+    fn into_loss(self) -> Result<AnyLoss> {
         self.check()?;
+        Ok(AnyLoss::Builtin(self))
+    }
+}
+
+impl IntoLoss for AnyLoss {
+    fn into_loss(self) -> Result<AnyLoss> {
+        match &self {
+            AnyLoss::Builtin(loss) => loss.check()?,
+            AnyLoss::Custom(_) => {}
+        }
         Ok(self)
     }
 }
 
 impl IntoLoss for &str {
-    fn into_loss(self) -> Result<Loss> {
-        self.parse()
+    fn into_loss(self) -> Result<AnyLoss> {
+        match self.parse::<Loss>() {
+            Ok(loss) => Ok(AnyLoss::Builtin(loss)),
+            // A registered custom loss, made from an empty config; the built-in names' error
+            // when there is none.
+            Err(builtin) => match AnyLoss::from_class(self, &crate::layers::Config::new()) {
+                Ok(custom) => Ok(custom),
+                Err(_) => Err(builtin),
+            },
+        }
     }
 }
 
 impl IntoLoss for String {
-    fn into_loss(self) -> Result<Loss> {
-        self.parse()
+    fn into_loss(self) -> Result<AnyLoss> {
+        self.as_str().into_loss()
     }
 }

@@ -21,18 +21,22 @@
 //!
 //! Targets given as class ids (a sparse loss) are one-hot encoded on the device for precision,
 //! recall, F1 and AUC, which Keras only accepts one-hot. [`confusion_matrix`] counts class pairs
-//! as `tf.math.confusion_matrix` does.
+//! as `tf.math.confusion_matrix` does. Names registered with [`register_metric`] resolve to the
+//! user's [`CustomMetric`]s, which keep their own state on the host or the device.
 
 mod auc;
 mod confusion_matrix;
+mod custom;
 
 pub use confusion_matrix::confusion_matrix;
+use custom::Shared;
+pub use custom::{CustomMetric, MetricFactory, register_metric};
 
 use std::str::FromStr;
 
 use tensor_core::{Tensor, no_grad};
 
-use crate::losses::{self, EPSILON, Loss};
+use crate::losses::{self, AnyLoss, EPSILON, Loss};
 use crate::{Logs, NnError, Result};
 
 /// What a metric computes.
@@ -58,6 +62,8 @@ pub enum MetricKind {
     RootMeanSquaredError,
     /// The area under the ROC curve (Keras's `AUC()`: 200 thresholds, interpolated).
     Auc,
+    /// A [`CustomMetric`] registered under the metric's name.
+    Custom,
 }
 
 /// A metric resolved for a compiled model: its name in logs and history, and what it computes.
@@ -67,22 +73,47 @@ pub struct Metric {
     kind: MetricKind,
     /// Whether targets are class ids (the loss is sparse).
     sparse_targets: bool,
+    /// The instance of a custom metric.
+    custom: Option<Shared>,
 }
 
 impl Metric {
     /// Resolves a Keras metric name for a model compiled with `loss`, whose output has shape
     /// `output` (batch axis excluded). The name is kept as given for logs ("acc" stays "acc").
     pub fn resolve(name: &str, loss: &Loss, output: &[usize]) -> Result<Metric> {
+        Metric::resolve_for(name, &AnyLoss::Builtin(*loss), output)
+    }
+
+    /// [`Metric::resolve`] for a model compiled with a built-in or a custom loss (a custom loss
+    /// takes targets shaped like the output), or a name registered with [`register_metric`].
+    pub(crate) fn resolve_for(name: &str, loss: &AnyLoss, output: &[usize]) -> Result<Metric> {
         let key: String = name.chars().filter(|&c| c != '_').flat_map(char::to_lowercase).collect();
         let kind = match key.as_str() {
-            "accuracy" | "acc" => match loss {
-                Loss::BinaryCrossentropy { .. } => MetricKind::BinaryAccuracy,
-                Loss::CategoricalCrossentropy { .. } => MetricKind::CategoricalAccuracy,
-                Loss::SparseCategoricalCrossentropy { .. } => MetricKind::SparseCategoricalAccuracy,
+            "accuracy" | "acc" => match loss.builtin() {
+                Some(Loss::BinaryCrossentropy { .. }) => MetricKind::BinaryAccuracy,
+                Some(Loss::CategoricalCrossentropy { .. }) => MetricKind::CategoricalAccuracy,
+                Some(Loss::SparseCategoricalCrossentropy { .. }) => MetricKind::SparseCategoricalAccuracy,
                 _ if output.last() == Some(&1) => MetricKind::BinaryAccuracy,
                 _ => MetricKind::CategoricalAccuracy,
             },
-            other => other.parse()?,
+            _ => match (name.parse(), Shared::make(name)?) {
+                (Ok(kind), _) => kind,
+                (Err(_), Some(custom)) => {
+                    let sparse_targets = loss.is_sparse();
+                    return Ok(Metric {
+                        name: name.to_string(),
+                        kind: MetricKind::Custom,
+                        sparse_targets,
+                        custom: Some(custom),
+                    });
+                }
+                (Err(unknown), None) => {
+                    return Err(NnError::Usage(format!(
+                        "{unknown}; or a custom metric registered with nn::metrics::register_metric (registered: {:?})",
+                        Shared::registered()?
+                    )));
+                }
+            },
         };
         let fits = match kind {
             MetricKind::BinaryAccuracy
@@ -91,7 +122,11 @@ impl Metric {
             | MetricKind::MeanAbsoluteError
             | MetricKind::RootMeanSquaredError => !loss.is_sparse(),
             MetricKind::SparseCategoricalAccuracy => loss.is_sparse(),
-            MetricKind::Precision | MetricKind::Recall | MetricKind::F1Score | MetricKind::Auc => true,
+            MetricKind::Precision
+            | MetricKind::Recall
+            | MetricKind::F1Score
+            | MetricKind::Auc
+            | MetricKind::Custom => true,
         };
         if !fits {
             let targets = if loss.is_sparse() { "class ids" } else { "targets shaped like the output" };
@@ -100,7 +135,7 @@ impl Metric {
                  use \"accuracy\" to pick the right one"
             )));
         }
-        Ok(Metric { name: name.to_string(), kind, sparse_targets: loss.is_sparse() })
+        Ok(Metric { name: name.to_string(), kind, sparse_targets: loss.is_sparse(), custom: None })
     }
 
     /// The name used in logs and history ("accuracy", "precision", ...).
@@ -171,6 +206,8 @@ impl Metric {
             MetricKind::Auc => {
                 (auc::counts(&not_zero(&targets(y_true)?)?, y_pred, auc::NUM_THRESHOLDS)?, y_pred.numel())
             }
+            // A custom metric keeps its own state (the tracker hands it each batch): no sums.
+            MetricKind::Custom => (Vec::new(), 0),
         })
     }
 
@@ -186,6 +223,8 @@ impl Metric {
             MetricKind::RootMeanSquaredError => ratio(sums[0][0], count as f64).sqrt(),
             MetricKind::Precision | MetricKind::Recall => ratio(sums[0][0], sums[0][0] + sums[1][0]),
             MetricKind::Auc => auc::area(sums),
+            // Read from the metric itself by the tracker.
+            MetricKind::Custom => 0.0,
             MetricKind::F1Score => {
                 let (tp, fp, fn_) = (&sums[0], &sums[1], &sums[2]);
                 let scores: Vec<f64> = (0..tp.len())
@@ -292,12 +331,19 @@ pub(crate) struct Tracker {
 }
 
 impl Tracker {
-    pub(crate) fn new(metrics: &[Metric]) -> Tracker {
-        Tracker {
+    /// A tracker starting from nothing: custom metrics are reset (Keras resets the metrics at
+    /// the start of each epoch and each evaluation).
+    pub(crate) fn new(metrics: &[Metric]) -> Result<Tracker> {
+        for metric in metrics {
+            if let Some(custom) = &metric.custom {
+                custom.lock(&metric.name)?.reset_state()?;
+            }
+        }
+        Ok(Tracker {
             metrics: metrics.to_vec(),
             loss: Sums::default(),
             sums: metrics.iter().map(|_| Sums::default()).collect(),
-        }
+        })
     }
 
     /// Adds a batch of `samples` samples: its mean loss and predictions against targets. Nothing
@@ -313,6 +359,10 @@ impl Tracker {
             let (y_true, y_pred) = (y_true.detach(), y_pred.detach());
             self.loss.add(vec![loss.detach().mul_scalar(samples as f64)?], samples)?;
             for (metric, sums) in self.metrics.iter().zip(&mut self.sums) {
+                if let Some(custom) = &metric.custom {
+                    custom.lock(&metric.name)?.update_state(&y_true, &y_pred)?;
+                    continue;
+                }
                 let (increments, count) = metric.increments(&y_true, &y_pred)?;
                 sums.add(increments, count)?;
             }
@@ -344,9 +394,10 @@ impl Tracker {
             loss.first().map_or(0.0, |s| s[0] / self.loss.count.max(1) as f64),
         );
         for (metric, sums) in self.metrics.iter().zip(&self.sums) {
-            let value = match host(sums) {
-                read if read.is_empty() => 0.0,
-                read => metric.result(&read, sums.count),
+            let value = match (&metric.custom, host(sums)) {
+                (Some(custom), _) => custom.lock(&metric.name)?.result()?,
+                (None, read) if read.is_empty() => 0.0,
+                (None, read) => metric.result(&read, sums.count),
             };
             logs.insert(format!("{prefix}{}", metric.name()), value);
         }
@@ -372,7 +423,7 @@ mod tests {
         let output = batches[0].1.dims()[1..].to_vec();
         let metric = Metric::resolve(metric, &loss, &output).unwrap();
         let name = metric.name().to_string();
-        let mut tracker = Tracker::new(&[metric]);
+        let mut tracker = Tracker::new(&[metric]).unwrap();
         for (y_true, y_pred) in batches {
             let zero = Tensor::scalar(0.0, y_pred.dtype(), &Device::Cpu).unwrap();
             tracker.update(&zero, y_pred.dims()[0], y_true, y_pred).unwrap();

@@ -6,7 +6,7 @@ use serde_json::Value;
 
 use crate::layers::Config;
 use crate::layers::config::{Fields, class_value, config, read_class};
-use crate::losses::Loss;
+use crate::losses::{AnyLoss, Loss};
 use crate::optimizers::schedules::LearningRateSchedule;
 use crate::optimizers::{self, Configured, Optimizer};
 use crate::{Model, NnError, Result};
@@ -156,8 +156,13 @@ fn read_optimizer(value: &Config) -> Result<Configured> {
 }
 
 /// The loss by Keras name, with `from_logits` for the cross-entropies and `label_smoothing` for
-/// the binary and categorical ones (Keras's config fields).
-fn loss_value(loss: &Loss) -> Value {
+/// the binary and categorical ones (Keras's config fields); a custom loss by its class name, with
+/// its own config.
+fn loss_value(loss: &AnyLoss) -> Value {
+    let loss = match loss {
+        AnyLoss::Builtin(loss) => loss,
+        AnyLoss::Custom(custom) => return class_value(custom.name(), custom.get_config()),
+    };
     let config = match *loss {
         Loss::BinaryCrossentropy { from_logits, label_smoothing }
         | Loss::CategoricalCrossentropy { from_logits, label_smoothing } => {
@@ -169,10 +174,15 @@ fn loss_value(loss: &Loss) -> Value {
     class_value(loss.name(), config)
 }
 
-/// The loss [`loss_value`] wrote.
-fn read_loss(value: &Config) -> Result<Loss> {
+/// The loss [`loss_value`] wrote; a custom one through its registered factory.
+fn read_loss(value: &Config) -> Result<AnyLoss> {
     let (class_name, config) = read_class("loss", value)?;
-    let mut loss: Loss = class_name.parse().map_err(|e| NnError::Config(format!("training config: {e}")))?;
+    let mut loss = match AnyLoss::from_class(&class_name, &config)
+        .map_err(|e| NnError::Config(format!("training config: {e}")))?
+    {
+        AnyLoss::Builtin(loss) => loss,
+        custom => return Ok(custom),
+    };
     let mut fields = Fields::new(format!("loss {class_name}"), &config);
     match &mut loss {
         Loss::BinaryCrossentropy { from_logits, label_smoothing }
@@ -184,5 +194,5 @@ fn read_loss(value: &Config) -> Result<Loss> {
         _ => {}
     }
     fields.finish()?;
-    Ok(loss)
+    Ok(AnyLoss::Builtin(loss))
 }

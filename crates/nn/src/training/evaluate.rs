@@ -53,10 +53,10 @@ impl Model {
         mut progress: Option<&mut Progress<'_>>,
     ) -> Result<Tracker> {
         let compiled = self.require_compiled("evaluate")?;
-        let mut tracker = Tracker::new(&compiled.metrics);
+        let mut tracker = Tracker::new(&compiled.metrics)?;
         for (step, chunk) in sample_order(data.samples(), false, 0).chunks(batch_size).enumerate() {
             let (inputs, targets, weights) = data.batch(chunk)?;
-            let (loss, predictions) = self.test_step(&inputs, &targets, weights.as_ref(), compiled.loss)?;
+            let (loss, predictions) = self.test_step(&inputs, &targets, weights.as_ref(), &compiled.loss)?;
             tracker.update(&loss, chunk.len(), &targets, &predictions)?;
             if let Some(progress) = progress.as_deref_mut() {
                 progress.step(step + 1, || tracker.read(""))?;

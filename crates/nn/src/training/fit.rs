@@ -35,7 +35,7 @@ impl Model {
             mut callbacks,
             output,
         } = options;
-        let loss = self.require_compiled("fit")?.loss;
+        let loss = self.require_compiled("fit")?.loss.clone();
         let x = x.into();
         self.build_for(&x)?;
         let output_shape = self.output_shape();
@@ -67,7 +67,7 @@ impl Model {
         for epoch in initial_epoch..epochs {
             progress.epoch(epoch, epochs)?;
             stop |= self.notify(&mut callbacks, &mut progress, |c, ctx| c.on_epoch_begin(epoch, ctx))?;
-            let mut tracker = Tracker::new(&self.require_compiled("fit")?.metrics);
+            let mut tracker = Tracker::new(&self.require_compiled("fit")?.metrics)?;
             let order = sample_order(train.samples(), shuffle, step_seed(seed, epoch as u64).rotate_left(32));
             progress.start(order.len().div_ceil(batch_size));
             for (step, chunk) in order.chunks(batch_size).enumerate() {

@@ -6,7 +6,7 @@ use tensor_core::{Tape, Tensor, no_grad};
 use super::Inputs;
 use super::data::Dataset;
 use crate::context::commit_state;
-use crate::losses::Loss;
+use crate::losses::AnyLoss;
 use crate::metrics::Tracker;
 use crate::{ForwardCtx, Logs, Model, Result};
 
@@ -36,7 +36,7 @@ impl Model {
     pub fn train_on_batch(&mut self, x: impl Into<Inputs>, y: &Tensor) -> Result<Logs> {
         let (inputs, targets, seed) = self.whole_batch(x.into(), y, "train_on_batch")?;
         let (loss, predictions) = self.train_step(&inputs, &targets, None, seed)?;
-        let mut tracker = Tracker::new(&self.require_compiled("train_on_batch")?.metrics);
+        let mut tracker = Tracker::new(&self.require_compiled("train_on_batch")?.metrics)?;
         let samples = targets.dims().first().copied().unwrap_or(1);
         tracker.update(&loss, samples, &targets, &predictions)?;
         tracker.read("")
@@ -90,7 +90,7 @@ impl Model {
         seed: u64,
         call: &str,
     ) -> Result<BackwardPass> {
-        let loss_fn = self.require_compiled(call)?.loss;
+        let loss_fn = &self.require_compiled(call)?.loss;
         let tape = Tape::new();
         let mut ctx = ForwardCtx::training(&tape, seed);
         let predictions = self.forward(inputs, &mut ctx)?;
@@ -117,7 +117,7 @@ impl Model {
         inputs: &[Tensor],
         targets: &Tensor,
         weights: Option<&Tensor>,
-        loss_fn: Loss,
+        loss_fn: &AnyLoss,
     ) -> Result<(Tensor, Tensor)> {
         no_grad(|| {
             let mut ctx = ForwardCtx::inference();

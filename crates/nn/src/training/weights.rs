@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use tensor_core::Tensor;
 
-use crate::losses::Loss;
+use crate::losses::AnyLoss;
 use crate::{NnError, Result};
 
 /// One weight per sample of `targets`: the weight of its class, or 1 for a class the map leaves
@@ -15,7 +15,7 @@ use crate::{NnError, Result};
 pub(crate) fn class_sample_weights(
     class_weight: &BTreeMap<usize, f64>,
     targets: &Tensor,
-    loss: &Loss,
+    loss: &AnyLoss,
     output: &[usize],
 ) -> Result<Tensor> {
     let columns = output.last().copied().unwrap_or(1);
