@@ -199,7 +199,7 @@ fn a_schedule_sets_each_step_learning_rate() {
 /// step count: one more step on each gives the same weights, bit for bit.
 #[test]
 fn options_round_trip_through_the_model_file() {
-    let optimizer = AdamW { weight_decay: 0.01, ..AdamW::default() }
+    let optimizer = AdamW { weight_decay: 0.01, amsgrad: true, ..AdamW::default() }
         .learning_rate_schedule(CosineDecay {
             warmup_target: Some(0.05),
             warmup_steps: 2,

@@ -161,6 +161,7 @@ pub struct AdamW {
     pub beta_1: f64,
     pub beta_2: f64,
     pub epsilon: f64,
+    pub amsgrad: bool,
 }
 
 impl Default for AdamW {
@@ -172,14 +173,20 @@ impl Default for AdamW {
             beta_1: adam.beta_1,
             beta_2: adam.beta_2,
             epsilon: adam.epsilon,
+            amsgrad: adam.amsgrad,
         }
     }
 }
 
 impl From<AdamW> for Configured {
     fn from(o: AdamW) -> Self {
-        let adam =
-            Adam { learning_rate: o.learning_rate, beta_1: o.beta_1, beta_2: o.beta_2, epsilon: o.epsilon };
+        let adam = Adam {
+            learning_rate: o.learning_rate,
+            beta_1: o.beta_1,
+            beta_2: o.beta_2,
+            epsilon: o.epsilon,
+            amsgrad: o.amsgrad,
+        };
         Configured { weight_decay: Some(o.weight_decay), ..Configured::from(adam) }
     }
 }

@@ -72,7 +72,13 @@ fn optimizer_value(configured: &Configured) -> Value {
         }
         Optimizer::Adam(o) => (
             "Adam",
-            config!("learning_rate": o.learning_rate, "beta_1": o.beta_1, "beta_2": o.beta_2, "epsilon": o.epsilon),
+            config!(
+                "learning_rate": o.learning_rate,
+                "beta_1": o.beta_1,
+                "beta_2": o.beta_2,
+                "epsilon": o.epsilon,
+                "amsgrad": o.amsgrad,
+            ),
         ),
         Optimizer::Nadam(o) => (
             "Nadam",
@@ -143,6 +149,7 @@ fn read_optimizer(value: &Config) -> Result<Configured> {
             fields.update("beta_1", &mut o.beta_1)?;
             fields.update("beta_2", &mut o.beta_2)?;
             fields.update("epsilon", &mut o.epsilon)?;
+            fields.update("amsgrad", &mut o.amsgrad)?;
         }
         Optimizer::Nadam(o) => {
             fields.update("beta_1", &mut o.beta_1)?;
