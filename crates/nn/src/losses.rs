@@ -510,16 +510,9 @@ impl IntoLoss for AnyLoss {
 }
 
 impl IntoLoss for &str {
+    /// A built-in name, or a registered custom loss made from an empty config.
     fn into_loss(self) -> Result<AnyLoss> {
-        match self.parse::<Loss>() {
-            Ok(loss) => Ok(AnyLoss::Builtin(loss)),
-            // A registered custom loss, made from an empty config; the built-in names' error
-            // when there is none.
-            Err(builtin) => match AnyLoss::from_class(self, &crate::layers::Config::new()) {
-                Ok(custom) => Ok(custom),
-                Err(_) => Err(builtin),
-            },
-        }
+        AnyLoss::from_class(self, &crate::layers::Config::new())
     }
 }
 

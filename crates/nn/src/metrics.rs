@@ -96,9 +96,16 @@ impl Metric {
                 _ if output.last() == Some(&1) => MetricKind::BinaryAccuracy,
                 _ => MetricKind::CategoricalAccuracy,
             },
-            _ => match (name.parse(), Shared::make(name)?) {
-                (Ok(kind), _) => kind,
-                (Err(_), Some(custom)) => {
+            _ => match name.parse() {
+                Ok(kind) => kind,
+                Err(unknown) => {
+                    let Some(custom) = Shared::make(name)? else {
+                        return Err(NnError::Usage(format!(
+                            "{unknown}; or a custom metric registered with nn::metrics::register_metric \
+                             (registered: {:?})",
+                            Shared::registered()?
+                        )));
+                    };
                     let sparse_targets = loss.is_sparse();
                     return Ok(Metric {
                         name: name.to_string(),
@@ -106,12 +113,6 @@ impl Metric {
                         sparse_targets,
                         custom: Some(custom),
                     });
-                }
-                (Err(unknown), None) => {
-                    return Err(NnError::Usage(format!(
-                        "{unknown}; or a custom metric registered with nn::metrics::register_metric (registered: {:?})",
-                        Shared::registered()?
-                    )));
                 }
             },
         };

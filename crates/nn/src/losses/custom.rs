@@ -136,17 +136,19 @@ impl AnyLoss {
         }
     }
 
-    /// The loss a saved config names: a built-in name, or a registered custom class (an error
-    /// naming the class when it is neither).
+    /// The loss `class_name` names: a built-in one (Keras's names and aliases take precedence),
+    /// or a registered custom class made from `config` (an error naming the class when it is
+    /// neither).
     pub(crate) fn from_class(class_name: &str, config: &Config) -> Result<AnyLoss> {
-        if let Ok(loss) = class_name.parse::<Loss>() {
-            return Ok(AnyLoss::Builtin(loss));
-        }
+        let builtin = match class_name.parse::<Loss>() {
+            Ok(loss) => return Ok(AnyLoss::Builtin(loss)),
+            Err(unknown) => unknown,
+        };
         match LOSSES.get(class_name)? {
             Some(factory) => Ok(AnyLoss::Custom(factory(config)?)),
             None => Err(NnError::Usage(format!(
-                "unknown loss {class_name:?}: not a built-in loss, and no custom loss is registered under that \
-                 name (registered: {:?}); call nn::losses::register_loss({class_name:?}, ...) first",
+                "{builtin}; or a custom loss registered with nn::losses::register_loss({class_name:?}, ...) \
+                 (registered: {:?})",
                 LOSSES.names()?
             ))),
         }

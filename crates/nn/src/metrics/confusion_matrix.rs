@@ -4,6 +4,9 @@ use tensor_core::Tensor;
 
 use crate::{NnError, Result};
 
+/// The largest matrix made: 2^28 cells (16,384 classes).
+const MAX_CELLS: usize = 1 << 28;
+
 /// The confusion matrix of class ids `labels` against class ids `predictions` (both of shape
 /// `(N,)`), as `tf.math.confusion_matrix`: row `i`, column `j` counts the samples of class `i`
 /// predicted as `j`. `num_classes` defaults to one more than the largest id. The result is a
@@ -40,7 +43,7 @@ pub fn confusion_matrix(labels: &Tensor, predictions: &Tensor, num_classes: Opti
             .collect()
     };
     let (truth, predicted) = (ids(labels, "labels")?, ids(predictions, "predictions")?);
-    let largest = truth.iter().chain(&predicted).max().map_or(0, |&m| m + 1);
+    let largest = truth.iter().chain(&predicted).max().map_or(0, |&m| m.saturating_add(1));
     let classes = num_classes.unwrap_or(largest);
     if largest > classes {
         return Err(NnError::Data(format!(
@@ -48,7 +51,11 @@ pub fn confusion_matrix(labels: &Tensor, predictions: &Tensor, num_classes: Opti
             largest - 1
         )));
     }
-    let mut counts = vec![0.0f64; classes * classes];
+    // A stray huge id must not ask for an impossible matrix.
+    let cells = classes.checked_mul(classes).filter(|&cells| cells <= MAX_CELLS).ok_or_else(|| {
+        NnError::Data(format!("{what}: {classes} classes make a matrix of more than {MAX_CELLS} cells"))
+    })?;
+    let mut counts = vec![0.0f64; cells];
     for (&t, &p) in truth.iter().zip(&predicted) {
         counts[t * classes + p] += 1.0;
     }
@@ -86,6 +93,8 @@ mod tests {
         assert!(err.contains("class id 3 is out of range for num_classes = 3"), "{err}");
         let err = confusion_matrix(&ids(&[0.5]), &ids(&[0.0]), None).unwrap_err().to_string();
         assert!(err.contains("labels[0] is 0.5, not a class id"), "{err}");
+        let err = confusion_matrix(&ids(&[1e9]), &ids(&[0.0]), None).unwrap_err().to_string();
+        assert!(err.contains("1000000001 classes make a matrix of more than 268435456 cells"), "{err}");
         let err = confusion_matrix(&ids(&[0.0, 1.0]), &ids(&[0.0]), None).unwrap_err().to_string();
         assert!(
             err.contains("expected labels and predictions of one shape (N,), got (2,) and (1,)"),

@@ -136,7 +136,8 @@ impl LearningRateSchedule {
             }
             LearningRateSchedule::PiecewiseConstantDecay(s) => {
                 let passed = s.boundaries.iter().filter(|&&b| step > b as f64).count();
-                s.values[passed]
+                // `check` makes one value more than boundaries; NaN for a list it would refuse.
+                s.values.get(passed).or(s.values.last()).copied().unwrap_or(f64::NAN)
             }
             LearningRateSchedule::InverseTimeDecay(s) => {
                 let p = staircased(step / s.decay_steps as f64, s.staircase);
