@@ -14,8 +14,8 @@
 //!
 //! impl CustomMetric for MaxError {
 //!     fn update_state(&mut self, y_true: &Tensor, y_pred: &Tensor) -> Result<()> {
-//!         let batch = y_pred.sub(&y_true.reshape(y_pred.dims().to_vec())?)?.abs()?.max_all()?.item()?;
-//!         self.max = self.max.max(batch);
+//!         let errors = y_pred.sub(&y_true.reshape(y_pred.dims().to_vec())?)?.abs()?.to_vec_f64()?;
+//!         self.max = errors.into_iter().fold(self.max, f64::max);
 //!         Ok(())
 //!     }
 //!     fn result(&self) -> Result<f64> { Ok(self.max) }
