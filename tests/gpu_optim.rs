@@ -24,12 +24,13 @@ fn kinds() -> Vec<Optimizer> {
 
 /// Every optimizer variant: the stateless and stateful forms of each rule.
 fn variants() -> Vec<Optimizer> {
-    let stateful: [Optimizer; 5] = [
+    let stateful: [Optimizer; 6] = [
         Sgd { momentum: 0.9, ..Sgd::default() }.into(),
         Sgd { momentum: 0.9, nesterov: true, ..Sgd::default() }.into(),
         RmsProp { momentum: 0.9, ..RmsProp::default() }.into(),
         RmsProp { centered: true, ..RmsProp::default() }.into(),
         RmsProp { momentum: 0.9, centered: true, ..RmsProp::default() }.into(),
+        Adam { amsgrad: true, ..Adam::default() }.into(),
     ];
     kinds().into_iter().chain(stateful).collect()
 }

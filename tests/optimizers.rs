@@ -127,6 +127,37 @@ fn adam() {
     check(Adam::default(), 2, [0.9980000539875484, -1.9980000269941494, 2.998000017996183]);
 }
 
+/// AMSGrad divides by the largest velocity so far. With the gradient g and then 0, the
+/// velocity falls from 0.001 g^2 to 0.000999 g^2 at step 2, where AMSGrad keeps 0.001 g^2:
+/// step 1 as Adam's; step 2 m = 0.09 g, alpha = 0.001 sqrt(0.001999) / 0.19,
+/// w -= m alpha / (sqrt(v_hat) + 1e-7).
+#[test]
+fn adam_amsgrad() {
+    let adam = Optimizer::from(Adam { amsgrad: true, ..Adam::default() });
+    let run = |optimizer: &Optimizer, dtype: DType| {
+        let w = tensor(&PARAM, &[3]).to_dtype(dtype).unwrap();
+        let mut state = optimizer.state_for(&w).unwrap();
+        optimizer.step(&w, &tensor(&GRAD, &[3]).to_dtype(dtype).unwrap(), &mut state, 1).unwrap();
+        optimizer.step(&w, &tensor(&[0.0; 3], &[3]).to_dtype(dtype).unwrap(), &mut state, 2).unwrap();
+        let names: Vec<&str> = state.tensors().iter().map(|(name, _)| *name).collect();
+        (w.to_vec_f64().unwrap(), names)
+    };
+    let mut expected = [0.0; 3];
+    for (e, (&w, &g)) in expected.iter_mut().zip(PARAM.iter().zip(&GRAD)) {
+        let alpha_1 = 0.001 * 0.001f64.sqrt() / 0.1;
+        let alpha_2 = 0.001 * 0.001999f64.sqrt() / 0.19;
+        let root = 0.001f64.sqrt() * g.abs() + 1e-7;
+        *e = w - 0.1 * g * alpha_1 / root - 0.09 * g * alpha_2 / root;
+    }
+    let (f64_result, names) = run(&adam, DType::F64);
+    assert_eq!(names, ["momentum", "velocity", "velocity_hat"]);
+    assert_close(&f64_result, &expected, F64_TOLERANCE);
+    assert_close(&run(&adam, DType::F32).0, &expected, F32_TOLERANCE);
+    // Plain Adam divides by the smaller velocity: a larger step.
+    let plain = run(&Optimizer::from(Adam::default()), DType::F64).0;
+    assert!((plain[0] - expected[0]).abs() > 1e-7, "{plain:?} vs {expected:?}");
+}
+
 #[test]
 fn nadam() {
     // u_t = 0.9 (1 - 0.5 * 0.96^t): u_1 = 0.468, u_2 = 0.48528, u_3 = 0.5018688.

@@ -28,6 +28,8 @@ fn optimizers() -> Vec<(&'static str, Optimizer)> {
         ("adadelta", Adadelta { learning_rate: 1.0, ..Adadelta::default() }.into()),
         ("adam", Adam { learning_rate: lr, ..Adam::default() }.into()),
         ("nadam", Nadam { learning_rate: lr, ..Nadam::default() }.into()),
+        // Random gradients make some velocities fall, where AMSGrad keeps the larger one.
+        ("adam amsgrad", Adam { learning_rate: lr, amsgrad: true, ..Adam::default() }.into()),
     ]
 }
 

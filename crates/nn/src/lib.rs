@@ -5,6 +5,7 @@
 pub mod activations;
 pub mod callbacks;
 mod context;
+mod custom_objects;
 pub mod data;
 mod error;
 mod history;

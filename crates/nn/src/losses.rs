@@ -10,9 +10,12 @@
 //! included). With `from_logits`, softmax and sigmoid cross-entropies run tensor-core's fused,
 //! stable kernels, which are the same functions as Keras's `log_softmax` / `log_sigmoid` forms.
 
+mod custom;
+
 use std::fmt;
 use std::str::FromStr;
 
+pub use custom::{AnyLoss, CustomLoss, LossFactory, register_loss};
 use tensor_core::{Tensor, no_grad};
 
 use crate::{Activation, NnError, Result, Squashed};
@@ -21,17 +24,20 @@ use crate::{Activation, NnError, Result, Squashed};
 pub const EPSILON: f64 = 1e-7;
 
 /// A loss function: by Keras name ([`Loss::from_str`]) or as a value with its options.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Loss {
     /// `mean((y_pred - y_true)^2)` over the last axis.
     MeanSquaredError,
     /// `mean(|y_pred - y_true|)` over the last axis.
     MeanAbsoluteError,
-    /// Sigmoid outputs (or logits) against 0/1 targets, averaged over the last axis.
-    BinaryCrossentropy { from_logits: bool },
-    /// A distribution over the last axis against one-hot (or soft) targets.
-    CategoricalCrossentropy { from_logits: bool },
-    /// A distribution over the last axis against integer class ids, one per sample.
+    /// Sigmoid outputs (or logits) against 0/1 targets, averaged over the last axis. With
+    /// `label_smoothing` (in [0, 1]) the targets become `y * (1 - s) + 0.5 * s`, as in Keras.
+    BinaryCrossentropy { from_logits: bool, label_smoothing: f64 },
+    /// A distribution over the last axis against one-hot (or soft) targets. With
+    /// `label_smoothing` (in [0, 1]) the targets become `y * (1 - s) + s / classes`, as in Keras.
+    CategoricalCrossentropy { from_logits: bool, label_smoothing: f64 },
+    /// A distribution over the last axis against integer class ids, one per sample (no label
+    /// smoothing: Keras 3's has none).
     SparseCategoricalCrossentropy { from_logits: bool },
     /// `mean(max(1 - y_true * y_pred, 0))`; 0/1 targets are first mapped to -1/1.
     Hinge,
@@ -80,40 +86,73 @@ impl Loss {
         matches!(self, Loss::SparseCategoricalCrossentropy { .. })
     }
 
-    /// The batch loss of `y_pred`. When `squashed` holds the logits behind `y_pred` and this is
-    /// the cross-entropy that matches its activation (softmax for the categorical ones, sigmoid for
-    /// the binary one), the loss is computed from the logits, as Keras's TensorFlow backend does:
-    /// the same value where the probabilities are not clipped, and a gradient where they are.
+    /// The batch loss of `y_pred`: [`Loss::per_sample_for`] reduced as Keras 3 reduces it
+    /// ("sum_over_batch_size", keras/src/losses/loss.py `reduce_values`): the sum of the
+    /// weighted per-sample losses over their count, so weights rescale a batch's loss without
+    /// renormalising it (a batch weighted 2 everywhere has twice the loss). `sample_weight` holds
+    /// one weight per sample (shape `(N,)`), spread over any further axes of the per-sample
+    /// losses.
     pub fn compute_for(
         &self,
         y_true: &Tensor,
         y_pred: &Tensor,
         squashed: Option<&Squashed>,
+        sample_weight: Option<&Tensor>,
     ) -> Result<Tensor> {
-        let from_logits = match (*self, squashed) {
-            (Loss::CategoricalCrossentropy { from_logits: false }, Some(s))
+        reduce(self.name(), self.per_sample_for(y_true, y_pred, squashed)?, sample_weight)
+    }
+
+    /// [`Loss::per_sample`] of `y_pred`. When `squashed` holds the logits behind `y_pred` and
+    /// this is the cross-entropy that matches its activation (softmax for the categorical ones,
+    /// sigmoid for the binary one), the loss is computed from the logits, as Keras's TensorFlow
+    /// backend does: the same value where the probabilities are not clipped, and a gradient where
+    /// they are. Label smoothing carries over to the logits form unchanged.
+    pub fn per_sample_for(
+        &self,
+        y_true: &Tensor,
+        y_pred: &Tensor,
+        squashed: Option<&Squashed>,
+    ) -> Result<Tensor> {
+        let (from_logits, squashed) = match (*self, squashed) {
+            (Loss::CategoricalCrossentropy { from_logits: false, label_smoothing }, Some(s))
                 if s.activation == Activation::Softmax =>
             {
-                Loss::CategoricalCrossentropy { from_logits: true }
+                (Loss::CategoricalCrossentropy { from_logits: true, label_smoothing }, s)
             }
             (Loss::SparseCategoricalCrossentropy { from_logits: false }, Some(s))
                 if s.activation == Activation::Softmax =>
             {
-                Loss::SparseCategoricalCrossentropy { from_logits: true }
+                (Loss::SparseCategoricalCrossentropy { from_logits: true }, s)
             }
-            (Loss::BinaryCrossentropy { from_logits: false }, Some(s))
+            (Loss::BinaryCrossentropy { from_logits: false, label_smoothing }, Some(s))
                 if s.activation == Activation::Sigmoid =>
             {
-                Loss::BinaryCrossentropy { from_logits: true }
+                (Loss::BinaryCrossentropy { from_logits: true, label_smoothing }, s)
             }
-            _ => return self.compute(y_true, y_pred),
+            _ => return self.per_sample(y_true, y_pred),
         };
-        from_logits.compute(y_true, &squashed.expect("matched above").logits)
+        from_logits.per_sample(y_true, &squashed.logits)
     }
 
     /// The batch loss, a scalar: the mean of [`Loss::per_sample`].
     pub fn compute(&self, y_true: &Tensor, y_pred: &Tensor) -> Result<Tensor> {
         Ok(self.per_sample(y_true, y_pred)?.mean_all()?)
+    }
+
+    /// Checks the options: a label smoothing outside [0, 1] is an error.
+    pub fn check(&self) -> Result<()> {
+        match *self {
+            Loss::BinaryCrossentropy { label_smoothing, .. }
+            | Loss::CategoricalCrossentropy { label_smoothing, .. }
+                if !(0.0..=1.0).contains(&label_smoothing) =>
+            {
+                Err(NnError::Usage(format!(
+                    "{}: label_smoothing must be in [0, 1], got {label_smoothing}",
+                    self.name()
+                )))
+            }
+            _ => Ok(()),
+        }
     }
 
     /// The loss with the last axis reduced: one value per sample (Keras's loss function before
@@ -139,9 +178,19 @@ impl Loss {
         match *self {
             Loss::MeanSquaredError => Ok(y_pred.sub(&y_true)?.square()?.mean(&[-1], false)?),
             Loss::MeanAbsoluteError => Ok(y_pred.sub(&y_true)?.abs()?.mean(&[-1], false)?),
-            Loss::BinaryCrossentropy { from_logits } => binary_crossentropy(&y_true, y_pred, from_logits),
-            Loss::CategoricalCrossentropy { from_logits }
-            | Loss::SparseCategoricalCrossentropy { from_logits } => {
+            Loss::BinaryCrossentropy { from_logits, label_smoothing } => {
+                // keras/src/losses/losses.py `binary_crossentropy`: smoothed toward 1/2.
+                let y_true = smooth(&y_true, label_smoothing, 0.5)?;
+                binary_crossentropy(&y_true, y_pred, from_logits)
+            }
+            Loss::CategoricalCrossentropy { from_logits, label_smoothing } => {
+                // keras/src/losses/losses.py `categorical_crossentropy`: smoothed toward the
+                // uniform distribution over the classes.
+                let classes = y_pred.dims().last().copied().unwrap_or(1).max(1);
+                let y_true = smooth(&y_true, label_smoothing, 1.0 / classes as f64)?;
+                categorical_crossentropy(&y_true, y_pred, from_logits)
+            }
+            Loss::SparseCategoricalCrossentropy { from_logits } => {
                 categorical_crossentropy(&y_true, y_pred, from_logits)
             }
             Loss::Hinge => Ok(hinge_margins(&y_true, y_pred)?.mean(&[-1], false)?),
@@ -221,6 +270,25 @@ impl Loss {
     }
 }
 
+/// Keras 3's "sum_over_batch_size" reduction of per-sample `losses` (shape `(N, ...)`), each
+/// sample's scaled by its weight if given (shape `(N,)`): the sum over the count of losses.
+/// `what` names the loss in errors.
+fn reduce(what: &str, losses: Tensor, sample_weight: Option<&Tensor>) -> Result<Tensor> {
+    let Some(weights) = sample_weight else { return Ok(losses.mean_all()?) };
+    let samples = losses.dims().first().copied().unwrap_or(0);
+    if weights.dims() != [samples] {
+        return Err(NnError::Data(format!(
+            "{}: expected one sample weight per sample, shape ({samples},), got {}",
+            what,
+            weights.shape()
+        )));
+    }
+    let mut column = vec![samples];
+    column.resize(losses.rank(), 1);
+    let weights = weights.detach().to_dtype(losses.dtype())?.reshape(column)?;
+    Ok(losses.mul(&weights)?.mean_all()?)
+}
+
 /// Keras's squeeze-or-expand rule: target and prediction shapes that are equal or differ by one
 /// trailing axis of size 1 line up.
 fn squeezable(target: &[usize], prediction: &[usize]) -> bool {
@@ -291,6 +359,14 @@ fn sparse_categorical_crossentropy_from_logits(what: &str, ids: &Tensor, y_pred:
         .reshape([rows, classes])?
         .sparse_softmax_cross_entropy_prechecked(&ids.detach().reshape([rows])?)?;
     Ok(per_row.reshape(positions.to_vec())?)
+}
+
+/// `y * (1 - smoothing) + smoothing * toward`: Keras's label smoothing; targets are constants.
+fn smooth(y: &Tensor, smoothing: f64, toward: f64) -> Result<Tensor> {
+    if smoothing == 0.0 {
+        return Ok(y.clone());
+    }
+    Ok(y.detach().mul_scalar(1.0 - smoothing)?.add_scalar(smoothing * toward)?)
 }
 
 /// Keras's `binary_crossentropy`, averaged over the last axis.
@@ -377,8 +453,10 @@ impl FromStr for Loss {
         Ok(match key.as_str() {
             "meansquarederror" | "mse" => Loss::MeanSquaredError,
             "meanabsoluteerror" | "mae" => Loss::MeanAbsoluteError,
-            "binarycrossentropy" => Loss::BinaryCrossentropy { from_logits: false },
-            "categoricalcrossentropy" => Loss::CategoricalCrossentropy { from_logits: false },
+            "binarycrossentropy" => Loss::BinaryCrossentropy { from_logits: false, label_smoothing: 0.0 },
+            "categoricalcrossentropy" => {
+                Loss::CategoricalCrossentropy { from_logits: false, label_smoothing: 0.0 }
+            }
             "sparsecategoricalcrossentropy" => Loss::SparseCategoricalCrossentropy { from_logits: false },
             "hinge" => Loss::Hinge,
             "kldivergence" | "kld" | "kullbackleiblerdivergence" => Loss::KlDivergence,
@@ -407,26 +485,39 @@ impl fmt::Display for Loss {
     }
 }
 
-/// What `compile` accepts as a loss: a [`Loss`] or its Keras name.
+/// What `compile` accepts as a loss: a [`Loss`], its Keras name, a [`CustomLoss`], or the
+/// name a custom loss was registered under ([`register_loss`]).
 pub trait IntoLoss {
     /// The loss, or an error naming an unknown name.
-    fn into_loss(self) -> Result<Loss>;
+    fn into_loss(self) -> Result<AnyLoss>;
 }
 
 impl IntoLoss for Loss {
-    fn into_loss(self) -> Result<Loss> {
+    fn into_loss(self) -> Result<AnyLoss> {
+        self.check()?;
+        Ok(AnyLoss::Builtin(self))
+    }
+}
+
+impl IntoLoss for AnyLoss {
+    fn into_loss(self) -> Result<AnyLoss> {
+        match &self {
+            AnyLoss::Builtin(loss) => loss.check()?,
+            AnyLoss::Custom(_) => {}
+        }
         Ok(self)
     }
 }
 
 impl IntoLoss for &str {
-    fn into_loss(self) -> Result<Loss> {
-        self.parse()
+    /// A built-in name, or a registered custom loss made from an empty config.
+    fn into_loss(self) -> Result<AnyLoss> {
+        AnyLoss::from_class(self, &crate::layers::Config::new())
     }
 }
 
 impl IntoLoss for String {
-    fn into_loss(self) -> Result<Loss> {
-        self.parse()
+    fn into_loss(self) -> Result<AnyLoss> {
+        self.as_str().into_loss()
     }
 }

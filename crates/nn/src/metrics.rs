@@ -16,14 +16,27 @@
 //!   Keras's `F1Score(average="macro")` without threshold (the row maximum is the positive
 //!   class): per-class F1 from accumulated counts, averaged over classes. Epsilons as Keras's.
 //!
+//! - `"auc"`: Keras's `AUC()` defaults, the interpolated area under the ROC curve from counts at
+//!   200 thresholds accumulated over batches (`metrics/auc.rs`).
+//!
 //! Targets given as class ids (a sparse loss) are one-hot encoded on the device for precision,
-//! recall and F1, which Keras only accepts one-hot.
+//! recall, F1 and AUC, which Keras only accepts one-hot. [`confusion_matrix`] counts class pairs
+//! as `tf.math.confusion_matrix` does. Names registered with [`register_metric`] resolve to the
+//! user's [`CustomMetric`]s, which keep their own state on the host or the device.
+
+mod auc;
+mod confusion_matrix;
+mod custom;
+
+pub use confusion_matrix::confusion_matrix;
+use custom::Shared;
+pub use custom::{CustomMetric, MetricFactory, register_metric};
 
 use std::str::FromStr;
 
 use tensor_core::{Tensor, no_grad};
 
-use crate::losses::{self, EPSILON, Loss};
+use crate::losses::{self, AnyLoss, EPSILON, Loss};
 use crate::{Logs, NnError, Result};
 
 /// What a metric computes.
@@ -47,6 +60,10 @@ pub enum MetricKind {
     MeanAbsoluteError,
     /// The square root of the mean squared error.
     RootMeanSquaredError,
+    /// The area under the ROC curve (Keras's `AUC()`: 200 thresholds, interpolated).
+    Auc,
+    /// A [`CustomMetric`] registered under the metric's name.
+    Custom,
 }
 
 /// A metric resolved for a compiled model: its name in logs and history, and what it computes.
@@ -56,22 +73,48 @@ pub struct Metric {
     kind: MetricKind,
     /// Whether targets are class ids (the loss is sparse).
     sparse_targets: bool,
+    /// The instance of a custom metric.
+    custom: Option<Shared>,
 }
 
 impl Metric {
     /// Resolves a Keras metric name for a model compiled with `loss`, whose output has shape
     /// `output` (batch axis excluded). The name is kept as given for logs ("acc" stays "acc").
     pub fn resolve(name: &str, loss: &Loss, output: &[usize]) -> Result<Metric> {
+        Metric::resolve_for(name, &AnyLoss::Builtin(*loss), output)
+    }
+
+    /// [`Metric::resolve`] for a model compiled with a built-in or a custom loss (a custom loss
+    /// takes targets shaped like the output), or a name registered with [`register_metric`].
+    pub(crate) fn resolve_for(name: &str, loss: &AnyLoss, output: &[usize]) -> Result<Metric> {
         let key: String = name.chars().filter(|&c| c != '_').flat_map(char::to_lowercase).collect();
         let kind = match key.as_str() {
-            "accuracy" | "acc" => match loss {
-                Loss::BinaryCrossentropy { .. } => MetricKind::BinaryAccuracy,
-                Loss::CategoricalCrossentropy { .. } => MetricKind::CategoricalAccuracy,
-                Loss::SparseCategoricalCrossentropy { .. } => MetricKind::SparseCategoricalAccuracy,
+            "accuracy" | "acc" => match loss.builtin() {
+                Some(Loss::BinaryCrossentropy { .. }) => MetricKind::BinaryAccuracy,
+                Some(Loss::CategoricalCrossentropy { .. }) => MetricKind::CategoricalAccuracy,
+                Some(Loss::SparseCategoricalCrossentropy { .. }) => MetricKind::SparseCategoricalAccuracy,
                 _ if output.last() == Some(&1) => MetricKind::BinaryAccuracy,
                 _ => MetricKind::CategoricalAccuracy,
             },
-            other => other.parse()?,
+            _ => match name.parse() {
+                Ok(kind) => kind,
+                Err(unknown) => {
+                    let Some(custom) = Shared::make(name)? else {
+                        return Err(NnError::Usage(format!(
+                            "{unknown}; or a custom metric registered with nn::metrics::register_metric \
+                             (registered: {:?})",
+                            Shared::registered()?
+                        )));
+                    };
+                    let sparse_targets = loss.is_sparse();
+                    return Ok(Metric {
+                        name: name.to_string(),
+                        kind: MetricKind::Custom,
+                        sparse_targets,
+                        custom: Some(custom),
+                    });
+                }
+            },
         };
         let fits = match kind {
             MetricKind::BinaryAccuracy
@@ -80,7 +123,11 @@ impl Metric {
             | MetricKind::MeanAbsoluteError
             | MetricKind::RootMeanSquaredError => !loss.is_sparse(),
             MetricKind::SparseCategoricalAccuracy => loss.is_sparse(),
-            MetricKind::Precision | MetricKind::Recall | MetricKind::F1Score => true,
+            MetricKind::Precision
+            | MetricKind::Recall
+            | MetricKind::F1Score
+            | MetricKind::Auc
+            | MetricKind::Custom => true,
         };
         if !fits {
             let targets = if loss.is_sparse() { "class ids" } else { "targets shaped like the output" };
@@ -89,7 +136,7 @@ impl Metric {
                  use \"accuracy\" to pick the right one"
             )));
         }
-        Ok(Metric { name: name.to_string(), kind, sparse_targets: loss.is_sparse() })
+        Ok(Metric { name: name.to_string(), kind, sparse_targets: loss.is_sparse(), custom: None })
     }
 
     /// The name used in logs and history ("accuracy", "precision", ...).
@@ -157,6 +204,11 @@ impl Metric {
                 let error = y_pred.sub(&losses::align(what, y_true, y_pred)?)?;
                 (vec![error.abs()?.sum_all()?], y_pred.numel())
             }
+            MetricKind::Auc => {
+                (auc::counts(&not_zero(&targets(y_true)?)?, y_pred, auc::NUM_THRESHOLDS)?, y_pred.numel())
+            }
+            // A custom metric keeps its own state (the tracker hands it each batch): no sums.
+            MetricKind::Custom => (Vec::new(), 0),
         })
     }
 
@@ -171,6 +223,9 @@ impl Metric {
             | MetricKind::MeanAbsoluteError => ratio(sums[0][0], count as f64),
             MetricKind::RootMeanSquaredError => ratio(sums[0][0], count as f64).sqrt(),
             MetricKind::Precision | MetricKind::Recall => ratio(sums[0][0], sums[0][0] + sums[1][0]),
+            MetricKind::Auc => auc::area(sums),
+            // Read from the metric itself by the tracker.
+            MetricKind::Custom => 0.0,
             MetricKind::F1Score => {
                 let (tp, fp, fn_) = (&sums[0], &sums[1], &sums[2]);
                 let scores: Vec<f64> = (0..tp.len())
@@ -202,11 +257,12 @@ impl FromStr for MetricKind {
             "meansquarederror" | "mse" => MetricKind::MeanSquaredError,
             "meanabsoluteerror" | "mae" => MetricKind::MeanAbsoluteError,
             "rootmeansquarederror" | "rmse" => MetricKind::RootMeanSquaredError,
+            "auc" => MetricKind::Auc,
             _ => {
                 return Err(NnError::Usage(format!(
                     "unknown metric {name:?}; expected accuracy (acc), binary_accuracy, categorical_accuracy, \
                      sparse_categorical_accuracy, precision, recall, f1_score (f1), mean_squared_error (mse), \
-                     mean_absolute_error (mae) or root_mean_squared_error (rmse)"
+                     mean_absolute_error (mae), root_mean_squared_error (rmse) or auc"
                 )));
             }
         })
@@ -276,12 +332,19 @@ pub(crate) struct Tracker {
 }
 
 impl Tracker {
-    pub(crate) fn new(metrics: &[Metric]) -> Tracker {
-        Tracker {
+    /// A tracker starting from nothing: custom metrics are reset (Keras resets the metrics at
+    /// the start of each epoch and each evaluation).
+    pub(crate) fn new(metrics: &[Metric]) -> Result<Tracker> {
+        for metric in metrics {
+            if let Some(custom) = &metric.custom {
+                custom.lock(&metric.name)?.reset_state()?;
+            }
+        }
+        Ok(Tracker {
             metrics: metrics.to_vec(),
             loss: Sums::default(),
             sums: metrics.iter().map(|_| Sums::default()).collect(),
-        }
+        })
     }
 
     /// Adds a batch of `samples` samples: its mean loss and predictions against targets. Nothing
@@ -297,6 +360,10 @@ impl Tracker {
             let (y_true, y_pred) = (y_true.detach(), y_pred.detach());
             self.loss.add(vec![loss.detach().mul_scalar(samples as f64)?], samples)?;
             for (metric, sums) in self.metrics.iter().zip(&mut self.sums) {
+                if let Some(custom) = &metric.custom {
+                    custom.lock(&metric.name)?.update_state(&y_true, &y_pred)?;
+                    continue;
+                }
                 let (increments, count) = metric.increments(&y_true, &y_pred)?;
                 sums.add(increments, count)?;
             }
@@ -328,9 +395,10 @@ impl Tracker {
             loss.first().map_or(0.0, |s| s[0] / self.loss.count.max(1) as f64),
         );
         for (metric, sums) in self.metrics.iter().zip(&self.sums) {
-            let value = match host(sums) {
-                read if read.is_empty() => 0.0,
-                read => metric.result(&read, sums.count),
+            let value = match (&metric.custom, host(sums)) {
+                (Some(custom), _) => custom.lock(&metric.name)?.result()?,
+                (None, read) if read.is_empty() => 0.0,
+                (None, read) => metric.result(&read, sums.count),
             };
             logs.insert(format!("{prefix}{}", metric.name()), value);
         }
@@ -356,7 +424,7 @@ mod tests {
         let output = batches[0].1.dims()[1..].to_vec();
         let metric = Metric::resolve(metric, &loss, &output).unwrap();
         let name = metric.name().to_string();
-        let mut tracker = Tracker::new(&[metric]);
+        let mut tracker = Tracker::new(&[metric]).unwrap();
         for (y_true, y_pred) in batches {
             let zero = Tensor::scalar(0.0, y_pred.dtype(), &Device::Cpu).unwrap();
             tracker.update(&zero, y_pred.dims()[0], y_true, y_pred).unwrap();
@@ -370,7 +438,7 @@ mod tests {
 
     #[test]
     fn accuracy_follows_the_loss() {
-        let bce = Loss::BinaryCrossentropy { from_logits: false };
+        let bce = Loss::BinaryCrossentropy { from_logits: false, label_smoothing: 0.0 };
         // y_pred > 0.5 (strict): predictions 1, 0, 1, 0 against 1, 1, 0, 0.
         let binary = (t(&[1.0, 1.0, 0.0, 0.0], &[4, 1]), t(&[0.9, 0.5, 0.7, 0.2], &[4, 1]));
         close(value("accuracy", bce, &[binary]), 0.5);
@@ -378,7 +446,7 @@ mod tests {
         // First arg-max (the tie in the last row picks class 0): 2, 0, 0 against 2, 1, 0.
         let p = t(&[0.1, 0.2, 0.7, 0.5, 0.4, 0.1, 0.4, 0.4, 0.2], &[3, 3]);
         let one_hot = t(&[0.0, 0.0, 1.0, 0.0, 1.0, 0.0, 1.0, 0.0, 0.0], &[3, 3]);
-        let cce = Loss::CategoricalCrossentropy { from_logits: false };
+        let cce = Loss::CategoricalCrossentropy { from_logits: false, label_smoothing: 0.0 };
         close(value("accuracy", cce, &[(one_hot, p.clone())]), 2.0 / 3.0);
         let scce = Loss::SparseCategoricalCrossentropy { from_logits: false };
         close(value("acc", scce, &[(t(&[2.0, 1.0, 0.0], &[3]), p.clone())]), 2.0 / 3.0);
@@ -392,7 +460,7 @@ mod tests {
     fn precision_recall_and_f1_of_one_column() {
         // Predictions 1, 1, 0, 1, 1 against 1, 0, 1, 1, 0: TP 2, FP 2, FN 1.
         let batch = (t(&[1.0, 0.0, 1.0, 1.0, 0.0], &[5, 1]), t(&[0.8, 0.6, 0.4, 0.9, 0.7], &[5, 1]));
-        let bce = Loss::BinaryCrossentropy { from_logits: false };
+        let bce = Loss::BinaryCrossentropy { from_logits: false, label_smoothing: 0.0 };
         close(value("precision", bce, std::slice::from_ref(&batch)), 0.5);
         close(value("recall", bce, std::slice::from_ref(&batch)), 2.0 / 3.0);
         // 2PR / (P + R) = 4/7; Keras's epsilons move it by under 1e-7.
@@ -413,7 +481,7 @@ mod tests {
 
     #[test]
     fn multi_class_precision_is_per_element_and_f1_is_macro() {
-        let cce = Loss::CategoricalCrossentropy { from_logits: false };
+        let cce = Loss::CategoricalCrossentropy { from_logits: false, label_smoothing: 0.0 };
         // Every element at 0.5: predicted [[1, 1], [0, 0]] against [[1, 0], [0, 1]]: TP 1, FP 1, FN 1.
         let batch = (t(&[1.0, 0.0, 0.0, 1.0], &[2, 2]), t(&[0.7, 0.6, 0.2, 0.4], &[2, 2]));
         close(value("precision", cce, std::slice::from_ref(&batch)), 0.5);
@@ -428,6 +496,23 @@ mod tests {
     }
 
     #[test]
+    fn auc_streams_over_batches() {
+        // Positives 0.3 and 0.9 against negatives 0 and 0.5: no threshold of the 200 falls on a
+        // prediction, so the interpolated curve has the corners (1, 1), (0.5, 1), (0.5, 0.5),
+        // (0, 0.5), (0, 0): area 0.5 + 0.25 = 0.75, the exact ROC AUC (3 of 4 pairs ordered).
+        let bce = Loss::BinaryCrossentropy { from_logits: false, label_smoothing: 0.0 };
+        let whole = (t(&[0.0, 0.0, 1.0, 1.0], &[4, 1]), t(&[0.0, 0.5, 0.3, 0.9], &[4, 1]));
+        close(value("auc", bce, std::slice::from_ref(&whole)), 0.75);
+        let first = (t(&[0.0, 1.0], &[2, 1]), t(&[0.0, 0.9], &[2, 1]));
+        let second = (t(&[0.0, 1.0], &[2, 1]), t(&[0.5, 0.3], &[2, 1]));
+        close(value("AUC", bce, &[first, second]), 0.75);
+        // Sparse targets are one-hot encoded: every element is a decision. Rows (0.8, 0.2) class
+        // 0 and (0.4, 0.6) class 1: positives 0.8, 0.6 above negatives 0.2, 0.4: area 1.
+        let scce = Loss::SparseCategoricalCrossentropy { from_logits: false };
+        close(value("auc", scce, &[(t(&[0.0, 1.0], &[2]), t(&[0.8, 0.2, 0.4, 0.6], &[2, 2]))]), 1.0);
+    }
+
+    #[test]
     fn metric_names_are_checked_against_the_loss() {
         let mse = Loss::MeanSquaredError;
         assert_eq!(Metric::resolve("accuracy", &mse, &[1]).unwrap().kind(), MetricKind::BinaryAccuracy);
@@ -435,7 +520,7 @@ mod tests {
         assert!(Metric::resolve("sparse_categorical_accuracy", &mse, &[4]).is_err());
         let scce = Loss::SparseCategoricalCrossentropy { from_logits: false };
         assert!(Metric::resolve("categorical_accuracy", &scce, &[4]).is_err());
-        let err = Metric::resolve("auc", &mse, &[1]).unwrap_err().to_string();
-        assert!(err.contains("unknown metric \"auc\""), "{err}");
+        let err = Metric::resolve("roc", &mse, &[1]).unwrap_err().to_string();
+        assert!(err.contains("unknown metric \"roc\""), "{err}");
     }
 }

@@ -8,8 +8,10 @@ use crate::{Model, NnError, Result};
 
 impl Model {
     /// Keras's `compile(optimizer, loss, metrics)`: an optimizer by name ("adam") or value
-    /// (`Adam { learning_rate: 1e-4, ..Adam::default() }`), a loss by name or [`crate::losses::Loss`],
-    /// and metric names ("accuracy", "precision", "recall", "f1_score"). Compiling again starts
+    /// (`Adam { learning_rate: 1e-4, ..Adam::default() }`, with [`crate::optimizers::OptimizerOptions`]),
+    /// a loss by name, as [`crate::losses::Loss`] or as a [`crate::losses::CustomLoss`], and metric
+    /// names ("accuracy", "precision", "recall", "f1_score", "auc", or one registered with
+    /// [`crate::metrics::register_metric`]). Compiling again starts
     /// the optimizer afresh.
     pub fn compile(
         &mut self,
@@ -28,8 +30,10 @@ impl Model {
         let optimizer = optimizer.into_optimizer()?;
         let loss = loss.into_loss()?;
         let output = self.output_shape();
-        let metrics =
-            metrics.iter().map(|name| Metric::resolve(name, &loss, &output)).collect::<Result<Vec<_>>>()?;
+        let metrics = metrics
+            .iter()
+            .map(|name| Metric::resolve_for(name, &loss, &output))
+            .collect::<Result<Vec<_>>>()?;
         for (i, metric) in metrics.iter().enumerate() {
             if metric.name() == "loss" || metrics[..i].iter().any(|m| m.name() == metric.name()) {
                 return Err(NnError::Usage(format!(
@@ -82,7 +86,7 @@ impl Model {
             compiled.metrics = compiled
                 .metrics
                 .iter()
-                .map(|m| Metric::resolve(m.name(), &compiled.loss, &output))
+                .map(|m| Metric::resolve_for(m.name(), &compiled.loss, &output))
                 .collect::<Result<Vec<_>>>()?;
         }
         Ok(())

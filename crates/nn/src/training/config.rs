@@ -6,8 +6,9 @@ use serde_json::Value;
 
 use crate::layers::Config;
 use crate::layers::config::{Fields, class_value, config, read_class};
-use crate::losses::Loss;
-use crate::optimizers::{self, Optimizer};
+use crate::losses::{AnyLoss, Loss};
+use crate::optimizers::schedules::LearningRateSchedule;
+use crate::optimizers::{self, Configured, Optimizer};
 use crate::{Model, NnError, Result};
 
 impl Model {
@@ -17,7 +18,7 @@ impl Model {
         let compiled = self.compiled.as_ref()?;
         let metrics: Vec<String> = compiled.metrics.iter().map(|m| m.name().to_string()).collect();
         Some(config!(
-            "optimizer": optimizer_value(compiled.optimizer.rule()),
+            "optimizer": optimizer_value(compiled.optimizer.config()),
             "loss": loss_value(&compiled.loss),
             "metrics": metrics,
             "iterations": compiled.optimizer.iterations(),
@@ -40,9 +41,11 @@ impl Model {
     }
 }
 
-/// Keras's optimizer class names and config fields.
-fn optimizer_value(rule: &Optimizer) -> Value {
-    let (class_name, config) = match *rule {
+/// Keras's optimizer class names and config fields, with the base class's: the learning rate
+/// (a number, or a schedule as `{"class_name", "config"}`), `weight_decay`, `clipnorm`,
+/// `clipvalue` and `global_clipnorm` (null when unset).
+fn optimizer_value(configured: &Configured) -> Value {
+    let (class_name, mut config) = match configured.optimizer {
         Optimizer::Sgd(o) => {
             ("SGD", config!("learning_rate": o.learning_rate, "momentum": o.momentum, "nesterov": o.nesterov))
         }
@@ -69,26 +72,61 @@ fn optimizer_value(rule: &Optimizer) -> Value {
         }
         Optimizer::Adam(o) => (
             "Adam",
-            config!("learning_rate": o.learning_rate, "beta_1": o.beta_1, "beta_2": o.beta_2, "epsilon": o.epsilon),
+            config!(
+                "learning_rate": o.learning_rate,
+                "beta_1": o.beta_1,
+                "beta_2": o.beta_2,
+                "epsilon": o.epsilon,
+                "amsgrad": o.amsgrad,
+            ),
         ),
         Optimizer::Nadam(o) => (
             "Nadam",
             config!("learning_rate": o.learning_rate, "beta_1": o.beta_1, "beta_2": o.beta_2, "epsilon": o.epsilon),
         ),
     };
+    if let Some(schedule) = &configured.schedule {
+        config.insert("learning_rate".into(), schedule.to_value());
+    }
+    config.extend(config!(
+        "weight_decay": configured.weight_decay,
+        "clipnorm": configured.clipnorm,
+        "clipvalue": configured.clipvalue,
+        "global_clipnorm": configured.global_clipnorm,
+    ));
     class_value(class_name, config)
 }
 
-/// The optimizer [`optimizer_value`] wrote; missing fields take Keras's defaults.
-fn read_optimizer(value: &Config) -> Result<Optimizer> {
+/// The optimizer [`optimizer_value`] wrote; missing fields take Keras's defaults (Keras's
+/// "AdamW" is Adam with its weight decay).
+fn read_optimizer(value: &Config) -> Result<Configured> {
     let (class_name, config) = read_class("optimizer", value)?;
-    let mut rule =
+    let mut configured =
         optimizers::get(&class_name).map_err(|e| NnError::Config(format!("training config: {e}")))?;
     let mut fields = Fields::new(format!("optimizer {class_name}"), &config);
-    if let Some(learning_rate) = fields.get("learning_rate")? {
-        rule.set_learning_rate(learning_rate).map_err(|e| fields.error(e))?;
+    match fields.get::<Value>("learning_rate")? {
+        Some(Value::Object(schedule)) => {
+            configured.schedule = Some(LearningRateSchedule::from_value(&schedule)?)
+        }
+        Some(learning_rate) => {
+            let learning_rate = learning_rate.as_f64().ok_or_else(|| {
+                fields.error(format!(
+                    "field \"learning_rate\": expected a number or a schedule, got {learning_rate}"
+                ))
+            })?;
+            configured.optimizer.set_learning_rate(learning_rate).map_err(|e| fields.error(e))?;
+        }
+        None => {}
     }
-    match &mut rule {
+    for (key, slot) in [
+        ("weight_decay", &mut configured.weight_decay),
+        ("clipnorm", &mut configured.clipnorm),
+        ("clipvalue", &mut configured.clipvalue),
+        ("global_clipnorm", &mut configured.global_clipnorm),
+    ] {
+        fields.update(key, slot)?;
+    }
+    match &mut configured.optimizer {
         Optimizer::Sgd(o) => {
             fields.update("momentum", &mut o.momentum)?;
             fields.update("nesterov", &mut o.nesterov)?;
@@ -111,6 +149,7 @@ fn read_optimizer(value: &Config) -> Result<Optimizer> {
             fields.update("beta_1", &mut o.beta_1)?;
             fields.update("beta_2", &mut o.beta_2)?;
             fields.update("epsilon", &mut o.epsilon)?;
+            fields.update("amsgrad", &mut o.amsgrad)?;
         }
         Optimizer::Nadam(o) => {
             fields.update("beta_1", &mut o.beta_1)?;
@@ -119,31 +158,48 @@ fn read_optimizer(value: &Config) -> Result<Optimizer> {
         }
     }
     fields.finish()?;
-    Ok(rule)
+    configured.check().map_err(|e| NnError::Config(format!("training config: {e}")))?;
+    Ok(configured)
 }
 
-/// The loss by Keras name, with `from_logits` for the cross-entropies.
-fn loss_value(loss: &Loss) -> Value {
+/// The loss by Keras name, with `from_logits` for the cross-entropies and `label_smoothing` for
+/// the binary and categorical ones (Keras's config fields); a custom loss by its class name, with
+/// its own config.
+fn loss_value(loss: &AnyLoss) -> Value {
+    let loss = match loss {
+        AnyLoss::Builtin(loss) => loss,
+        AnyLoss::Custom(custom) => return class_value(custom.name(), custom.get_config()),
+    };
     let config = match *loss {
-        Loss::BinaryCrossentropy { from_logits }
-        | Loss::CategoricalCrossentropy { from_logits }
-        | Loss::SparseCategoricalCrossentropy { from_logits } => config!("from_logits": from_logits),
+        Loss::BinaryCrossentropy { from_logits, label_smoothing }
+        | Loss::CategoricalCrossentropy { from_logits, label_smoothing } => {
+            config!("from_logits": from_logits, "label_smoothing": label_smoothing)
+        }
+        Loss::SparseCategoricalCrossentropy { from_logits } => config!("from_logits": from_logits),
         _ => Config::new(),
     };
     class_value(loss.name(), config)
 }
 
-/// The loss [`loss_value`] wrote.
-fn read_loss(value: &Config) -> Result<Loss> {
+/// The loss [`loss_value`] wrote; a custom one through its registered factory.
+fn read_loss(value: &Config) -> Result<AnyLoss> {
     let (class_name, config) = read_class("loss", value)?;
-    let mut loss: Loss = class_name.parse().map_err(|e| NnError::Config(format!("training config: {e}")))?;
-    let mut fields = Fields::new(format!("loss {class_name}"), &config);
-    if let Loss::BinaryCrossentropy { from_logits }
-    | Loss::CategoricalCrossentropy { from_logits }
-    | Loss::SparseCategoricalCrossentropy { from_logits } = &mut loss
+    let mut loss = match AnyLoss::from_class(&class_name, &config)
+        .map_err(|e| NnError::Config(format!("training config: {e}")))?
     {
-        fields.update("from_logits", from_logits)?;
+        AnyLoss::Builtin(loss) => loss,
+        custom => return Ok(custom),
+    };
+    let mut fields = Fields::new(format!("loss {class_name}"), &config);
+    match &mut loss {
+        Loss::BinaryCrossentropy { from_logits, label_smoothing }
+        | Loss::CategoricalCrossentropy { from_logits, label_smoothing } => {
+            fields.update("from_logits", from_logits)?;
+            fields.update("label_smoothing", label_smoothing)?;
+        }
+        Loss::SparseCategoricalCrossentropy { from_logits } => fields.update("from_logits", from_logits)?,
+        _ => {}
     }
     fields.finish()?;
-    Ok(loss)
+    Ok(AnyLoss::Builtin(loss))
 }

@@ -92,12 +92,16 @@ fn check_samples<'t>(
     }
 }
 
-/// Inputs and targets on the model's device, in its dtype.
+/// Inputs, targets and optional per-sample loss weights on the model's device, in its dtype.
 pub(crate) struct Dataset {
     inputs: Vec<Tensor>,
     targets: Tensor,
+    weights: Option<Tensor>,
     samples: usize,
 }
+
+/// One batch: the inputs, the targets and the samples' loss weights, if any.
+pub(crate) type Batch = (Vec<Tensor>, Tensor, Option<Tensor>);
 
 impl Dataset {
     /// Uploads `x` and `y` (see [`upload_inputs`]), checking that `y` has a target per sample.
@@ -105,7 +109,32 @@ impl Dataset {
         let (inputs, samples) = upload_inputs(model, x, what)?;
         let targets = upload(model, y)?;
         check_samples(what, samples, std::iter::once(("y".to_string(), &targets)))?;
-        Ok(Dataset { inputs, targets, samples })
+        Ok(Dataset { inputs, targets, weights: None, samples })
+    }
+
+    /// The dataset with `weights` (shape `(N,)`, one per sample, finite) scaling each sample's
+    /// loss; `None` leaves it unweighted.
+    pub(crate) fn with_weights(
+        mut self,
+        model: &Model,
+        weights: Option<&Tensor>,
+        what: &str,
+    ) -> Result<Dataset> {
+        let Some(weights) = weights else { return Ok(self) };
+        if weights.dims() != [self.samples] {
+            return Err(NnError::Data(format!(
+                "{what}: expected sample_weight of shape ({},), one weight per sample, got {}",
+                self.samples,
+                weights.shape()
+            )));
+        }
+        self.weights = Some(upload(model, weights)?);
+        Ok(self)
+    }
+
+    /// The targets, for weights derived from them (class weights).
+    pub(crate) fn targets(&self) -> &Tensor {
+        &self.targets
     }
 
     pub(crate) fn samples(&self) -> usize {
@@ -128,6 +157,7 @@ impl Dataset {
             Ok(Dataset {
                 inputs: self.inputs.iter().map(slice).collect::<tensor_core::Result<_>>()?,
                 targets: slice(&self.targets)?,
+                weights: self.weights.as_ref().map(slice).transpose()?,
                 samples: end - start,
             })
         };
@@ -135,8 +165,9 @@ impl Dataset {
     }
 
     /// The samples at `indices`, gathered on the device.
-    pub(crate) fn batch(&self, indices: &[usize]) -> Result<(Vec<Tensor>, Tensor)> {
-        Ok((gather(&self.inputs, indices)?, self.targets.gather_rows(indices)?))
+    pub(crate) fn batch(&self, indices: &[usize]) -> Result<Batch> {
+        let weights = self.weights.as_ref().map(|w| w.gather_rows(indices)).transpose()?;
+        Ok((gather(&self.inputs, indices)?, self.targets.gather_rows(indices)?, weights))
     }
 }
 

@@ -11,11 +11,16 @@ use crate::{ForwardCtx, Logs, Model, NnError, Result};
 
 impl Model {
     /// Keras's `evaluate`: the loss (regularization included) and the compiled metrics over `x`
-    /// and `y`, keyed by name ("loss", "accuracy", ...).
+    /// and `y`, keyed by name ("loss", "accuracy", ...). With a `sample_weight` only the loss is
+    /// weighted, as Keras weights the metrics of `compile(metrics=...)` by nothing.
     pub fn evaluate(&self, x: impl Into<Inputs>, y: &Tensor, options: EvaluateOptions<'_>) -> Result<Logs> {
         options.check()?;
         self.require_compiled("evaluate")?.loss.check_targets(y, &self.output_shape())?;
-        let data = Dataset::new(self, x.into(), y, "evaluate")?;
+        let data = Dataset::new(self, x.into(), y, "evaluate")?.with_weights(
+            self,
+            options.sample_weight.as_ref(),
+            "evaluate",
+        )?;
         let mut progress = Progress::new(options.verbose, options.output, self.log_order());
         progress.start(data.samples().div_ceil(options.batch_size));
         let logs = self.run_test(&data, options.batch_size, Some(&mut progress))?.read("")?;
@@ -66,10 +71,10 @@ impl Model {
         mut progress: Option<&mut Progress<'_>>,
     ) -> Result<Tracker> {
         let compiled = self.require_compiled("evaluate")?;
-        let mut tracker = Tracker::new(&compiled.metrics);
+        let mut tracker = Tracker::new(&compiled.metrics)?;
         for (step, chunk) in sample_order(data.samples(), false, 0).chunks(batch_size).enumerate() {
-            let (inputs, targets) = data.batch(chunk)?;
-            let (loss, predictions) = self.test_step(&inputs, &targets, compiled.loss)?;
+            let (inputs, targets, weights) = data.batch(chunk)?;
+            let (loss, predictions) = self.test_step(&inputs, &targets, weights.as_ref(), &compiled.loss)?;
             tracker.update(&loss, chunk.len(), &targets, &predictions)?;
             if let Some(progress) = progress.as_deref_mut() {
                 progress.step(step + 1, || tracker.read(""))?;

@@ -4,6 +4,7 @@ use tensor_core::Tensor;
 
 use super::data::{Dataset, sample_order};
 use super::step::step_seed;
+use super::weights::class_sample_weights;
 use super::{FitOptions, Inputs};
 use crate::callbacks::{BatchLogs, Callback, CallbackContext};
 use crate::metrics::Tracker;
@@ -29,15 +30,17 @@ impl Model {
             validation_split,
             validation_data,
             validation_batch_size,
+            sample_weight,
+            class_weight,
             mut callbacks,
             output,
         } = options;
-        let loss = self.require_compiled("fit")?.loss;
+        let loss = self.require_compiled("fit")?.loss.clone();
         let x = x.into();
         self.build_for(&x)?;
         let output_shape = self.output_shape();
         loss.check_targets(y, &output_shape)?;
-        let data = Dataset::new(self, x, y, "fit")?;
+        let data = Dataset::new(self, x, y, "fit")?.with_weights(self, sample_weight.as_ref(), "fit")?;
         let (train, validation) = match validation_data {
             Some((x_val, y_val)) => {
                 loss.check_targets(&y_val, &output_shape)?;
@@ -49,19 +52,29 @@ impl Model {
             }
             None => (data, None),
         };
+        // Keras turns class weights into sample weights for the training data only, after the
+        // validation split.
+        let train = match &class_weight {
+            Some(class_weight) => {
+                let weights = class_sample_weights(class_weight, train.targets(), &loss, &output_shape)?;
+                train.with_weights(self, Some(&weights), "fit")?
+            }
+            None => train,
+        };
         let mut progress = Progress::new(verbose, output, self.log_order());
         let mut history = History::default();
         let mut stop = self.notify(&mut callbacks, &mut progress, |c, ctx| c.on_train_begin(ctx))?;
         for epoch in initial_epoch..epochs {
             progress.epoch(epoch, epochs)?;
             stop |= self.notify(&mut callbacks, &mut progress, |c, ctx| c.on_epoch_begin(epoch, ctx))?;
-            let mut tracker = Tracker::new(&self.require_compiled("fit")?.metrics);
+            let mut tracker = Tracker::new(&self.require_compiled("fit")?.metrics)?;
             let order = sample_order(train.samples(), shuffle, step_seed(seed, epoch as u64).rotate_left(32));
             progress.start(order.len().div_ceil(batch_size));
             for (step, chunk) in order.chunks(batch_size).enumerate() {
-                let (inputs, targets) = train.batch(chunk)?;
+                let (inputs, targets, weights) = train.batch(chunk)?;
                 let iteration = self.require_compiled("fit")?.optimizer.iterations();
-                let (loss, predictions) = self.train_step(&inputs, &targets, step_seed(seed, iteration))?;
+                let (loss, predictions) =
+                    self.train_step(&inputs, &targets, weights.as_ref(), step_seed(seed, iteration))?;
                 tracker.update(&loss, chunk.len(), &targets, &predictions)?;
                 progress.step(step + 1, || tracker.read(""))?;
                 let logs = BatchLogs::new(&tracker);

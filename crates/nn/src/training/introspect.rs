@@ -42,7 +42,7 @@ impl Model {
     fn named_gradients(&mut self, x: Inputs, y: &Tensor, call: &str) -> Result<Vec<(String, Tensor)>> {
         let (inputs, targets, seed) = self.whole_batch(x, y, call)?;
         // The pass's state updates are dropped: looking changes nothing.
-        let pass = self.backward_pass(&inputs, &targets, seed, call)?;
+        let pass = self.backward_pass(&inputs, &targets, None, seed, call)?;
         named_weights(self)
             .into_iter()
             .filter(|(_, w)| w.trainable())

@@ -14,11 +14,12 @@ mod fit;
 mod introspect;
 mod options;
 mod step;
+mod weights;
 
 pub use data::Inputs;
 pub use options::{EvaluateOptions, FitOptions};
 
-use crate::losses::Loss;
+use crate::losses::AnyLoss;
 use crate::metrics::Metric;
 use crate::optimizers::OptimizerState;
 
@@ -26,6 +27,6 @@ use crate::optimizers::OptimizerState;
 /// metrics.
 pub struct Compiled {
     pub(crate) optimizer: OptimizerState,
-    pub(crate) loss: Loss,
+    pub(crate) loss: AnyLoss,
     pub(crate) metrics: Vec<Metric>,
 }

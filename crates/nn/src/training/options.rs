@@ -1,5 +1,6 @@
 //! The arguments of `fit` and `evaluate`, with Keras's defaults and builder methods.
 
+use std::collections::BTreeMap;
 use std::io::Write;
 
 use tensor_core::Tensor;
@@ -24,6 +25,8 @@ pub struct FitOptions<'a> {
     pub(crate) validation_split: f64,
     pub(crate) validation_data: Option<(Inputs, Tensor)>,
     pub(crate) validation_batch_size: Option<usize>,
+    pub(crate) sample_weight: Option<Tensor>,
+    pub(crate) class_weight: Option<BTreeMap<usize, f64>>,
     pub(crate) callbacks: Vec<&'a mut dyn Callback>,
     pub(crate) output: Option<&'a mut dyn Write>,
 }
@@ -40,6 +43,8 @@ impl Default for FitOptions<'_> {
             validation_split: 0.0,
             validation_data: None,
             validation_batch_size: None,
+            sample_weight: None,
+            class_weight: None,
             callbacks: Vec::new(),
             output: None,
         }
@@ -102,6 +107,23 @@ impl<'a> FitOptions<'a> {
         self
     }
 
+    /// Keras's `sample_weight`: one weight per sample (shape `(N,)`) scaling its loss. The batch
+    /// loss stays Keras's "sum_over_batch_size": the sum of the weighted losses over the batch
+    /// size. A `validation_split` holds out the weights' tail with the samples'.
+    pub fn sample_weight(mut self, weights: &Tensor) -> Self {
+        self.sample_weight = Some(weights.clone());
+        self
+    }
+
+    /// Keras's `class_weight`: a weight per class index scaling the loss of the training samples
+    /// of that class (classes left out weigh 1). The class of a sample is its class id (sparse
+    /// targets), the arg-max of its one-hot row, or its rounded 0/1 target (one output column).
+    /// Validation is not weighted. Not together with `sample_weight`, as in Keras.
+    pub fn class_weight(mut self, weights: impl IntoIterator<Item = (usize, f64)>) -> Self {
+        self.class_weight = Some(weights.into_iter().collect());
+        self
+    }
+
     /// Adds a callback; it stays the caller's, to be read after `fit`.
     pub fn callback(mut self, callback: &'a mut dyn Callback) -> Self {
         self.callbacks.push(callback);
@@ -128,6 +150,11 @@ impl<'a> FitOptions<'a> {
                 self.validation_split
             )));
         }
+        if self.sample_weight.is_some() && self.class_weight.is_some() {
+            return Err(NnError::Usage(
+                "fit: give class_weight or sample_weight, not both (Keras refuses both at once)".to_string(),
+            ));
+        }
         if self.initial_epoch > self.epochs {
             return Err(NnError::Usage(format!(
                 "fit: initial_epoch ({}) is past epochs ({}); epochs is the last epoch, not a count to add",
@@ -142,12 +169,13 @@ impl<'a> FitOptions<'a> {
 pub struct EvaluateOptions<'a> {
     pub(crate) batch_size: usize,
     pub(crate) verbose: u8,
+    pub(crate) sample_weight: Option<Tensor>,
     pub(crate) output: Option<&'a mut dyn Write>,
 }
 
 impl Default for EvaluateOptions<'_> {
     fn default() -> Self {
-        EvaluateOptions { batch_size: 32, verbose: 1, output: None }
+        EvaluateOptions { batch_size: 32, verbose: 1, sample_weight: None, output: None }
     }
 }
 
@@ -161,6 +189,13 @@ impl<'a> EvaluateOptions<'a> {
     /// 0: silent; 1: a live progress bar; 2: one line.
     pub fn verbose(mut self, verbose: u8) -> Self {
         self.verbose = verbose;
+        self
+    }
+
+    /// Keras's `sample_weight`: one weight per sample (shape `(N,)`) scaling its loss, as in
+    /// [`FitOptions::sample_weight`].
+    pub fn sample_weight(mut self, weights: &Tensor) -> Self {
+        self.sample_weight = Some(weights.clone());
         self
     }
 

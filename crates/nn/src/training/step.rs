@@ -6,7 +6,7 @@ use tensor_core::{Tape, Tensor, no_grad};
 use super::Inputs;
 use super::data::Dataset;
 use crate::context::commit_state;
-use crate::losses::Loss;
+use crate::losses::AnyLoss;
 use crate::metrics::Tracker;
 use crate::{ForwardCtx, Logs, Model, Result};
 
@@ -35,8 +35,8 @@ impl Model {
     /// Returns this batch's loss (regularization included, before the update) and metrics.
     pub fn train_on_batch(&mut self, x: impl Into<Inputs>, y: &Tensor) -> Result<Logs> {
         let (inputs, targets, seed) = self.whole_batch(x.into(), y, "train_on_batch")?;
-        let (loss, predictions) = self.train_step(&inputs, &targets, seed)?;
-        let mut tracker = Tracker::new(&self.require_compiled("train_on_batch")?.metrics);
+        let (loss, predictions) = self.train_step(&inputs, &targets, None, seed)?;
+        let mut tracker = Tracker::new(&self.require_compiled("train_on_batch")?.metrics)?;
         let samples = targets.dims().first().copied().unwrap_or(1);
         tracker.update(&loss, samples, &targets, &predictions)?;
         tracker.read("")
@@ -58,19 +58,21 @@ impl Model {
         let seed = step_seed(0, compiled.optimizer.iterations());
         let data = Dataset::new(self, x, y, call)?;
         let all: Vec<usize> = (0..data.samples()).collect();
-        let (inputs, targets) = data.batch(&all)?;
+        let (inputs, targets, _) = data.batch(&all)?;
         Ok((inputs, targets, seed))
     }
 
-    /// One gradient step: returns the batch's loss (a scalar, regularization included) and the
-    /// predictions, both detached and still on the device.
+    /// One gradient step, each sample's loss scaled by `weights` if given: returns the batch's
+    /// loss (a scalar, regularization included) and the predictions, both detached and still on
+    /// the device.
     pub(crate) fn train_step(
         &mut self,
         inputs: &[Tensor],
         targets: &Tensor,
+        weights: Option<&Tensor>,
         seed: u64,
     ) -> Result<(Tensor, Tensor)> {
-        let pass = self.backward_pass(inputs, targets, seed, "fit")?;
+        let pass = self.backward_pass(inputs, targets, weights, seed, "fit")?;
         commit_state(pass.state_updates, &self.weights())?;
         self.require_compiled_mut("fit")?.optimizer.apply(&pass.gradients)?;
         Ok((pass.loss, pass.predictions))
@@ -79,19 +81,20 @@ impl Model {
     /// The forward pass on a tape in training mode, the compiled loss plus regularization, and
     /// the backward sweep, changing nothing (the moving statistics it computes come back in
     /// `state`): what a training step computes before its update, and what introspection
-    /// reads. `call` names the caller in errors.
+    /// reads. `weights` scale each sample's loss; `call` names the caller in errors.
     pub(crate) fn backward_pass(
         &self,
         inputs: &[Tensor],
         targets: &Tensor,
+        weights: Option<&Tensor>,
         seed: u64,
         call: &str,
     ) -> Result<BackwardPass> {
-        let loss_fn = self.require_compiled(call)?.loss;
+        let loss_fn = &self.require_compiled(call)?.loss;
         let tape = Tape::new();
         let mut ctx = ForwardCtx::training(&tape, seed);
         let predictions = self.forward(inputs, &mut ctx)?;
-        let loss = loss_fn.compute_for(targets, &predictions, ctx.logits_of(&predictions))?;
+        let loss = loss_fn.compute_for(targets, &predictions, ctx.logits_of(&predictions), weights)?;
         let loss = with_regularization(self, loss, &mut ctx)?;
         // A model whose weights are all frozen has nothing on the tape to differentiate.
         let gradients = if loss.is_tracked() {
@@ -107,17 +110,19 @@ impl Model {
         Ok(BackwardPass { loss: loss.detach(), predictions: predictions.detach(), gradients, state_updates })
     }
 
-    /// The loss and predictions on a batch in inference mode, recording nothing.
+    /// The loss (each sample's scaled by `weights` if given) and predictions on a batch in
+    /// inference mode, recording nothing.
     pub(crate) fn test_step(
         &self,
         inputs: &[Tensor],
         targets: &Tensor,
-        loss_fn: Loss,
+        weights: Option<&Tensor>,
+        loss_fn: &AnyLoss,
     ) -> Result<(Tensor, Tensor)> {
         no_grad(|| {
             let mut ctx = ForwardCtx::inference();
             let predictions = self.forward(inputs, &mut ctx)?;
-            let loss = loss_fn.compute_for(targets, &predictions, ctx.logits_of(&predictions))?;
+            let loss = loss_fn.compute_for(targets, &predictions, ctx.logits_of(&predictions), weights)?;
             let loss = with_regularization(self, loss, &mut ctx)?;
             Ok((loss, predictions))
         })

@@ -68,6 +68,7 @@ impl UpdateRule {
             },
             UpdateRule::Adagrad { .. } => &["accumulator"],
             UpdateRule::Adadelta { .. } => &["accumulated_grad", "accumulated_delta_var"],
+            UpdateRule::Adam(s) if s.amsgrad => &["momentum", "velocity", "velocity_hat"],
             UpdateRule::Adam(_) | UpdateRule::Nadam(_) => &["momentum", "velocity"],
         }
     }
@@ -75,7 +76,8 @@ impl UpdateRule {
 
 /// What the Adam kernel sees at step `t`: the bias corrections are folded into `alpha`.
 /// `m += (g - m) * (1 - beta_1)`, `v += (g^2 - v) * (1 - beta_2)`,
-/// `w -= m * alpha / (sqrt(v) + eps)`.
+/// `w -= m * alpha / (sqrt(v) + eps)`; with `amsgrad`, `v_hat = max(v_hat, v)` (NaN if either
+/// is) takes `v`'s place in the last step.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub(crate) struct AdamStep {
     /// `learning_rate * sqrt(1 - beta_2^t) / (1 - beta_1^t)`.
@@ -83,6 +85,7 @@ pub(crate) struct AdamStep {
     pub(crate) beta_1: f64,
     pub(crate) beta_2: f64,
     pub(crate) epsilon: f64,
+    pub(crate) amsgrad: bool,
 }
 
 /// What the Nadam kernel sees at step `t`: Keras's momentum schedule

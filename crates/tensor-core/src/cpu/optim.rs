@@ -89,15 +89,25 @@ pub(crate) fn update<T: Element>(
                 *w = *w + lr * delta;
             }
         }
-        (UpdateRule::Adam(s), [momentums, velocities]) => {
+        (UpdateRule::Adam(s), [momentums, velocities, hats @ ..]) => {
             let (alpha, epsilon) = (t(s.alpha), t(s.epsilon));
             let (one_minus_beta_1, one_minus_beta_2) = (t(1.0 - s.beta_1), t(1.0 - s.beta_2));
-            for (((w, &g), m), v) in
-                param.iter_mut().zip(grad).zip(momentums.iter_mut()).zip(velocities.iter_mut())
+            let mut hats = hats.first_mut();
+            for (i, (((w, &g), m), v)) in
+                param.iter_mut().zip(grad).zip(momentums.iter_mut()).zip(velocities.iter_mut()).enumerate()
             {
                 *m = *m + (g - *m) * one_minus_beta_1;
                 *v = *v + (g * g - *v) * one_minus_beta_2;
-                *w = *w - *m * alpha / (v.sqrt() + epsilon);
+                let denominator = match hats.as_deref_mut() {
+                    // AMSGrad: the largest velocity so far, NaN if either is, as on the GPU.
+                    Some(hats) => {
+                        let hat = &mut hats[i];
+                        *hat = if hat.is_nan() || v.is_nan() { *hat + *v } else { hat.max(*v) };
+                        *hat
+                    }
+                    None => *v,
+                };
+                *w = *w - *m * alpha / (denominator.sqrt() + epsilon);
             }
         }
         (UpdateRule::Nadam(s), [momentums, velocities]) => {

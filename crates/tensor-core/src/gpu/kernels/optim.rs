@@ -73,7 +73,7 @@ kernel_params! {
         one_minus_beta_1: f32,
         one_minus_beta_2: f32,
         epsilon: f32,
-        _pad0: u32,
+        amsgrad: u32,
         _pad1: u32,
         _pad2: u32,
     }
@@ -117,7 +117,7 @@ kernel!(
     ADAM = "optim_adam.wgsl",
     "adam",
     AdamParams,
-    [ReadWrite, Read, ReadWrite, ReadWrite],
+    [ReadWrite, Read, ReadWrite, ReadWrite, ReadWrite],
     [INDEX, ADAM_MOMENTS]
 );
 kernel!(
@@ -272,12 +272,15 @@ fn launch_rule(
             })
         }
         UpdateRule::Adam(s) => {
-            launch(&ADAM, param, grad, &[slots.first().copied(), slots.get(1).copied()], |n| AdamParams {
+            // momentum, velocity, and with AMSGrad the largest velocity so far.
+            let bound = [slots.first().copied(), slots.get(1).copied(), slots.get(2).copied()];
+            launch(&ADAM, param, grad, &bound, |n| AdamParams {
                 n,
                 alpha: f(s.alpha),
                 one_minus_beta_1: f(1.0 - s.beta_1),
                 one_minus_beta_2: f(1.0 - s.beta_2),
                 epsilon: f(s.epsilon),
+                amsgrad: s.amsgrad as u32,
                 ..AdamParams::default()
             })
         }
