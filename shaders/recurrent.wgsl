@@ -13,9 +13,10 @@
 //
 // lstm_cell: c = f * c_prev + i * act(c~), h = o * act(c); out = [h | c] per row.
 // lstm_cell_backward: from d[h | c], d gates and d c_prev.
-// gru_cell: h = z * h_prev + (1 - z) * act(x_h + r * inner_h), z = ract(x_z + inner_z),
-//   r = ract(x_r + inner_r) (Keras's reset_after).
-// gru_cell_backward: from dh, d x, d inner and d h_prev.
+// gru_cell: h = z * h_prev + (1 - z) * act(x_h + s * inner_h), z = ract(x_z + inner_z), and
+//   s = r = ract(x_r + inner_r) with Keras's reset_after (p.reset_after = 1), else s = 1: the
+//   caller applied the reset gate before the state's projection, and r is not read.
+// gru_cell_backward: from dh, d x, d inner and d h_prev (none for r without reset_after).
 
 struct CellParams {
     rows: u32,
@@ -29,7 +30,7 @@ struct CellParams {
     o4: u32,
     o5: u32,
     o6: u32,
-    _pad0: u32,
+    reset_after: u32,
 }
 
 override ACTIVATION: u32;
@@ -118,6 +119,15 @@ fn lstm_cell_backward(@builtin(global_invocation_id) id: vec3u, @builtin(num_wor
     d_c_prev[p.o5 + k] = dc * f;
 }
 
+// What scales the state's candidate projection: the reset gate of the row whose gates start
+// at x_proj[xi] and inner[ii] with reset_after, else 1.
+fn reset_scale(xi: u32, ii: u32) -> f32 {
+    if p.reset_after == 0u {
+        return 1.0;
+    }
+    return gate_act(x_proj[xi + p.units] + inner[ii + p.units]);
+}
+
 @compute @workgroup_size(256)
 fn gru_cell(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) groups: vec3u) {
     let k = linear_index(id, groups, 256u);
@@ -129,8 +139,8 @@ fn gru_cell(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) g
     let xi = p.o0 + r * 3u * p.units + u;
     let ii = p.o1 + r * 3u * p.units + u;
     let z = gate_act(x_proj[xi] + inner[ii]);
-    let reset = gate_act(x_proj[xi + p.units] + inner[ii + p.units]);
-    let candidate = candidate_act(x_proj[xi + 2u * p.units] + reset * inner[ii + 2u * p.units]);
+    let scale = reset_scale(xi, ii);
+    let candidate = candidate_act(x_proj[xi + 2u * p.units] + scale * inner[ii + 2u * p.units]);
     gru_out[p.o3 + k] = z * h_prev[p.o2 + k] + (1.0 - z) * candidate;
 }
 
@@ -145,14 +155,14 @@ fn gru_cell_backward(@builtin(global_invocation_id) id: vec3u, @builtin(num_work
     let xi = p.o0 + r * 3u * p.units + u;
     let ii = p.o1 + r * 3u * p.units + u;
     let z = gate_act(x_proj[xi] + inner[ii]);
-    let reset = gate_act(x_proj[xi + p.units] + inner[ii + p.units]);
+    let scale = reset_scale(xi, ii);
     let inner_h = inner[ii + 2u * p.units];
-    let candidate = candidate_act(x_proj[xi + 2u * p.units] + reset * inner_h);
+    let candidate = candidate_act(x_proj[xi + 2u * p.units] + scale * inner_h);
     let g = gru_grad[p.o3 + k];
     let previous = h_prev[p.o2 + k];
     let d_candidate = candidate_back(candidate, g * (1.0 - z));
     let d_z = gate_back(z, g * (previous - candidate));
-    let d_reset = gate_back(reset, d_candidate * inner_h);
+    let d_reset = select(0.0, gate_back(scale, d_candidate * inner_h), p.reset_after != 0u);
     let dx = p.o4 + r * 3u * p.units + u;
     let di = p.o5 + r * 3u * p.units + u;
     d_x[dx] = d_z;
@@ -160,6 +170,6 @@ fn gru_cell_backward(@builtin(global_invocation_id) id: vec3u, @builtin(num_work
     d_x[dx + p.units] = d_reset;
     d_inner[di + p.units] = d_reset;
     d_x[dx + 2u * p.units] = d_candidate;
-    d_inner[di + 2u * p.units] = d_candidate * reset;
+    d_inner[di + 2u * p.units] = d_candidate * scale;
     d_h_prev[p.o6 + k] = g * z;
 }

@@ -55,12 +55,16 @@ fn gru_cell_gradients() {
             let x = away_from_zero(&[rows, 3 * units], seed);
             let inner = rand_in(&[rows, 3 * units], 0.0, 0.05, seed + 2).mul(&x.sign().unwrap()).unwrap();
             let h_prev = rand(&[rows, units], seed + 3);
-            let name = format!("gru_cell ({rows}, {units}) {activation:?}/{recurrent:?}");
-            gradcheck::check(&name, &[&x, &inner, &h_prev], |v| {
-                v[0].gru_cell(&v[1], &v[2], activation, recurrent)
-            })
-            .unwrap()
-            .assert_within(BOUND);
+            for reset_after in [true, false] {
+                let name = format!(
+                    "gru_cell ({rows}, {units}) {activation:?}/{recurrent:?} reset_after {reset_after}"
+                );
+                gradcheck::check(&name, &[&x, &inner, &h_prev], |v| {
+                    v[0].gru_cell(&v[1], &v[2], activation, recurrent, reset_after)
+                })
+                .unwrap()
+                .assert_within(BOUND);
+            }
         }
     }
 }
@@ -83,14 +87,19 @@ fn lstm_cell_known_answers() {
 
 /// GRU by hand: x = (ln 3, 0, 0.2), inner = (0, ln 3, 0.4), h_prev = -1. z = sigmoid(ln 3) =
 /// 0.75, r = 0.75, candidate = tanh(0.2 + 0.75 * 0.4) = tanh(0.5) = 0.46211715726000974, and
-/// h = 0.75 * -1 + 0.25 * 0.46211715726000974 = -0.6344707106849976.
+/// h = 0.75 * -1 + 0.25 * 0.46211715726000974 = -0.6344707106849976. Without `reset_after` the
+/// candidate is tanh(0.2 + 0.4) = tanh(0.6) = 0.5370495669980353 and
+/// h = -0.75 + 0.25 * 0.5370495669980353 = -0.6157376082504912.
 #[test]
 fn gru_cell_known_answer() {
     let ln3 = 3f64.ln();
     let x = tensor(&[ln3, 0.0, 0.2], &[1, 3]);
     let inner = tensor(&[0.0, ln3, 0.4], &[1, 3]);
-    let out = x.gru_cell(&inner, &tensor(&[-1.0], &[1, 1]), Activation::Tanh, Activation::Sigmoid).unwrap();
+    let h_prev = tensor(&[-1.0], &[1, 1]);
+    let out = x.gru_cell(&inner, &h_prev, Activation::Tanh, Activation::Sigmoid, true).unwrap();
     assert_close(&out.to_vec_f64().unwrap(), &[-0.6344707106849976], 1e-12);
+    let out = x.gru_cell(&inner, &h_prev, Activation::Tanh, Activation::Sigmoid, false).unwrap();
+    assert_close(&out.to_vec_f64().unwrap(), &[-0.6157376082504912], 1e-12);
 }
 
 #[test]
@@ -103,12 +112,12 @@ fn mismatched_shapes_are_errors_naming_the_op_and_the_shapes() {
         "{message}"
     );
     let error = rand(&[3, 6], 1)
-        .gru_cell(&rand(&[3, 6], 2), &rand(&[2, 2], 3), Activation::Tanh, Activation::Sigmoid)
+        .gru_cell(&rand(&[3, 6], 2), &rand(&[2, 2], 3), Activation::Tanh, Activation::Sigmoid, true)
         .unwrap_err();
     let message = error.to_string();
     assert!(message.contains("gru_cell") && message.contains("3 * units"), "{message}");
     let error = rand(&[3, 6], 1)
-        .gru_cell(&rand(&[3, 3], 2), &rand(&[3, 2], 3), Activation::Tanh, Activation::Sigmoid)
+        .gru_cell(&rand(&[3, 3], 2), &rand(&[3, 2], 3), Activation::Tanh, Activation::Sigmoid, true)
         .unwrap_err();
     let message = error.to_string();
     assert!(message.contains("gru_cell") && message.contains("state's projection"), "{message}");

@@ -13,7 +13,8 @@
 //! for layer in [keras.layers.LSTM(2, return_sequences=True, dtype="float64"),
 //!               keras.layers.LSTM(2, return_sequences=True, go_backwards=True, dtype="float64"),
 //!               keras.layers.GRU(2, return_sequences=True, dtype="float64"),
-//!               keras.layers.GRU(2, dtype="float64")]:
+//!               keras.layers.GRU(2, dtype="float64"),
+//!               keras.layers.GRU(2, return_sequences=True, reset_after=False, dtype="float64")]:
 //!     layer.build((None, 4, 3))
 //!     layer.set_weights([vals(w.shape, 10.0 * (k + 1)) for k, w in enumerate(layer.weights)])
 //!     print(np.asarray(layer(x)).reshape(-1).tolist())
@@ -126,4 +127,30 @@ fn gru_matches_keras() {
         &[0.2629490290518912, -0.2758069907553982, 0.4342447283695559, -0.2637622594987909],
         TOLERANCE,
     );
+}
+
+/// The original GRU, `reset_after=False`: the reset gate before the candidate's product, one
+/// bias row.
+#[test]
+fn gru_with_the_reset_gate_first_matches_keras() {
+    let expected = [
+        0.35470907964066756,
+        0.11441807139015431,
+        0.047589973006558116,
+        -0.15698946072793138,
+        0.3442701282214621,
+        0.026476442158229984,
+        0.11095703178254727,
+        -0.20041622717766255,
+        0.2408541065917856,
+        0.013890576444916841,
+        0.15812939360136968,
+        -0.1857281110571716,
+        0.23998536940622558,
+        -0.11997857824414095,
+        0.2622991431257464,
+        -0.201613998748288,
+    ];
+    let out = run(GRU::new(2).return_sequences(true).reset_after(false).dtype(DType::F64));
+    assert_close(&out, &expected, TOLERANCE);
 }

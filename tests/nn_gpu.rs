@@ -218,7 +218,7 @@ fn an_embedding_model_agrees_on_cpu_and_gpu() {
 }
 
 /// LSTM and GRU at odd sizes (a batch of 3 sequences of 5 steps of 7 features, 9 units), one
-/// going backwards, feeding a softmax head: the fused cells, their backward kernels and the
+/// going backwards, and a GRU with the reset gate first, feeding a softmax head: the fused cells, their backward kernels and the
 /// per-step products agree on both devices over three SGD steps.
 #[test]
 fn recurrent_layers_agree_on_cpu_and_gpu() {
@@ -228,7 +228,8 @@ fn recurrent_layers_agree_on_cpu_and_gpu() {
         set_random_seed(17);
         let mut model = Model::sequential(vec![
             Box::new(LSTM::new(9).input_shape(&[5, 7]).return_sequences(true)),
-            Box::new(GRU::new(9).go_backwards(true).bias_initializer("random_normal")),
+            Box::new(GRU::new(9).go_backwards(true).return_sequences(true).bias_initializer("random_normal")),
+            Box::new(GRU::new(9).reset_after(false).bias_initializer("random_normal")),
             Box::new(Dense::new(3).activation("softmax")),
         ])
         .unwrap();

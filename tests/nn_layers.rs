@@ -164,6 +164,15 @@ fn gru_gradients() {
     }
     let layer = GRU::new(2).activation("linear").use_bias(false).dtype(DType::F64);
     check_layer("GRU linear no bias, one step", layer, &[&[1, 3]], 3, false).assert_within(BOUND);
+    for return_sequences in [false, true] {
+        let layer = GRU::new(3)
+            .reset_after(false)
+            .return_sequences(return_sequences)
+            .bias_initializer("random_normal")
+            .dtype(DType::F64);
+        let name = format!("GRU reset_after false return_sequences {return_sequences}");
+        check_layer(&name, layer, &[&[4, 2]], 2, false).assert_within(BOUND);
+    }
 }
 
 #[test]
@@ -225,6 +234,7 @@ fn weights_are_read_through_the_context() {
         (Box::new(SimpleRNN::new(2).dtype(DType::F64)), vec![2, 3], false),
         (Box::new(LSTM::new(2).dtype(DType::F64)), vec![2, 3], false),
         (Box::new(GRU::new(2).dtype(DType::F64)), vec![2, 3], false),
+        (Box::new(GRU::new(2).reset_after(false).dtype(DType::F64)), vec![2, 3], false),
         (Box::new(Conv2DTranspose::new(2, 2).strides(2).dtype(DType::F64)), vec![3, 3, 2], false),
     ];
     for (mut layer, shape, training) in cases {
@@ -641,6 +651,9 @@ fn recurrent_and_transposed_weights_have_keras_shapes() {
     let mut gru = GRU::new(5).return_sequences(true);
     assert_eq!(gru.build(&[vec![6, 3]]).unwrap(), [6, 5]);
     assert_eq!(shapes(&gru), [vec![3, 15], vec![5, 15], vec![2, 15]]);
+    let mut gru = GRU::new(5).reset_after(false);
+    assert_eq!(gru.build(&[vec![6, 3]]).unwrap(), [5]);
+    assert_eq!(shapes(&gru), [vec![3, 15], vec![5, 15], vec![15]]);
     let mut transposed = Conv2DTranspose::new(4, (3, 2)).strides(2);
     assert_eq!(transposed.build(&[vec![5, 6, 7]]).unwrap(), [11, 12, 4]);
     assert_eq!(shapes(&transposed), [vec![3, 2, 4, 7], vec![4]]);

@@ -139,7 +139,7 @@ fn two_input_network_has_17_parameters() {
 /// on 7x7x8 images, read from `count_params()` and `compute_output_shape` in Keras 3.15.1;
 /// the formulas are those of `keras/src/layers/rnn/lstm.py` (kernel (8, 128), recurrent kernel
 /// (32, 128), bias (128,)), `gru.py` (kernel (8, 96), recurrent kernel (32, 96), bias (2, 96)
-/// with `reset_after=True`) and `convolutional/base_conv_transpose.py` (kernel (3, 3, 16, 8),
+/// with `reset_after=True`, (96,) without: 3,936) and `convolutional/base_conv_transpose.py` (kernel (3, 3, 16, 8),
 /// bias (16,))).
 #[test]
 fn recurrent_and_transposed_layers_have_keras_counts() {
@@ -154,6 +154,9 @@ fn recurrent_and_transposed_layers_have_keras_counts() {
         [row("lstm", &[5, 32], 5248), row("dense", &[5, 8], 264), row("gru", &[32], 4032)]
     );
     assert_eq!(model.count_params(), (9544, 0));
+    let model =
+        Model::sequential(vec![Box::new(GRU::new(32).reset_after(false).input_shape(&[5, 8]))]).unwrap();
+    assert_eq!(rows(&model), [row("gru", &[32], 3936)]);
     let model = Model::sequential(vec![
         Box::new(Conv2DTranspose::new(16, 3).input_shape(&[7, 7, 8])),
         Box::new(Conv2DTranspose::new(4, 3).strides(2).padding("same")),

@@ -28,14 +28,18 @@ pub(super) fn cases() -> Vec<Case> {
                 x[0].lstm_cell(&x[1], activation, recurrent)
             });
             lstm.shapes.push_str(&detail);
-            let x = input(&[rows, 3 * units], -2.0, 2.0, seed + 2);
-            let inner = input(&[rows, 3 * units], -2.0, 2.0, seed + 3);
-            let h_prev = input(&[rows, units], -1.0, 1.0, seed + 4);
-            let mut gru = Case::new("gru_cell", ELEMENTWISE_TOLERANCE, vec![x, inner, h_prev], move |x| {
-                x[0].gru_cell(&x[1], &x[2], activation, recurrent)
-            });
-            gru.shapes.push_str(&detail);
-            cases.extend([lstm, gru]);
+            cases.push(lstm);
+            for reset_after in [true, false] {
+                let x = input(&[rows, 3 * units], -2.0, 2.0, seed + 2);
+                let inner = input(&[rows, 3 * units], -2.0, 2.0, seed + 3);
+                let h_prev = input(&[rows, units], -1.0, 1.0, seed + 4);
+                let mut gru =
+                    Case::new("gru_cell", ELEMENTWISE_TOLERANCE, vec![x, inner, h_prev], move |x| {
+                        x[0].gru_cell(&x[1], &x[2], activation, recurrent, reset_after)
+                    });
+                gru.shapes.push_str(&format!("{detail} reset_after {reset_after}"));
+                cases.push(gru);
+            }
         }
     }
     cases

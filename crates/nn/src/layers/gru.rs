@@ -15,20 +15,25 @@ const KERNEL: usize = 0;
 const RECURRENT_KERNEL: usize = 1;
 const BIAS: usize = 2;
 
-/// Keras's `GRU` (with its default `reset_after=True`) over inputs of shape (timesteps,
-/// features), from a zero state. Each step computes the input's projection
-/// `x_t · kernel + input_bias` and the state's `h · recurrent_kernel + recurrent_bias`, packed in
-/// Keras's order update, reset, candidate (kernel (features, 3 * units), recurrent kernel
-/// (units, 3 * units), bias (2, 3 * units): the input's row, then the state's), and then, in one
-/// fused op, `h = z * h + (1 - z) * activation(x_h + r * inner_h)` (gates through
-/// `recurrent_activation`). Gives the last state (units,), or every state (timesteps, units)
-/// with `return_sequences(true)`.
+/// Keras's `GRU` over inputs of shape (timesteps, features), from a zero state. Each step
+/// computes the input's projection `x_t · kernel + input_bias` and the state's
+/// `h · recurrent_kernel + recurrent_bias`, packed in Keras's order update, reset, candidate
+/// (kernel (features, 3 * units), recurrent kernel (units, 3 * units), bias (2, 3 * units): the
+/// input's row, then the state's), and then, in one fused op,
+/// `h = z * h + (1 - z) * activation(x_h + r * inner_h)` (gates through
+/// `recurrent_activation`). With `reset_after(false)` (the original GRU, Keras's
+/// `reset_after=False`) the reset gate applies to the state before its candidate projection,
+/// `activation(x_h + (r * h) · recurrent_kernel_h)`, and the bias is one row (3 * units,); that
+/// order needs the reset gate before the last product, so it takes a few elementwise ops per
+/// step besides the fused one. Gives the last state (units,), or every state
+/// (timesteps, units) with `return_sequences(true)`.
 pub struct GRU {
     base: LayerBase,
     units: usize,
     activation: Spec<Activation>,
     recurrent_activation: Spec<Activation>,
     use_bias: bool,
+    reset_after: bool,
     return_sequences: bool,
     go_backwards: bool,
     kernel_initializer: Spec<Initializer>,
@@ -40,8 +45,9 @@ pub struct GRU {
 }
 
 impl GRU {
-    /// Keras's defaults: tanh, sigmoid gates, a bias, the last state only, glorot_uniform
-    /// kernel, orthogonal recurrent kernel, zero bias.
+    /// Keras's defaults: tanh, sigmoid gates, a bias, the reset gate applied after the state's
+    /// projection, the last state only, glorot_uniform kernel, orthogonal recurrent kernel,
+    /// zero bias.
     pub fn new(units: usize) -> GRU {
         GRU {
             base: LayerBase::new("gru"),
@@ -49,6 +55,7 @@ impl GRU {
             activation: Spec::Value(Activation::Tanh),
             recurrent_activation: Spec::Value(Activation::Sigmoid),
             use_bias: true,
+            reset_after: true,
             return_sequences: false,
             go_backwards: false,
             kernel_initializer: Spec::Value(Initializer::GlorotUniform),
@@ -63,6 +70,14 @@ impl GRU {
     /// The gates' activation (sigmoid by default), by value or Keras name.
     pub fn recurrent_activation(mut self, activation: impl Into<Spec<Activation>>) -> Self {
         self.recurrent_activation = activation.into();
+        self
+    }
+
+    /// Whether the reset gate scales the state's projection (true, Keras's default, with a
+    /// bias row for the input and one for the state) or the state before its projection
+    /// (false, the original GRU, one bias row).
+    pub fn reset_after(mut self, reset_after: bool) -> Self {
+        self.reset_after = reset_after;
         self
     }
 
@@ -97,6 +112,7 @@ impl GRU {
         let mut fields = Fields::layer("GRU", config);
         let mut layer = GRU::new(fields.required("units")?);
         fields.update("recurrent_activation", &mut layer.recurrent_activation)?;
+        fields.update("reset_after", &mut layer.reset_after)?;
         fields.update("return_sequences", &mut layer.return_sequences)?;
         fields.update("go_backwards", &mut layer.go_backwards)?;
         fields.update("recurrent_initializer", &mut layer.recurrent_initializer)?;
@@ -122,6 +138,7 @@ impl Layer for GRU {
         config.extend(config!(
             "units": self.units,
             "recurrent_activation": self.recurrent_activation,
+            "reset_after": self.reset_after,
             "return_sequences": self.return_sequences,
             "go_backwards": self.go_backwards,
             "recurrent_initializer": self.recurrent_initializer,
@@ -142,7 +159,8 @@ impl Layer for GRU {
             base.add_weight("kernel", &[features, 3 * units], &self.kernel_initializer, true)?;
             base.add_weight("recurrent_kernel", &[units, 3 * units], &self.recurrent_initializer, true)?;
             if self.use_bias {
-                base.add_weight("bias", &[2, 3 * units], &self.bias_initializer, true)?;
+                let bias: &[usize] = if self.reset_after { &[2, 3 * units] } else { &[3 * units] };
+                base.add_weight("bias", bias, &self.bias_initializer, true)?;
             }
             Ok(())
         })?;
@@ -157,19 +175,42 @@ impl Layer for GRU {
         let recurrent_activation =
             cell_activation(&self.base, "recurrent_activation", &self.recurrent_activation)?;
         let recurrent = ctx.weight(self.base.weight(RECURRENT_KERNEL)?);
-        let (input_bias, recurrent_bias) = if self.use_bias {
-            let bias = ctx.weight(self.base.weight(BIAS)?);
-            let row = |k: usize| -> Result<Tensor> { Ok(bias.slice(0, k, k + 1)?.reshape([3 * units])?) };
-            (Some(row(0)?), Some(row(1)?))
-        } else {
-            (None, None)
+        let bias = if self.use_bias { Some(ctx.weight(self.base.weight(BIAS)?)) } else { None };
+        // With reset_after the bias has a row for the input and one for the state.
+        let (input_bias, recurrent_bias) = match &bias {
+            Some(bias) if self.reset_after => {
+                let row = |k: usize| -> Result<Tensor> { Ok(bias.slice(0, k, k + 1)?.reshape([3 * units])?) };
+                (Some(row(0)?), Some(row(1)?))
+            }
+            other => (other.clone(), None),
         };
         let projected = project(x, &ctx.weight(self.base.weight(KERNEL)?), input_bias.as_ref())?;
         let mut outputs = Outputs::new(self.return_sequences);
         let mut state = Tensor::zeros([batch, units], x.dtype(), x.device())?;
+        let reset_before = if self.reset_after {
+            None
+        } else {
+            let gates = self.base.resolve(&self.recurrent_activation)?;
+            Some((gates, recurrent.slice(1, 0, 2 * units)?, recurrent.slice(1, 2 * units, 3 * units)?))
+        };
         for t in walk(timesteps, self.go_backwards) {
-            let inner = project(&state, &recurrent, recurrent_bias.as_ref())?;
-            state = step_input(&projected, t)?.gru_cell(&inner, &state, activation, recurrent_activation)?;
+            let input = step_input(&projected, t)?;
+            let inner = match &reset_before {
+                None => project(&state, &recurrent, recurrent_bias.as_ref())?,
+                // The reset gate, r = recurrent_activation(x_r + h · U_r), scales the state
+                // before the candidate's product; the cell takes that product as its inner_h.
+                Some((gates, update_reset, candidate)) => {
+                    let inner_zr = state.matmul(update_reset)?;
+                    let reset = gates.apply(&input.slice(1, units, 2 * units)?.add(&inner_zr.slice(
+                        1,
+                        units,
+                        2 * units,
+                    )?)?)?;
+                    let inner_h = reset.mul(&state)?.matmul(candidate)?;
+                    Tensor::concat(&[&inner_zr, &inner_h], 1)?
+                }
+            };
+            state = input.gru_cell(&inner, &state, activation, recurrent_activation, self.reset_after)?;
             outputs.push(&state)?;
         }
         outputs.finish(state)

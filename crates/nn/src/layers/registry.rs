@@ -180,6 +180,7 @@ mod tests {
             (
                 Box::new(
                     GRU::new(4)
+                        .reset_after(false)
                         .return_sequences(true)
                         .go_backwards(true)
                         .recurrent_activation("tanh")

@@ -346,11 +346,14 @@ pub(crate) struct BatchNormConfig {
 /// A fused recurrent cell step over `rows` sequences of `units` state values. Each row packs its
 /// gates side by side in Keras's order (LSTM: i, f, c, o; GRU: z, r, h), `units` values each;
 /// `activation` makes the candidate (and LSTM's output from its cell state), and
-/// `recurrent_activation` the gates.
+/// `recurrent_activation` the gates. `reset_after` (GRU only) says whether the reset gate scales
+/// the state's projection inside the cell (Keras's `reset_after=True`) or was applied to the
+/// state before its projection, outside it.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub(crate) struct RecurrentCell {
     pub(crate) rows: usize,
     pub(crate) units: usize,
     pub(crate) activation: Activation,
     pub(crate) recurrent_activation: Activation,
+    pub(crate) reset_after: bool,
 }

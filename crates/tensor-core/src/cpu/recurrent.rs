@@ -9,7 +9,7 @@ use crate::backend::RecurrentCell;
 /// previous cell state `c_prev` (rows, units): `[h | c]` (rows, 2 * units) with
 /// `c = f * c_prev + i * activation(c̃)` and `h = o * activation(c)`.
 pub(crate) fn lstm_cell<T: Element>(cell: RecurrentCell, gates: &[T], c_prev: &[T]) -> Vec<T> {
-    let RecurrentCell { rows, units, activation, recurrent_activation } = cell;
+    let RecurrentCell { rows, units, activation, recurrent_activation, .. } = cell;
     let mut out = vec![T::zero(); rows * 2 * units];
     for r in 0..rows {
         let z = &gates[r * 4 * units..(r + 1) * 4 * units];
@@ -35,7 +35,7 @@ pub(crate) fn lstm_cell_backward<T: Element>(
     out: &[T],
     grad: &[T],
 ) -> (Vec<T>, Vec<T>) {
-    let RecurrentCell { rows, units, activation, recurrent_activation } = cell;
+    let RecurrentCell { rows, units, activation, recurrent_activation, .. } = cell;
     let mut d_gates = vec![T::zero(); rows * 4 * units];
     let mut d_c_prev = vec![T::zero(); rows * units];
     for r in 0..rows {
@@ -60,19 +60,25 @@ pub(crate) fn lstm_cell_backward<T: Element>(
     (d_gates, d_c_prev)
 }
 
-/// One GRU step (Keras's `reset_after`): from the input's projections `x` (rows, 3 * units;
-/// z, r, h), the previous state's `inner` (the same layout) and the previous state `h_prev`
-/// (rows, units), `h = z * h_prev + (1 - z) * activation(x_h + r * inner_h)` with
-/// `z = recurrent_activation(x_z + inner_z)` and `r` likewise.
+/// The reset gate's scale of the state's candidate projection: the gate `r` itself with
+/// `reset_after`, else 1 (the caller applied it before the projection).
+fn reset_scale<T: Element>(cell: RecurrentCell, pre_activation: T) -> T {
+    if cell.reset_after { activate_one(cell.recurrent_activation, pre_activation) } else { T::one() }
+}
+
+/// One GRU step: from the input's projections `x` (rows, 3 * units; z, r, h), the previous
+/// state's `inner` (the same layout) and the previous state `h_prev` (rows, units),
+/// `h = z * h_prev + (1 - z) * activation(x_h + s * inner_h)` with
+/// `z = recurrent_activation(x_z + inner_z)` and `s` = [`reset_scale`].
 pub(crate) fn gru_cell<T: Element>(cell: RecurrentCell, x: &[T], inner: &[T], h_prev: &[T]) -> Vec<T> {
-    let RecurrentCell { rows, units, activation, recurrent_activation } = cell;
+    let RecurrentCell { rows, units, activation, recurrent_activation, .. } = cell;
     let mut out = vec![T::zero(); rows * units];
     for r in 0..rows {
         let (xr, ir) = (&x[r * 3 * units..(r + 1) * 3 * units], &inner[r * 3 * units..(r + 1) * 3 * units]);
         for u in 0..units {
-            let gate = |k: usize| activate_one(recurrent_activation, xr[k * units + u] + ir[k * units + u]);
-            let (z, reset) = (gate(0), gate(1));
-            let candidate = activate_one(activation, xr[2 * units + u] + reset * ir[2 * units + u]);
+            let z = activate_one(recurrent_activation, xr[u] + ir[u]);
+            let scale = reset_scale(cell, xr[units + u] + ir[units + u]);
+            let candidate = activate_one(activation, xr[2 * units + u] + scale * ir[2 * units + u]);
             let h_prev = h_prev[r * units + u];
             out[r * units + u] = z * h_prev + (T::one() - z) * candidate;
         }
@@ -81,7 +87,8 @@ pub(crate) fn gru_cell<T: Element>(cell: RecurrentCell, x: &[T], inner: &[T], h_
 }
 
 /// The gradients of [`gru_cell`] with respect to `x`, `inner` and `h_prev`, given the gradient
-/// `grad` of its output. The gates are recomputed from the operands rather than saved.
+/// `grad` of its output. The gates are recomputed from the operands rather than saved; without
+/// `reset_after` the reset gate is not the cell's, and its columns get no gradient.
 pub(crate) fn gru_cell_backward<T: Element>(
     cell: RecurrentCell,
     x: &[T],
@@ -89,7 +96,7 @@ pub(crate) fn gru_cell_backward<T: Element>(
     h_prev: &[T],
     grad: &[T],
 ) -> (Vec<T>, Vec<T>, Vec<T>) {
-    let RecurrentCell { rows, units, activation, recurrent_activation } = cell;
+    let RecurrentCell { rows, units, activation, recurrent_activation, reset_after } = cell;
     let mut d_x = vec![T::zero(); rows * 3 * units];
     let mut d_inner = vec![T::zero(); rows * 3 * units];
     let mut d_h_prev = vec![T::zero(); rows * units];
@@ -97,21 +104,24 @@ pub(crate) fn gru_cell_backward<T: Element>(
         let row = r * 3 * units..(r + 1) * 3 * units;
         let (xr, ir) = (&x[row.clone()], &inner[row.clone()]);
         for u in 0..units {
-            let gate = |k: usize| activate_one(recurrent_activation, xr[k * units + u] + ir[k * units + u]);
-            let (z, reset) = (gate(0), gate(1));
-            let candidate = activate_one(activation, xr[2 * units + u] + reset * ir[2 * units + u]);
+            let z = activate_one(recurrent_activation, xr[u] + ir[u]);
+            let scale = reset_scale(cell, xr[units + u] + ir[units + u]);
+            let candidate = activate_one(activation, xr[2 * units + u] + scale * ir[2 * units + u]);
             let (g, h_prev) = (grad[r * units + u], h_prev[r * units + u]);
             let d_candidate = activation_derivative_times(activation, candidate, g * (T::one() - z));
             let d_z = activation_derivative_times(recurrent_activation, z, g * (h_prev - candidate));
-            let d_reset =
-                activation_derivative_times(recurrent_activation, reset, d_candidate * ir[2 * units + u]);
+            let d_reset = if reset_after {
+                activation_derivative_times(recurrent_activation, scale, d_candidate * ir[2 * units + u])
+            } else {
+                T::zero()
+            };
             let (dx, di) = (&mut d_x[row.clone()], &mut d_inner[row.clone()]);
             dx[u] = d_z;
             di[u] = d_z;
             dx[units + u] = d_reset;
             di[units + u] = d_reset;
             dx[2 * units + u] = d_candidate;
-            di[2 * units + u] = d_candidate * reset;
+            di[2 * units + u] = d_candidate * scale;
             d_h_prev[r * units + u] = g * z;
         }
     }

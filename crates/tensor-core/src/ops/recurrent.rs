@@ -21,7 +21,7 @@ fn cell_of(
     projected.same_kind(op, state)?;
     match (projected.dims(), state.dims()) {
         (&[rows, width], &[state_rows, units]) if rows == state_rows && width == count * units => {
-            Ok(RecurrentCell { rows, units, activation, recurrent_activation })
+            Ok(RecurrentCell { rows, units, activation, recurrent_activation, reset_after: false })
         }
         _ => Err(Error::shape(
             op,
@@ -56,20 +56,27 @@ impl Tensor {
         })
     }
 
-    /// One GRU step as Keras computes it with `reset_after=True`: `self` is the input's
-    /// projection `x·W + b_input` and `inner` the previous state's `h_prev·U + b_recurrent`,
-    /// both (rows, 3 * units) in the order z, r, h. With `z` and `r` =
-    /// `recurrent_activation(x_· + inner_·)` and `h̃ = activation(x_h + r * inner_h)`, returns
-    /// `h = z * h_prev + (1 - z) * h̃`, (rows, units).
+    /// One GRU step as Keras computes it: `self` is the input's projection `x·W + b_input` and
+    /// `inner` the previous state's projection, both (rows, 3 * units) in the order z, r, h.
+    /// With `z` = `recurrent_activation(x_z + inner_z)`, returns `h = z * h_prev + (1 - z) * h̃`,
+    /// (rows, units), where with `reset_after` (Keras's default) `inner` is
+    /// `h_prev·U + b_recurrent`, `r = recurrent_activation(x_r + inner_r)` and
+    /// `h̃ = activation(x_h + r * inner_h)`; without it the caller has already applied the reset
+    /// gate, `inner_h = (r * h_prev)·U_h`, so `h̃ = activation(x_h + inner_h)` and the r columns
+    /// are not read (their gradient is zero).
     pub fn gru_cell(
         &self,
         inner: &Tensor,
         h_prev: &Tensor,
         activation: Activation,
         recurrent_activation: Activation,
+        reset_after: bool,
     ) -> Result<Tensor> {
         let op = "gru_cell";
-        let cell = cell_of(op, (self, 3), h_prev, activation, recurrent_activation)?;
+        let cell = RecurrentCell {
+            reset_after,
+            ..cell_of(op, (self, 3), h_prev, activation, recurrent_activation)?
+        };
         self.same_kind(op, inner)?;
         if inner.shape() != self.shape() {
             return Err(Error::shape(

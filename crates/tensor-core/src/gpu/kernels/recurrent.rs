@@ -20,7 +20,7 @@ kernel_params! {
         o4: u32,
         o5: u32,
         o6: u32,
-        _pad0: u32,
+        reset_after: u32,
     }
 }
 
@@ -94,7 +94,7 @@ fn run(
             o4,
             o5,
             o6,
-            _pad0: 0,
+            reset_after: u32::from(cell.reset_after),
         };
         ctx.dispatch(spec, &constants, &params, &bindings, ctx.linear_groups(rows * cell.units, WORKGROUP))
     })
