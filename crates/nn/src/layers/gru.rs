@@ -4,7 +4,9 @@ use tensor_core::Tensor;
 
 use super::base::{LayerBase, kernel_builders, layer_basics, layer_builders, weight_builders};
 use super::config::{Fields, config, kernel_config};
-use super::rnn::{Outputs, cell_activation, output_shape, project, sequence_dims, step_input, walk};
+use super::rnn::{
+    Outputs, cell_activation, gate_width, output_shape, project, sequence_dims, step_input, walk,
+};
 use super::{Config, Spec};
 use crate::activations::Activation;
 use crate::initializers::Initializer;
@@ -155,11 +157,12 @@ impl Layer for GRU {
             self.base.resolve_regularizer(regularizer)?;
         }
         let units = self.units;
+        let width = gate_width(&self.base, units, 3)?;
         self.base.build_weights(inputs, |base| {
-            base.add_weight("kernel", &[features, 3 * units], &self.kernel_initializer, true)?;
-            base.add_weight("recurrent_kernel", &[units, 3 * units], &self.recurrent_initializer, true)?;
+            base.add_weight("kernel", &[features, width], &self.kernel_initializer, true)?;
+            base.add_weight("recurrent_kernel", &[units, width], &self.recurrent_initializer, true)?;
             if self.use_bias {
-                let bias: &[usize] = if self.reset_after { &[2, 3 * units] } else { &[3 * units] };
+                let bias: &[usize] = if self.reset_after { &[2, width] } else { &[width] };
                 base.add_weight("bias", bias, &self.bias_initializer, true)?;
             }
             Ok(())

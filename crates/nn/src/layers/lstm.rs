@@ -4,7 +4,9 @@ use tensor_core::Tensor;
 
 use super::base::{LayerBase, kernel_builders, layer_basics, layer_builders, weight_builders};
 use super::config::{Fields, config, kernel_config};
-use super::rnn::{Outputs, cell_activation, output_shape, project, sequence_dims, step_input, walk};
+use super::rnn::{
+    Outputs, cell_activation, gate_width, output_shape, project, sequence_dims, step_input, walk,
+};
 use super::{Config, Spec};
 use crate::activations::Activation;
 use crate::initializers::Initializer;
@@ -148,11 +150,12 @@ impl Layer for LSTM {
             self.base.resolve_regularizer(regularizer)?;
         }
         let units = self.units;
+        let width = gate_width(&self.base, units, 4)?;
         self.base.build_weights(inputs, |base| {
-            base.add_weight("kernel", &[features, 4 * units], &self.kernel_initializer, true)?;
-            base.add_weight("recurrent_kernel", &[units, 4 * units], &self.recurrent_initializer, true)?;
+            base.add_weight("kernel", &[features, width], &self.kernel_initializer, true)?;
+            base.add_weight("recurrent_kernel", &[units, width], &self.recurrent_initializer, true)?;
             if self.use_bias {
-                base.add_weight("bias", &[4 * units], &self.bias_initializer, true)?;
+                base.add_weight("bias", &[width], &self.bias_initializer, true)?;
                 if self.unit_forget_bias {
                     // Keras starts the forget gate open, so that the cell remembers from the
                     // first step on.

@@ -167,6 +167,12 @@ pub(super) fn sequence_dims(base: &LayerBase, inputs: &[Vec<usize>], units: usiz
     Ok((timesteps, features))
 }
 
+/// The width of `gates` gates of `units` units side by side (an LSTM's kernel has 4 * units
+/// columns), or an error naming the layer when it overflows.
+pub(super) fn gate_width(base: &LayerBase, units: usize, gates: usize) -> Result<usize> {
+    units.checked_mul(gates).ok_or_else(|| base.error(format!("{gates} gates of {units} units overflow")))
+}
+
 /// A recurrent layer's output shape: every state (timesteps, units), or the last (units,).
 pub(super) fn output_shape(timesteps: usize, units: usize, return_sequences: bool) -> Vec<usize> {
     if return_sequences { vec![timesteps, units] } else { vec![units] }
