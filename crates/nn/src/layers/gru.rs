@@ -204,11 +204,8 @@ impl Layer for GRU {
                 // before the candidate's product; the cell takes that product as its inner_h.
                 Some((gates, update_reset, candidate)) => {
                     let inner_zr = state.matmul(update_reset)?;
-                    let reset = gates.apply(&input.slice(1, units, 2 * units)?.add(&inner_zr.slice(
-                        1,
-                        units,
-                        2 * units,
-                    )?)?)?;
+                    let reset_input = input.slice(1, units, 2 * units)?;
+                    let reset = gates.apply(&reset_input.add(&inner_zr.slice(1, units, 2 * units)?)?)?;
                     let inner_h = reset.mul(&state)?.matmul(candidate)?;
                     Tensor::concat(&[&inner_zr, &inner_h], 1)?
                 }

@@ -164,7 +164,7 @@ impl Layer for LSTM {
                         &[
                             &bias.slice(0, 0, units)?,
                             &bias.slice(0, units, 2 * units)?.ones_like()?,
-                            &bias.slice(0, 2 * units, 4 * units)?,
+                            &bias.slice(0, 2 * units, width)?,
                         ],
                         0,
                     )?;
