@@ -9,12 +9,17 @@
 //!
 //! The notes' application, denoising: a second autoencoder of the same shape is trained on
 //! images with Gaussian noise added (standard deviation 0.4, clipped to [0, 1]) and the clean
-//! images as targets, so it learns to output the garment without the noise.
+//! images as targets, so it learns to output the garment without the noise. A third,
+//! convolutional denoiser sees each image as 28x28 pixels instead of a row of 784: Conv2D and
+//! MaxPooling2D layers encode it into 7x7 maps of 16 channels, and a Conv2DTranspose (which
+//! doubles them to 14x14), an UpSampling2D (to 28x28) and a last Conv2D decode it. Its filters
+//! see neighbourhoods, where the garment's edges and textures are: with 7,409 weights against
+//! the dense denoiser's 209,968, and two epochs in the fast run, it already matches it.
 //!
 //! It prints the reconstruction loss before and after training, on the training and on unseen
 //! test images, and how far noisy and denoised test images are from the clean ones. Pictures:
 //! `reconstructions.png` (test images and their reconstructions) and `denoising.png` (noisy
-//! test images, the denoising autoencoder's outputs, and the clean images).
+//! test images, the two denoising autoencoders' outputs, and the clean images).
 //!
 //! Run with `cargo run --release --example autoencoder [-- --fast] [--cpu] [--out DIR]`;
 //! `--fast` uses fewer images and epochs, `--cpu` keeps everything off the GPU, and the
@@ -32,7 +37,9 @@ use tessera::nn::data::FashionMnist;
 use tessera::nn::losses::Loss;
 use tessera::nn::optimizers::Adam;
 use tessera::nn::viz::{Caption, ImageGrid, Scale};
-use tessera::nn::{Dense, EvaluateOptions, FitOptions, Model};
+use tessera::nn::{
+    Conv2D, Conv2DTranspose, Dense, EvaluateOptions, FitOptions, MaxPooling2D, Model, Reshape, UpSampling2D,
+};
 use tessera::{DType, Device, Tensor};
 
 /// Seeds the weights, the shuffling and the noise, so every run prints the same numbers.
@@ -68,6 +75,11 @@ impl Options {
     fn epochs(&self) -> usize {
         self.mode.pick(6, 10)
     }
+
+    /// The convolutional denoiser learns from fewer passes (and each costs more on the CPU).
+    fn conv_epochs(&self) -> usize {
+        self.mode.pick(2, 5)
+    }
 }
 
 /// Reconstruction losses (mean squared error per pixel) of one autoencoder.
@@ -86,6 +98,8 @@ struct Denoising {
     reconstructed: f64,
     /// The denoising autoencoder's output for the noisy images.
     denoised: f64,
+    /// The convolutional denoising autoencoder's output for the noisy images.
+    conv_denoised: f64,
 }
 
 struct Outcome {
@@ -94,6 +108,8 @@ struct Outcome {
     test_images: usize,
     autoencoder: Reconstruction,
     denoising_training: Reconstruction,
+    conv_denoising_training: Reconstruction,
+    conv_parameters: usize,
     denoising: Denoising,
     pictures: Vec<PathBuf>,
 }
@@ -105,6 +121,26 @@ fn autoencoder(device: &Device) -> anyhow::Result<Model> {
         Box::new(Dense::new(CODE).activation("relu")),
         Box::new(Dense::new(128).activation("relu")),
         Box::new(Dense::new(PIXELS).activation("sigmoid")),
+    ])?;
+    model.to_device(device)?;
+    model.compile(Adam { learning_rate: 2e-3, ..Adam::default() }, "mse", &[])?;
+    Ok(model)
+}
+
+/// 28x28x1 → Conv2D(32) → pool → Conv2D(16) → pool (7x7x16) → Conv2DTranspose(16, stride 2)
+/// (14x14) → UpSampling2D (28x28) → Conv2D(1), all 3x3 `same`, relu inside and a sigmoid
+/// output; flattened to 784 pixels to compare with the dense models' outputs.
+fn conv_autoencoder(device: &Device) -> anyhow::Result<Model> {
+    let mut model = Model::sequential(vec![
+        Box::new(Reshape::new(&[SIDE as isize, SIDE as isize, 1]).input_shape(&[PIXELS])),
+        Box::new(Conv2D::new(32, 3).padding("same").activation("relu")),
+        Box::new(MaxPooling2D::new()),
+        Box::new(Conv2D::new(16, 3).padding("same").activation("relu")),
+        Box::new(MaxPooling2D::new()),
+        Box::new(Conv2DTranspose::new(16, 3).strides(2).padding("same").activation("relu")),
+        Box::new(UpSampling2D::new()),
+        Box::new(Conv2D::new(1, 3).padding("same").activation("sigmoid")),
+        Box::new(Reshape::new(&[-1])),
     ])?;
     model.to_device(device)?;
     model.compile(Adam { learning_rate: 2e-3, ..Adam::default() }, "mse", &[])?;
@@ -193,12 +229,20 @@ fn run(options: &Options) -> anyhow::Result<Outcome> {
     let mut denoiser = autoencoder(&device)?;
     let denoising_training = train(&mut denoiser, (&noisy_x, &x), (&noisy_test, &test), epochs)?;
 
+    tessera::nn::set_random_seed(SEED);
+    let mut conv_denoiser = conv_autoencoder(&device)?;
+    let conv_epochs = options.conv_epochs();
+    let conv_denoising_training =
+        train(&mut conv_denoiser, (&noisy_x, &x), (&noisy_test, &test), conv_epochs)?;
+
     let reconstructed = plain.predict(&test, 256)?;
     let denoised = denoiser.predict(&noisy_test, 256)?;
+    let conv_denoised = conv_denoiser.predict(&noisy_test, 256)?;
     let denoising = Denoising {
         noisy: mse(&noisy_test, &test)?,
         reconstructed: mse(&plain.predict(&noisy_test, 256)?, &test)?,
         denoised: mse(&denoised, &test)?,
+        conv_denoised: mse(&conv_denoised, &test)?,
     };
 
     std::fs::create_dir_all(&options.out)?;
@@ -212,12 +256,15 @@ fn run(options: &Options) -> anyhow::Result<Outcome> {
     grid.save(&pictures[0])?;
 
     let mut grid = ImageGrid::new(SHOWN).title(format!(
-        "Noisy test images (noise σ = {NOISE}), the denoising autoencoder's outputs, the clean images"
+        "Noisy test images (noise σ = {NOISE}), the dense and the convolutional denoisers' outputs, the \
+         clean images"
     ));
     let noisy_errors = errors(&noisy_test, &test)?;
     add_row(&mut grid, &noisy_test, |i| noisy_errors[i].clone())?;
     let denoised_errors = errors(&denoised, &test)?;
     add_row(&mut grid, &denoised, |i| denoised_errors[i].clone())?;
+    let conv_errors = errors(&conv_denoised, &test)?;
+    add_row(&mut grid, &conv_denoised, |i| conv_errors[i].clone())?;
     add_row(&mut grid, &test, |i| names[i].to_string())?;
     grid.save(&pictures[1])?;
 
@@ -227,6 +274,8 @@ fn run(options: &Options) -> anyhow::Result<Outcome> {
         test_images: test.dims()[0],
         autoencoder: autoencoder_losses,
         denoising_training,
+        conv_denoising_training,
+        conv_parameters: conv_denoiser.count_params().0,
         denoising,
         pictures,
     })
@@ -261,12 +310,20 @@ fn main() -> anyhow::Result<()> {
     print_losses("noisy → clean", &outcome.denoising_training);
     let a = &outcome.autoencoder;
     println!("\n  test reconstruction loss fell {:.1}-fold with training", a.test_untrained / a.test_trained);
+    println!(
+        "\nConvolutional denoiser ({} parameters: Conv2D, MaxPooling2D, Conv2DTranspose, UpSampling2D), \
+         {} epochs:\n",
+        outcome.conv_parameters,
+        outcome.conv_denoising_training.train_per_epoch.len()
+    );
+    print_losses("noisy → clean", &outcome.conv_denoising_training);
 
     let d = &outcome.denoising;
     println!("\nDistance from the clean test images (mean squared error per pixel), noise σ = {NOISE}:\n");
     println!("  {:<42} {:>8.4}", "noisy images", d.noisy);
     println!("  {:<42} {:>8.4}", "the plain autoencoder's output for them", d.reconstructed);
     println!("  {:<42} {:>8.4}", "the denoising autoencoder's output", d.denoised);
+    println!("  {:<42} {:>8.4}", "the convolutional denoiser's output", d.conv_denoised);
     println!();
     for picture in &outcome.pictures {
         println!("wrote {}", picture.display());
@@ -301,6 +358,11 @@ mod tests {
         let d = &outcome.denoising;
         assert!(d.denoised * 2.0 < d.noisy, "denoised {} vs noisy {}", d.denoised, d.noisy);
         assert!(d.denoised < d.reconstructed, "denoised {} vs reconstructed {}", d.denoised, d.reconstructed);
+        // The convolutional denoiser, after its two epochs, gets them within 0.026: an error 69%
+        // lower than the noisy images'. Asking for 60% lower (0.034) leaves room for slower
+        // runs and still needs a model that learned to remove noise: the plain autoencoder's
+        // outputs are only 52% lower.
+        assert!(d.conv_denoised < 0.4 * d.noisy, "conv denoised {} vs noisy {}", d.conv_denoised, d.noisy);
         for picture in &outcome.pictures {
             assert!(std::fs::metadata(picture).map(|m| m.len()).unwrap_or(0) > 0, "{}", picture.display());
         }

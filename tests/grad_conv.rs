@@ -119,3 +119,93 @@ fn im2col_and_col2im_gradients() {
         gradcheck::check(&case.name("col2im"), &[&cols], |t| t[0].col2im(&g)).unwrap().assert_within(BOUND);
     }
 }
+
+/// The transposed convolutions of the cases: each case's output images, its kernel (read as
+/// Keras's Conv2DTranspose (KH, KW, F, C) kernel that maps them back to the case's images).
+#[test]
+fn conv2d_transpose_gradients() {
+    for (i, case) in CASES.iter().enumerate() {
+        let (oh, ow) = case.geometry().output_size();
+        let y = rand(&[case.batch, oh, ow, case.filters], 400 + i as u64);
+        let kernel = rand(&case.kernel_dims(), 401 + i as u64);
+        gradcheck::check(&case.name("conv2d_transpose"), &[&y, &kernel], |t| {
+            t[0].conv2d_transpose(&t[1], case.strides, case.padding)
+        })
+        .unwrap()
+        .assert_within(BOUND);
+    }
+}
+
+/// The transposed convolution is the adjoint of the convolution with the same kernel:
+/// `sum(conv2d(x, K) * y) == sum(x * conv2d_transpose(y, K))` wherever the transposed output
+/// has the convolution's input size (Keras's output size; within 1e-12, round-off of sums of
+/// at most a few hundred products of O(1)).
+#[test]
+fn conv2d_transpose_is_the_adjoint_of_conv2d() {
+    use tessera::tensor_core::Conv2dGeometry;
+    for (i, case) in CASES.iter().enumerate() {
+        let (oh, ow) = case.geometry().output_size();
+        let g = Conv2dGeometry::transposed([oh, ow], case.channels, case.kernel, case.strides, case.padding)
+            .unwrap();
+        if g.input_size() != case.image {
+            continue;
+        }
+        let x = rand(&case.input_dims(), 500 + i as u64);
+        let y = rand(&[case.batch, oh, ow, case.filters], 501 + i as u64);
+        let kernel = rand(&case.kernel_dims(), 502 + i as u64);
+        let forward =
+            x.conv2d(&kernel, case.strides, case.padding).unwrap().mul(&y).unwrap().sum_all().unwrap();
+        let back = y.conv2d_transpose(&kernel, case.strides, case.padding).unwrap();
+        assert_eq!(back.dims(), x.dims(), "{}", case.name("conv2d_transpose"));
+        let adjoint = back.mul(&x).unwrap().sum_all().unwrap();
+        let (a, b) = (forward.item().unwrap(), adjoint.item().unwrap());
+        assert!((a - b).abs() <= 1e-12, "{}: {a} vs {b}", case.name("conv2d_transpose"));
+    }
+}
+
+/// Known answers by hand, and Keras's output sizes (`keras/src/ops/operation_utils.py`,
+/// `compute_conv_transpose_output_shape`: `n * stride + max(kernel - stride, 0)` for `valid`,
+/// `n * stride` for `same`).
+#[test]
+fn conv2d_transpose_known_answers() {
+    use common::{assert_close, tensor};
+    // One pixel of value 2 spreads the 2x2 kernel over a 2x2 output.
+    let kernel = tensor(&[1.0, 2.0, 3.0, 4.0], &[2, 2, 1, 1]);
+    let out = tensor(&[2.0], &[1, 1, 1, 1]).conv2d_transpose(&kernel, (1, 1), Valid).unwrap();
+    assert_eq!(out.dims(), [1, 2, 2, 1]);
+    assert_close(&out.to_vec_f64().unwrap(), &[2.0, 4.0, 6.0, 8.0], 0.0);
+    // A 1x1 kernel with stride 2 places each pixel at the top left of its 2x2 cell: 2 * 2 + 0.
+    let one = tensor(&[3.0], &[1, 1, 1, 1]);
+    let out = tensor(&[1.0, 2.0, 3.0, 4.0], &[1, 2, 2, 1]).conv2d_transpose(&one, (2, 2), Valid).unwrap();
+    assert_eq!(out.dims(), [1, 4, 4, 1]);
+    let expected = [3.0, 0.0, 6.0, 0.0, 0.0, 0.0, 0.0, 0.0, 9.0, 0.0, 12.0, 0.0, 0.0, 0.0, 0.0, 0.0];
+    assert_close(&out.to_vec_f64().unwrap(), &expected, 0.0);
+    // Overlapping windows add: two pixels of 1 under a 1x3 kernel of ones, 2 columns apart,
+    // over 2 * 2 + (3 - 2) = 5 columns.
+    let ones = tensor(&[1.0; 3], &[1, 3, 1, 1]);
+    let out = tensor(&[1.0, 1.0], &[1, 1, 2, 1]).conv2d_transpose(&ones, (1, 2), Valid).unwrap();
+    assert_eq!(out.dims(), [1, 1, 5, 1]);
+    assert_close(&out.to_vec_f64().unwrap(), &[1.0, 1.0, 2.0, 1.0, 1.0], 0.0);
+    for (n, k, s, padding, expected) in [
+        (5, 3, 2, Valid, 11),
+        (5, 3, 2, Same, 10),
+        (3, 1, 2, Valid, 6),
+        (4, 4, 1, Valid, 7),
+        (4, 2, 3, Same, 12),
+    ] {
+        let g = tessera::tensor_core::Conv2dGeometry::transposed([n, 1], 2, (k, 1), (s, 1), padding).unwrap();
+        assert_eq!(g.input_size(), (expected, 1), "n {n} kernel {k} stride {s} {padding:?}");
+    }
+}
+
+#[test]
+fn conv2d_transpose_errors_name_the_op_and_the_shapes() {
+    let message = rand(&[1, 3, 3, 2], 1)
+        .conv2d_transpose(&rand(&[2, 2, 4, 3], 2), (1, 1), Valid)
+        .unwrap_err()
+        .to_string();
+    assert!(message.contains("conv2d_transpose") && message.contains("3 input channels"), "{message}");
+    let message =
+        rand(&[3, 3, 2], 1).conv2d_transpose(&rand(&[2, 2, 4, 2], 2), (1, 1), Valid).unwrap_err().to_string();
+    assert!(message.contains("conv2d_transpose") && message.contains("rank 4"), "{message}");
+}

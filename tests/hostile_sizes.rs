@@ -7,7 +7,7 @@ mod common;
 
 use common::hostile::Suite;
 use tessera::nn::data::to_categorical;
-use tessera::nn::{BatchNormalization, Conv2D, Dense, Flatten, Model, SimpleRNN};
+use tessera::nn::{BatchNormalization, Conv2D, Conv2DTranspose, Dense, Flatten, GRU, LSTM, Model, SimpleRNN};
 use tessera::tensor_core::cpu::{host_memory_limit, set_host_memory_limit};
 use tessera::{DType, Device, Shape, Tensor};
 
@@ -185,6 +185,15 @@ fn hostile_sizes_are_refused_before_anything_is_allocated() {
     });
     suite.error("SimpleRNN(10^9)", &["simple_rnn", "1000000000"], move || {
         build(Box::new(SimpleRNN::new(1_000_000_000).input_shape(&[5, 4])))
+    });
+    suite.error("LSTM(10^9)", &["lstm", "4000000000"], move || {
+        build(Box::new(LSTM::new(1_000_000_000).input_shape(&[5, 4])))
+    });
+    suite.error("GRU(2^63)", &["gru", "overflow"], move || {
+        build(Box::new(GRU::new(1 << 63).input_shape(&[5, 4])))
+    });
+    suite.error("Conv2DTranspose on (2^32, 2^32, 2^32) images", &["conv2d_transpose"], move || {
+        build(Box::new(Conv2DTranspose::new(2, 3).strides(2).input_shape(&[HUGE, HUGE, HUGE])))
     });
     suite.error("BatchNormalization over 2^40 channels", &["batch_normalization", "limit"], move || {
         build(Box::new(BatchNormalization::new().input_shape(&[1 << 40])))

@@ -255,6 +255,58 @@ fn optimizer_options_agree_on_cpu_and_gpu() {
     }
 }
 
+/// LSTM and GRU at odd sizes (a batch of 3 sequences of 5 steps of 7 features, 9 units), one
+/// going backwards, and a GRU with the reset gate first, feeding a softmax head: the fused cells, their backward kernels and the
+/// per-step products agree on both devices over three SGD steps.
+#[test]
+fn recurrent_layers_agree_on_cpu_and_gpu() {
+    use tessera::nn::{GRU, LSTM};
+    let Some(gpu) = common::gpu() else { return };
+    let build = |device: &Device| {
+        set_random_seed(17);
+        let mut model = Model::sequential(vec![
+            Box::new(LSTM::new(9).input_shape(&[5, 7]).return_sequences(true)),
+            Box::new(GRU::new(9).go_backwards(true).return_sequences(true).bias_initializer("random_normal")),
+            Box::new(GRU::new(9).reset_after(false).bias_initializer("random_normal")),
+            Box::new(Dense::new(3).activation("softmax")),
+        ])
+        .unwrap();
+        model
+            .compile(Sgd { learning_rate: 0.5, ..Sgd::default() }, "sparse_categorical_crossentropy", &[])
+            .unwrap();
+        model.to_device(device).unwrap();
+        model
+    };
+    let x = Tensor::uniform([3, 5, 7], -1.0, 1.0, 18, DType::F32, &Device::Cpu).unwrap();
+    let y = Tensor::from_vec(vec![2.0f32, 0.0, 1.0], [3], &Device::Cpu).unwrap();
+    trains_alike(build, &gpu, &x, &y);
+}
+
+/// A Conv2DTranspose decoder (strided `same`, then a 2x3 `valid` window) agrees on both
+/// devices over three SGD steps on mean squared error.
+#[test]
+fn a_transposed_convolution_decoder_agrees_on_cpu_and_gpu() {
+    use tessera::nn::{Conv2DTranspose, Reshape};
+    let Some(gpu) = common::gpu() else { return };
+    let build = |device: &Device| {
+        set_random_seed(19);
+        let mut model = Model::sequential(vec![
+            Box::new(Conv2D::new(3, 3).strides(2).padding("same").activation("relu").input_shape(&[7, 5, 2])),
+            Box::new(Conv2DTranspose::new(4, 3).strides(2).padding("same").activation("relu")),
+            Box::new(Conv2DTranspose::new(1, (2, 3)).activation("sigmoid")),
+            Box::new(Reshape::new(&[-1])),
+        ])
+        .unwrap();
+        model.compile(Sgd { learning_rate: 0.5, ..Sgd::default() }, "mse", &[]).unwrap();
+        model.to_device(device).unwrap();
+        model
+    };
+    let x = Tensor::uniform([3, 7, 5, 2], 0.0, 1.0, 20, DType::F32, &Device::Cpu).unwrap();
+    // 4x3 after the strided convolution, 8x6 after the first transposed one, 9x8 after the last.
+    let y = Tensor::uniform([3, 72], 0.0, 1.0, 21, DType::F32, &Device::Cpu).unwrap();
+    trains_alike(build, &gpu, &x, &y);
+}
+
 /// Builds the model `build` makes on the CPU and on `gpu`, takes three training steps on `x`,
 /// `y` with each, and asserts that the losses and the final weights agree within [`TOLERANCE`].
 fn trains_alike(build: impl Fn(&Device) -> Model, gpu: &Device, x: &Tensor, y: &Tensor) {

@@ -6,10 +6,10 @@ mod common;
 
 use common::{assert_close, rand, rand_in, tensor};
 use tessera::nn::{
-    Activation, ActivationLayer, Add, AveragePooling2D, BatchNormalization, Concatenate, Conv2D, Dense,
-    Dropout, Embedding, Flatten, ForwardCtx, GlobalAveragePooling2D, Initializer, Layer, LeakyReLU,
-    MaxPooling2D, NnError, PReLU, ReLU, Regularizer, Reshape, SimpleRNN, Softmax, SpatialDropout2D,
-    UpSampling2D,
+    Activation, ActivationLayer, Add, AveragePooling2D, BatchNormalization, Concatenate, Conv2D,
+    Conv2DTranspose, Dense, Dropout, Embedding, Flatten, ForwardCtx, GRU, GlobalAveragePooling2D,
+    Initializer, LSTM, Layer, LeakyReLU, MaxPooling2D, NnError, PReLU, ReLU, Regularizer, Reshape, SimpleRNN,
+    Softmax, SpatialDropout2D, UpSampling2D,
 };
 use tessera::tensor_core::gradcheck::{self, GradCheck};
 use tessera::{DType, Device, Tape, Tensor};
@@ -139,6 +139,62 @@ fn simple_rnn_gradients() {
 }
 
 #[test]
+fn lstm_gradients() {
+    for (return_sequences, go_backwards) in [(false, false), (true, false), (true, true)] {
+        let layer =
+            LSTM::new(3).return_sequences(return_sequences).go_backwards(go_backwards).dtype(DType::F64);
+        let name = format!("LSTM return_sequences {return_sequences} go_backwards {go_backwards}");
+        check_layer(&name, layer, &[&[4, 2]], 2, false).assert_within(BOUND);
+    }
+    let layer =
+        LSTM::new(2).activation("sigmoid").recurrent_activation("tanh").use_bias(false).dtype(DType::F64);
+    check_layer("LSTM sigmoid/tanh no bias, one step", layer, &[&[1, 3]], 3, false).assert_within(BOUND);
+}
+
+#[test]
+fn gru_gradients() {
+    for (return_sequences, go_backwards) in [(false, false), (true, false), (true, true)] {
+        let layer = GRU::new(3)
+            .return_sequences(return_sequences)
+            .go_backwards(go_backwards)
+            .bias_initializer("random_normal")
+            .dtype(DType::F64);
+        let name = format!("GRU return_sequences {return_sequences} go_backwards {go_backwards}");
+        check_layer(&name, layer, &[&[4, 2]], 2, false).assert_within(BOUND);
+    }
+    let layer = GRU::new(2).activation("linear").use_bias(false).dtype(DType::F64);
+    check_layer("GRU linear no bias, one step", layer, &[&[1, 3]], 3, false).assert_within(BOUND);
+    for return_sequences in [false, true] {
+        let layer = GRU::new(3)
+            .reset_after(false)
+            .return_sequences(return_sequences)
+            .bias_initializer("random_normal")
+            .dtype(DType::F64);
+        let name = format!("GRU reset_after false return_sequences {return_sequences}");
+        check_layer(&name, layer, &[&[4, 2]], 2, false).assert_within(BOUND);
+    }
+}
+
+#[test]
+fn conv2d_transpose_gradients() {
+    for (kernel, strides, padding) in [
+        ((3, 3), (1, 1), "valid"),
+        ((3, 2), (2, 2), "same"),
+        ((1, 1), (2, 1), "valid"),
+        ((2, 3), (1, 2), "same"),
+    ] {
+        let layer = Conv2DTranspose::new(3, kernel)
+            .strides(strides)
+            .padding(padding)
+            .activation("tanh")
+            .bias_initializer("random_normal")
+            .dtype(DType::F64);
+        let name = format!("Conv2DTranspose {kernel:?} {strides:?} {padding}");
+        check_layer(&name, layer, &[&[3, 4, 2]], 2, false).assert_within(BOUND);
+    }
+}
+
+#[test]
 fn merge_gradients() {
     check_layer("Add", Add::new(), &[&[3, 2], &[3, 2], &[3, 2]], 2, false).assert_within(BOUND);
     check_layer("Concatenate", Concatenate::new(), &[&[3, 2], &[3, 1]], 2, false).assert_within(BOUND);
@@ -176,6 +232,10 @@ fn weights_are_read_through_the_context() {
         (Box::new(BatchNormalization::new().dtype(DType::F64)), vec![3], true),
         (Box::new(BatchNormalization::new().dtype(DType::F64)), vec![3], false),
         (Box::new(SimpleRNN::new(2).dtype(DType::F64)), vec![2, 3], false),
+        (Box::new(LSTM::new(2).dtype(DType::F64)), vec![2, 3], false),
+        (Box::new(GRU::new(2).dtype(DType::F64)), vec![2, 3], false),
+        (Box::new(GRU::new(2).reset_after(false).dtype(DType::F64)), vec![2, 3], false),
+        (Box::new(Conv2DTranspose::new(2, 2).strides(2).dtype(DType::F64)), vec![3, 3, 2], false),
     ];
     for (mut layer, shape, training) in cases {
         layer.build(std::slice::from_ref(&shape)).unwrap();
@@ -400,6 +460,14 @@ fn bad_shapes_and_settings_are_errors_not_panics() {
     layer_error(SpatialDropout2D::new(0.1).build(&[vec![4, 4]]), "spatial_dropout2d");
     layer_error(BatchNormalization::new().axis(0).build(&[vec![4]]), "batch_normalization");
     layer_error(SimpleRNN::new(4).build(&[vec![4]]), "simple_rnn");
+    layer_error(LSTM::new(4).build(&[vec![4]]), "lstm");
+    layer_error(GRU::new(0).build(&[vec![3, 4]]), "gru");
+    let message = layer_error(LSTM::new(4).activation("softmax").build(&[vec![3, 4]]), "lstm");
+    assert!(message.contains("activation Softmax cannot run in the recurrent cell"), "{message}");
+    let message = layer_error(GRU::new(4).recurrent_activation("step").build(&[vec![3, 4]]), "gru");
+    assert!(message.contains("recurrent_activation"), "{message}");
+    layer_error(Conv2DTranspose::new(4, 3).build(&[vec![4, 4]]), "conv2d_transpose");
+    layer_error(Conv2DTranspose::new(0, 3).build(&[vec![4, 4, 1]]), "conv2d_transpose");
     layer_error(GlobalAveragePooling2D::new().build(&[vec![4, 4]]), "global_average_pooling2d");
     layer_error(MaxPooling2D::new().padding("full").build(&[vec![4, 4, 1]]), "max_pooling2d");
     let message = layer_error(Add::new().build(&[vec![3], vec![4]]), "add");
@@ -554,4 +622,41 @@ fn embedding_looks_up_rows_and_sums_their_gradients() {
         let err = layer.forward(&[ids], &mut ForwardCtx::inference()).unwrap_err().to_string();
         assert!(err.contains("embedding") && err.contains(shown) && err.contains("[0, 4)"), "{err}");
     }
+}
+
+/// Keras's `unit_forget_bias`: the forget gate's quarter of the bias starts at 1, the rest at
+/// the bias initializer's value (exact values, no tolerance).
+#[test]
+fn lstm_forget_gate_bias_starts_at_one() {
+    let mut layer = LSTM::new(3).bias_initializer(Initializer::Constant(0.5));
+    layer.build(&[vec![4, 2]]).unwrap();
+    let bias = weight_values(&layer, 2);
+    assert_eq!(bias, [[0.5; 3], [1.0; 3], [0.5; 3], [0.5; 3]].concat());
+    let mut layer = LSTM::new(3).unit_forget_bias(false);
+    layer.build(&[vec![4, 2]]).unwrap();
+    assert_eq!(weight_values(&layer, 2), [0.0; 12]);
+}
+
+/// The weights' shapes in Keras's layouts: LSTM gates i, f, c, o side by side, GRU's bias one
+/// row for the input and one for the state, Conv2DTranspose's kernel (KH, KW, filters,
+/// channels).
+#[test]
+fn recurrent_and_transposed_weights_have_keras_shapes() {
+    let shapes = |layer: &dyn Layer| -> Vec<Vec<usize>> {
+        layer.weights().iter().map(|w| w.value().dims().to_vec()).collect()
+    };
+    let mut lstm = LSTM::new(5);
+    assert_eq!(lstm.build(&[vec![6, 3]]).unwrap(), [5]);
+    assert_eq!(shapes(&lstm), [vec![3, 20], vec![5, 20], vec![20]]);
+    let mut gru = GRU::new(5).return_sequences(true);
+    assert_eq!(gru.build(&[vec![6, 3]]).unwrap(), [6, 5]);
+    assert_eq!(shapes(&gru), [vec![3, 15], vec![5, 15], vec![2, 15]]);
+    let mut gru = GRU::new(5).reset_after(false);
+    assert_eq!(gru.build(&[vec![6, 3]]).unwrap(), [5]);
+    assert_eq!(shapes(&gru), [vec![3, 15], vec![5, 15], vec![15]]);
+    let mut transposed = Conv2DTranspose::new(4, (3, 2)).strides(2);
+    assert_eq!(transposed.build(&[vec![5, 6, 7]]).unwrap(), [11, 12, 4]);
+    assert_eq!(shapes(&transposed), [vec![3, 2, 4, 7], vec![4]]);
+    let mut same = Conv2DTranspose::new(4, 3).strides((2, 3)).padding("same");
+    assert_eq!(same.build(&[vec![5, 6, 7]]).unwrap(), [10, 18, 4]);
 }

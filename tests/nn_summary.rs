@@ -1,7 +1,9 @@
 //! Model summaries: the parameter counts of every model in SPEC.md's table equal Keras's, and
 //! the table prints in Keras 3's layout. Counts are exact integers: no tolerance.
 
-use tessera::nn::{Apply, Conv2D, Dense, Flatten, Input, MaxPooling2D, Model, Padding};
+use tessera::nn::{
+    Apply, Conv2D, Conv2DTranspose, Dense, Flatten, GRU, Input, LSTM, MaxPooling2D, Model, Padding,
+};
 
 /// Each listed layer's (name, output shape, parameter count).
 fn rows(model: &Model) -> Vec<(String, Vec<usize>, usize)> {
@@ -15,14 +17,16 @@ fn rows(model: &Model) -> Vec<(String, Vec<usize>, usize)> {
 }
 
 /// The output shapes, read back from the summary's "Output Shape" column, which is what the
-/// user sees (a summary row per listed layer).
+/// user sees (a summary row per listed layer; a name too long for its column continues on a
+/// line of its own, with the other cells empty).
 fn model_shapes(model: &Model) -> Vec<Vec<usize>> {
     model
         .summary()
         .lines()
         .filter(|l| l.starts_with('│'))
-        .map(|l| {
-            let cell = l.split('│').nth(2).unwrap().trim();
+        .map(|l| l.split('│').nth(2).unwrap().trim().to_string())
+        .filter(|cell| !cell.is_empty())
+        .map(|cell| {
             cell.trim_start_matches("(None")
                 .trim_end_matches(')')
                 .split(", ")
@@ -129,6 +133,39 @@ fn two_input_network_has_17_parameters() {
     .unwrap();
     assert_eq!(rows(&model), [row("dense", &[3], 9), row("dense_1", &[2], 8)]);
     assert_eq!(model.count_params(), (17, 0));
+}
+
+/// Keras 3's counts (`LSTM(32)` and `GRU(32)` built on (5, 8) sequences, `Conv2DTranspose(16, 3)`
+/// on 7x7x8 images, read from `count_params()` and `compute_output_shape` in Keras 3.15.1;
+/// the formulas are those of `keras/src/layers/rnn/lstm.py` (kernel (8, 128), recurrent kernel
+/// (32, 128), bias (128,)), `gru.py` (kernel (8, 96), recurrent kernel (32, 96), bias (2, 96)
+/// with `reset_after=True`, (96,) without: 3,936) and `convolutional/base_conv_transpose.py` (kernel (3, 3, 16, 8),
+/// bias (16,))).
+#[test]
+fn recurrent_and_transposed_layers_have_keras_counts() {
+    let model = Model::sequential(vec![
+        Box::new(LSTM::new(32).input_shape(&[5, 8]).return_sequences(true)),
+        Box::new(Dense::new(8)),
+        Box::new(GRU::new(32)),
+    ])
+    .unwrap();
+    assert_eq!(
+        rows(&model),
+        [row("lstm", &[5, 32], 5248), row("dense", &[5, 8], 264), row("gru", &[32], 4032)]
+    );
+    assert_eq!(model.count_params(), (9544, 0));
+    let model =
+        Model::sequential(vec![Box::new(GRU::new(32).reset_after(false).input_shape(&[5, 8]))]).unwrap();
+    assert_eq!(rows(&model), [row("gru", &[32], 3936)]);
+    let model = Model::sequential(vec![
+        Box::new(Conv2DTranspose::new(16, 3).input_shape(&[7, 7, 8])),
+        Box::new(Conv2DTranspose::new(4, 3).strides(2).padding("same")),
+    ])
+    .unwrap();
+    assert_eq!(
+        rows(&model),
+        [row("conv2d_transpose", &[9, 9, 16], 1168), row("conv2d_transpose_1", &[18, 18, 4], 580)]
+    );
 }
 
 /// The summary of the 706-parameter model, character for character as Keras 3 prints it.

@@ -1,4 +1,5 @@
-//! Cases for convolution and pooling: im2col and col2im, conv2d and the pooling ops over images
+//! Cases for convolution and pooling: im2col and col2im, conv2d, conv2d_transpose (the same
+//! geometries run backwards) and the pooling ops over images
 //! of 1x1, 7x5 and 13x13 pixels, `valid` and `same` padding, square and unequal windows and
 //! strides, batches of 1 and 3. Matrix sizes are not multiples of the matmul tile.
 
@@ -50,10 +51,18 @@ pub(super) fn cases() -> Vec<Case> {
         let seed = 800 + 10 * i as u64;
         let x = input(&[batch, h, w, c], -1.0, 1.0, seed);
         let kernel = input(&[window.0, window.1, c, filters], -1.0, 1.0, seed + 1);
-        let conv = Case::new("conv2d", REDUCTION_TOLERANCE, vec![x.clone(), kernel], move |x| {
+        let conv = Case::new("conv2d", REDUCTION_TOLERANCE, vec![x.clone(), kernel.clone()], move |x| {
             x[0].conv2d(&x[1], strides, padding)
         });
         cases.push(described(conv, format!("{strides:?} {padding:?}")));
+        let (out_h, out_w) = Conv2dGeometry::new([h, w, c], window, strides, padding)
+            .expect("valid case geometry")
+            .output_size();
+        let images = input(&[batch, out_h, out_w, filters], -1.0, 1.0, seed + 3);
+        let transposed = Case::new("conv2d_transpose", REDUCTION_TOLERANCE, vec![images, kernel], move |x| {
+            x[0].conv2d_transpose(&x[1], strides, padding)
+        });
+        cases.push(described(transposed, format!("{strides:?} {padding:?}")));
         // im2col and col2im at every other geometry: they are inside every conv2d case too.
         if i % 2 == 0 {
             let g = Conv2dGeometry::new([h, w, c], window, strides, padding).expect("valid case geometry");

@@ -12,6 +12,7 @@ mod cases_matmul;
 mod cases_nn_ops;
 mod cases_optim;
 mod cases_products;
+mod cases_recurrent;
 mod cases_spatial;
 
 use std::fmt;
@@ -127,6 +128,7 @@ pub fn cases() -> Vec<Case> {
     all.extend(cases_matmul::cases());
     all.extend(cases_spatial::cases());
     all.extend(cases_nn_ops::cases());
+    all.extend(cases_recurrent::cases());
     all.extend(cases_optim::cases());
     all.extend(cases_products::cases());
     all.extend(cases_long::cases());

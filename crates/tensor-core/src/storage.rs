@@ -6,7 +6,7 @@ use std::ops::Range;
 
 use crate::backend::{
     Activation, AxisSplit, BackendStorage, BatchNormConfig, BinaryOp, Conv2dGeometry, Gradients3, MatmulDims,
-    ReduceOp, Rows, UnaryOp, UpdateItem, UpdateRule, Window,
+    RecurrentCell, ReduceOp, Rows, UnaryOp, UpdateItem, UpdateRule, Window,
 };
 use crate::cpu::CpuStorage;
 use crate::gpu::storage::GpuStorage;
@@ -421,6 +421,40 @@ impl Storage {
     ) -> Result<(Storage, Storage, Storage)> {
         let x = self;
         on_backend!("batch_norm_train"; x, gamma, mean, var, grad => x.batch_norm_backward(gamma, mean, var, grad, p))
+    }
+
+    // Recurrent cells.
+
+    pub(crate) fn lstm_cell(&self, c_prev: &Storage, cell: RecurrentCell) -> Result<Storage> {
+        let gates = self;
+        on_backend!("lstm_cell"; gates, c_prev => gates.lstm_cell(c_prev, cell))
+    }
+
+    pub(crate) fn lstm_cell_backward(
+        &self,
+        c_prev: &Storage,
+        out: &Storage,
+        grad: &Storage,
+        cell: RecurrentCell,
+    ) -> Result<(Storage, Storage)> {
+        let gates = self;
+        on_backend!("lstm_cell"; gates, c_prev, out, grad => gates.lstm_cell_backward(c_prev, out, grad, cell))
+    }
+
+    pub(crate) fn gru_cell(&self, inner: &Storage, h_prev: &Storage, cell: RecurrentCell) -> Result<Storage> {
+        let x = self;
+        on_backend!("gru_cell"; x, inner, h_prev => x.gru_cell(inner, h_prev, cell))
+    }
+
+    pub(crate) fn gru_cell_backward(
+        &self,
+        inner: &Storage,
+        h_prev: &Storage,
+        grad: &Storage,
+        cell: RecurrentCell,
+    ) -> Result<(Storage, Storage, Storage)> {
+        let x = self;
+        on_backend!("gru_cell"; x, inner, h_prev, grad => x.gru_cell_backward(inner, h_prev, grad, cell))
     }
 
     // Optimizers.

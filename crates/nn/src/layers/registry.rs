@@ -6,9 +6,9 @@ use std::sync::{OnceLock, RwLock};
 
 use super::config::{Fields, config};
 use super::{
-    ActivationLayer, Add, AveragePooling2D, BatchNormalization, Concatenate, Config, Conv2D, Dense, Dropout,
-    Embedding, Flatten, GlobalAveragePooling2D, Input, LeakyReLU, MaxPooling2D, PReLU, ReLU, Reshape,
-    SimpleRNN, Softmax, SpatialDropout2D, UpSampling2D,
+    ActivationLayer, Add, AveragePooling2D, BatchNormalization, Concatenate, Config, Conv2D, Conv2DTranspose,
+    Dense, Dropout, Embedding, Flatten, GRU, GlobalAveragePooling2D, Input, LSTM, LeakyReLU, MaxPooling2D,
+    PReLU, ReLU, Reshape, SimpleRNN, Softmax, SpatialDropout2D, UpSampling2D,
 };
 use crate::{Layer, Model, NnError, Result};
 
@@ -20,13 +20,16 @@ const CLASSES: &[&str] = &[
     "BatchNormalization",
     "Concatenate",
     "Conv2D",
+    "Conv2DTranspose",
     "Dense",
     "Dropout",
     "Embedding",
     "Flatten",
     "Functional",
+    "GRU",
     "GlobalAveragePooling2D",
     "InputLayer",
+    "LSTM",
     "LeakyReLU",
     "MaxPooling2D",
     "PReLU",
@@ -100,6 +103,7 @@ pub fn from_config(class_name: &str, config: &Config) -> Result<Box<dyn Layer>> 
         "BatchNormalization" => Box::new(BatchNormalization::from_config(config)?),
         "Concatenate" => Box::new(Concatenate::from_config(config)?),
         "Conv2D" => Box::new(Conv2D::from_config(config)?),
+        "Conv2DTranspose" => Box::new(Conv2DTranspose::from_config(config)?),
         "Dense" => Box::new(Dense::from_config(config)?),
         "Dropout" => Box::new(Dropout::from_config(config)?),
         "Embedding" => Box::new(Embedding::from_config(config)?),
@@ -108,8 +112,10 @@ pub fn from_config(class_name: &str, config: &Config) -> Result<Box<dyn Layer>> 
         "Functional" | "Sequential" => Box::new(Model::from_architecture(
             &config!("class_name": class_name.to_string(), "config": config.clone()),
         )?),
+        "GRU" => Box::new(GRU::from_config(config)?),
         "GlobalAveragePooling2D" => Box::new(GlobalAveragePooling2D::from_config(config)?),
         "InputLayer" => Box::new(Input::from_config(config)?),
+        "LSTM" => Box::new(LSTM::from_config(config)?),
         "LeakyReLU" => Box::new(LeakyReLU::from_config(config)?),
         "MaxPooling2D" => Box::new(MaxPooling2D::from_config(config)?),
         "PReLU" => Box::new(PReLU::from_config(config)?),
@@ -209,6 +215,18 @@ mod tests {
             ),
             (
                 Box::new(
+                    Conv2DTranspose::new(5, (2, 3))
+                        .strides((2, 1))
+                        .padding("same")
+                        .activation("sigmoid")
+                        .bias_initializer(Initializer::Constant(0.1))
+                        .bias_regularizer("l1")
+                        .seed(13),
+                ),
+                image.clone(),
+            ),
+            (
+                Box::new(
                     Dense::new(3)
                         .activation(Activation::Step(0.5))
                         .bias_initializer(Initializer::RandomUniform { minval: -1.0, maxval: 2.0 })
@@ -230,8 +248,31 @@ mod tests {
             ),
             (Box::new(Flatten::new()), image.clone()),
             (Box::new(nested_functional()), vec![vec![4]]),
+            (
+                Box::new(
+                    GRU::new(4)
+                        .reset_after(false)
+                        .return_sequences(true)
+                        .go_backwards(true)
+                        .recurrent_activation("tanh")
+                        .bias_initializer("random_normal")
+                        .recurrent_regularizer("l2"),
+                ),
+                vec![vec![3, 2]],
+            ),
             (Box::new(GlobalAveragePooling2D::new()), image.clone()),
             (Box::new(Input::new(&[6, 6, 3]).named("pixels")), vec![]),
+            (
+                Box::new(
+                    LSTM::new(3)
+                        .unit_forget_bias(false)
+                        .activation("relu")
+                        .use_bias(false)
+                        .kernel_regularizer(Regularizer::L2(0.1))
+                        .dtype(DType::F64),
+                ),
+                vec![vec![5, 4]],
+            ),
             (Box::new(LeakyReLU::new().negative_slope(0.01)), vec![vec![4]]),
             (Box::new(MaxPooling2D::new().pool_size((2, 3))), image.clone()),
             (
@@ -329,7 +370,8 @@ mod tests {
     fn bad_configs_are_errors_naming_the_class_and_the_field() {
         let message = error(json!({"class_name": "Conv3D", "config": {}}));
         assert!(
-            message.contains("unknown layer class \"Conv3D\"") && message.contains("Conv2D, Dense"),
+            message.contains("unknown layer class \"Conv3D\"")
+                && message.contains("Conv2D, Conv2DTranspose, Dense"),
             "{message}"
         );
         let message = error(json!({"class_name": "Dense", "config": {"name": "d", "units": "ten"}}));

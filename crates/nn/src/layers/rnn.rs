@@ -1,4 +1,6 @@
-//! SimpleRNN: a fully connected recurrent layer over (timesteps, features) sequences.
+//! SimpleRNN, a fully connected recurrent layer over (timesteps, features) sequences, and what
+//! every recurrent layer (SimpleRNN, LSTM, GRU) shares: its input's checks, the walk over the
+//! timesteps, and the gathering of its output.
 
 use tensor_core::Tensor;
 
@@ -104,16 +106,7 @@ impl Layer for SimpleRNN {
     }
 
     fn build(&mut self, inputs: &[Vec<usize>]) -> Result<Vec<usize>> {
-        let input = self.base.single(inputs)?;
-        let &[timesteps, features] = input else {
-            return Err(self.base.shape_error("sequences of shape (timesteps, features)", input));
-        };
-        if timesteps == 0 || self.units == 0 {
-            return Err(self.base.error(format!(
-                "needs at least one timestep and one unit, got {timesteps} timesteps and {} units",
-                self.units
-            )));
-        }
+        let (timesteps, features) = sequence_dims(&self.base, inputs, self.units)?;
         self.base.resolve(&self.activation)?;
         for regularizer in [&self.kernel_regularizer, &self.recurrent_regularizer, &self.bias_regularizer] {
             self.base.resolve_regularizer(regularizer)?;
@@ -127,36 +120,26 @@ impl Layer for SimpleRNN {
             }
             Ok(())
         })?;
-        Ok(if self.return_sequences { vec![timesteps, units] } else { vec![units] })
+        Ok(output_shape(timesteps, units, self.return_sequences))
     }
 
     fn forward(&self, inputs: &[Tensor], ctx: &mut ForwardCtx<'_>) -> Result<Tensor> {
         self.base.check_inputs(inputs)?;
         let x = &inputs[0];
-        let (batch, timesteps, units) = (x.dims()[0], x.dims()[1], self.units);
+        let timesteps = x.dims()[1];
         let activation = self.base.resolve(&self.activation)?;
         let recurrent = ctx.weight(self.base.weight(RECURRENT_KERNEL)?);
-        // The input projections of all timesteps in one product: (N, T, units).
-        let mut projected = x.matmul(&ctx.weight(self.base.weight(KERNEL)?))?;
-        if self.use_bias {
-            projected = projected.add(&ctx.weight(self.base.weight(BIAS)?))?;
-        }
-        let input_at =
-            |t: usize| -> Result<Tensor> { Ok(projected.slice(1, t, t + 1)?.reshape([batch, units])?) };
+        let bias = if self.use_bias { Some(ctx.weight(self.base.weight(BIAS)?)) } else { None };
+        let projected = project(x, &ctx.weight(self.base.weight(KERNEL)?), bias.as_ref())?;
         // h_0 = 0, so the first step has no recurrent term.
-        let mut state = activation.apply(&input_at(0)?)?;
-        let mut states = vec![state.reshape([batch, 1, units])?];
+        let mut state = activation.apply(&step_input(&projected, 0)?)?;
+        let mut outputs = Outputs::new(self.return_sequences);
+        outputs.push(&state)?;
         for t in 1..timesteps {
-            state = activation.apply(&input_at(t)?.add(&state.matmul(&recurrent)?)?)?;
-            if self.return_sequences {
-                states.push(state.reshape([batch, 1, units])?);
-            }
+            state = activation.apply(&step_input(&projected, t)?.add(&state.matmul(&recurrent)?)?)?;
+            outputs.push(&state)?;
         }
-        if !self.return_sequences {
-            return Ok(state);
-        }
-        let states: Vec<&Tensor> = states.iter().collect();
-        Ok(Tensor::concat(&states, 1)?)
+        outputs.finish(state)
     }
 
     fn regularization_loss(&self, ctx: &mut ForwardCtx<'_>) -> Result<Option<Tensor>> {
@@ -166,5 +149,99 @@ impl Layer for SimpleRNN {
             (BIAS, self.base.resolve_regularizer(&self.bias_regularizer)?),
         ];
         self.base.penalties(ctx, &terms)
+    }
+}
+
+/// The (timesteps, features) of a recurrent layer's one input, or an error naming the layer
+/// when it is not a sequence or when the layer has no timestep or no unit.
+pub(super) fn sequence_dims(base: &LayerBase, inputs: &[Vec<usize>], units: usize) -> Result<(usize, usize)> {
+    let input = base.single(inputs)?;
+    let &[timesteps, features] = input else {
+        return Err(base.shape_error("sequences of shape (timesteps, features)", input));
+    };
+    if timesteps == 0 || units == 0 {
+        return Err(base.error(format!(
+            "needs at least one timestep and one unit, got {timesteps} timesteps and {units} units"
+        )));
+    }
+    Ok((timesteps, features))
+}
+
+/// The width of `gates` gates of `units` units side by side (an LSTM's kernel has 4 * units
+/// columns), or an error naming the layer when it overflows.
+pub(super) fn gate_width(base: &LayerBase, units: usize, gates: usize) -> Result<usize> {
+    units.checked_mul(gates).ok_or_else(|| base.error(format!("{gates} gates of {units} units overflow")))
+}
+
+/// A recurrent layer's output shape: every state (timesteps, units), or the last (units,).
+pub(super) fn output_shape(timesteps: usize, units: usize, return_sequences: bool) -> Vec<usize> {
+    if return_sequences { vec![timesteps, units] } else { vec![units] }
+}
+
+/// The input projections `x · kernel + bias` of every timestep in one product: (N, T, width).
+pub(super) fn project(x: &Tensor, kernel: &Tensor, bias: Option<&Tensor>) -> Result<Tensor> {
+    let projected = x.matmul(kernel)?;
+    Ok(match bias {
+        Some(bias) => projected.add(bias)?,
+        None => projected,
+    })
+}
+
+/// The timesteps in the order a layer walks them: last to first with `go_backwards`.
+pub(super) fn walk(timesteps: usize, go_backwards: bool) -> Vec<usize> {
+    if go_backwards { (0..timesteps).rev().collect() } else { (0..timesteps).collect() }
+}
+
+/// The activation a fused cell applies, or an error naming the layer and the setting when the
+/// cell cannot apply it (softmax is not elementwise, a step has no gradient).
+pub(super) fn cell_activation(
+    base: &LayerBase,
+    setting: &str,
+    spec: &Spec<Activation>,
+) -> Result<tensor_core::Activation> {
+    let activation = base.resolve(spec)?;
+    activation.fusable().ok_or_else(|| {
+        base.error(format!(
+            "{setting} {activation:?} cannot run in the recurrent cell; expected linear, relu, leaky_relu (slope \
+             >= 0), sigmoid or tanh"
+        ))
+    })
+}
+
+/// Timestep `t` of the (N, T, width) projections of a batch of sequences, as (N, width).
+pub(super) fn step_input(projected: &Tensor, t: usize) -> Result<Tensor> {
+    let (batch, width) = (projected.dims()[0], projected.dims()[2]);
+    Ok(projected.slice(1, t, t + 1)?.reshape([batch, width])?)
+}
+
+/// A recurrent layer's output, gathered one state at a time: every state in the order the
+/// layer computed them with `return_sequences`, else only the last.
+pub(super) struct Outputs {
+    states: Option<Vec<Tensor>>,
+}
+
+impl Outputs {
+    pub(super) fn new(return_sequences: bool) -> Outputs {
+        Outputs { states: return_sequences.then(Vec::new) }
+    }
+
+    /// Keeps the (N, units) `state` if every state is wanted.
+    pub(super) fn push(&mut self, state: &Tensor) -> Result<()> {
+        if let Some(states) = &mut self.states {
+            let dims = state.dims();
+            states.push(state.reshape([dims[0], 1, dims[1]])?);
+        }
+        Ok(())
+    }
+
+    /// The (N, T, units) sequence of states, or the `last` one.
+    pub(super) fn finish(self, last: Tensor) -> Result<Tensor> {
+        match self.states {
+            None => Ok(last),
+            Some(states) => {
+                let states: Vec<&Tensor> = states.iter().collect();
+                Ok(Tensor::concat(&states, 1)?)
+            }
+        }
     }
 }

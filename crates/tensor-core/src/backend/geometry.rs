@@ -1,7 +1,9 @@
 //! The layouts ops describe to backends: a batched matrix product's sizes, a sliding window's
-//! geometry, a tensor split around one axis, rows of logits, batch-normalization's channels.
+//! geometry, a tensor split around one axis, rows of logits, batch-normalization's channels, a
+//! recurrent cell's gates.
 //! Computed once by the op layer, after its shape checks, and read by every backend.
 
+use super::Activation;
 use crate::{Error, Result, Shape};
 
 /// The sizes and layout of `C = op(A) · op(B)` over a batch, where `op(A)` is (m, k) and `op(B)`
@@ -168,6 +170,59 @@ impl Conv2dGeometry {
         })
     }
 
+    /// The geometry of the convolution that a transposed convolution of `filters` outputs
+    /// inverts: the transposed convolution's (height, width) inputs are this geometry's outputs,
+    /// and its outputs this geometry's images, of Keras's sizes — `n * stride` with `same`
+    /// padding, `n * stride + max(window - stride, 0)` with `valid` (rows past the last window
+    /// stay zero).
+    pub fn transposed(
+        [in_h, in_w]: [usize; 2],
+        filters: usize,
+        window: (usize, usize),
+        strides: (usize, usize),
+        padding: Padding,
+    ) -> Result<Self> {
+        Self::resolve_transposed("conv2d_transpose", [in_h, in_w], filters, window, strides, padding)
+    }
+
+    /// [`Conv2dGeometry::transposed`], naming `op` in errors.
+    pub(crate) fn resolve_transposed(
+        op: &'static str,
+        [in_h, in_w]: [usize; 2],
+        filters: usize,
+        window: (usize, usize),
+        strides: (usize, usize),
+        padding: Padding,
+    ) -> Result<Self> {
+        let size = |n: usize, k: usize, s: usize| -> Result<usize> {
+            let grown = match padding {
+                Padding::Same => n.checked_mul(s),
+                Padding::Valid => n.checked_mul(s).and_then(|v| v.checked_add(k.saturating_sub(s))),
+            };
+            grown.ok_or_else(|| {
+                Error::shape(op, format!("{n} pixels with stride {s} overflow the output size"))
+            })
+        };
+        let out_h = size(in_h, window.0, strides.0)?;
+        let out_w = size(in_w, window.1, strides.1)?;
+        let g = Self::resolve(op, [out_h, out_w, filters], window, strides, padding)?;
+        if g.output_size() != (in_h, in_w) {
+            return Err(Error::shape(
+                op,
+                format!(
+                    "inputs of {in_h}x{in_w} pixels do not invert a {}x{} window with strides {strides:?}",
+                    window.0, window.1
+                ),
+            ));
+        }
+        Ok(g)
+    }
+
+    /// Input (height, width): a transposed convolution's output size.
+    pub fn input_size(&self) -> (usize, usize) {
+        (self.in_h, self.in_w)
+    }
+
     /// Output (height, width).
     pub fn output_size(&self) -> (usize, usize) {
         (self.out_h, self.out_w)
@@ -286,4 +341,19 @@ pub(crate) struct Rows {
 pub(crate) struct BatchNormConfig {
     pub(crate) split: AxisSplit,
     pub(crate) epsilon: f64,
+}
+
+/// A fused recurrent cell step over `rows` sequences of `units` state values. Each row packs its
+/// gates side by side in Keras's order (LSTM: i, f, c, o; GRU: z, r, h), `units` values each;
+/// `activation` makes the candidate (and LSTM's output from its cell state), and
+/// `recurrent_activation` the gates. `reset_after` (GRU only) says whether the reset gate scales
+/// the state's projection inside the cell (Keras's `reset_after=True`) or was applied to the
+/// state before its projection, outside it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct RecurrentCell {
+    pub(crate) rows: usize,
+    pub(crate) units: usize,
+    pub(crate) activation: Activation,
+    pub(crate) recurrent_activation: Activation,
+    pub(crate) reset_after: bool,
 }

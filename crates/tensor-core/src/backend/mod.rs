@@ -9,7 +9,7 @@ mod ops;
 mod optim;
 mod storage;
 
-pub(crate) use geometry::{AxisSplit, BatchNormConfig, MatmulDims, Rows, Window};
+pub(crate) use geometry::{AxisSplit, BatchNormConfig, MatmulDims, RecurrentCell, Rows, Window};
 pub use geometry::{Conv2dGeometry, Padding};
 pub use ops::Activation;
 pub(crate) use ops::{ActivationCode, BinaryOp, ReduceOp, UnaryCode, UnaryOp};

@@ -3,8 +3,8 @@
 use std::ops::Range;
 
 use super::{
-    Activation, AxisSplit, BatchNormConfig, BinaryOp, Conv2dGeometry, MatmulDims, ReduceOp, Rows, UnaryOp,
-    UpdateRule, Window,
+    Activation, AxisSplit, BatchNormConfig, BinaryOp, Conv2dGeometry, MatmulDims, RecurrentCell, ReduceOp,
+    Rows, UnaryOp, UpdateRule, Window,
 };
 use crate::cpu::CpuStorage;
 use crate::{DType, Result, Shape};
@@ -164,6 +164,34 @@ pub(crate) trait BackendStorage: Sized {
         var: &Self,
         grad: &Self,
         p: BatchNormConfig,
+    ) -> Result<(Self, Self, Self)>;
+
+    // Recurrent cells.
+
+    /// One LSTM step: from the gates' pre-activations `self` (rows, 4 * units) and the previous
+    /// cell state (rows, units), the new `[h | c]` (rows, 2 * units).
+    fn lstm_cell(&self, c_prev: &Self, cell: RecurrentCell) -> Result<Self>;
+    /// The gradients of [`BackendStorage::lstm_cell`] with respect to the gates and the previous
+    /// cell state, given the gradient `grad` of its output `out`.
+    fn lstm_cell_backward(
+        &self,
+        c_prev: &Self,
+        out: &Self,
+        grad: &Self,
+        cell: RecurrentCell,
+    ) -> Result<(Self, Self)>;
+    /// One GRU step (`reset_after`): from the input's projections `self` (rows, 3 * units), the
+    /// previous state's projections `inner` (the same) and the previous state (rows, units), the
+    /// new state.
+    fn gru_cell(&self, inner: &Self, h_prev: &Self, cell: RecurrentCell) -> Result<Self>;
+    /// The gradients of [`BackendStorage::gru_cell`] with respect to its three operands, given
+    /// the gradient `grad` of its output.
+    fn gru_cell_backward(
+        &self,
+        inner: &Self,
+        h_prev: &Self,
+        grad: &Self,
+        cell: RecurrentCell,
     ) -> Result<(Self, Self, Self)>;
 
     // Optimizers.

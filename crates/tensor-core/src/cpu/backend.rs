@@ -4,12 +4,12 @@
 use std::ops::Range;
 
 use super::{
-    CpuStorage, batch_norm, binary, conv, cross_entropy, host_vec_from, layout, matmul, optim, pool, reduce,
-    softmax, unary,
+    CpuStorage, batch_norm, binary, conv, cross_entropy, host_vec_from, layout, matmul, optim, pool,
+    recurrent, reduce, softmax, unary,
 };
 use crate::backend::{
     Activation, AxisSplit, BackendStorage, BatchNormConfig, BinaryOp, Conv2dGeometry, Gradients3, MatmulDims,
-    ReduceOp, Rows, UnaryOp, UpdateItem, UpdateRule, Window,
+    RecurrentCell, ReduceOp, Rows, UnaryOp, UpdateItem, UpdateRule, Window,
 };
 use crate::{DType, Result, Shape, rng};
 
@@ -305,6 +305,46 @@ impl BackendStorage for CpuStorage {
                 grad.typed(),
             );
             (T::into_storage(dx), T::into_storage(d_gamma), T::into_storage(d_beta))
+        }))
+    }
+
+    fn lstm_cell(&self, c_prev: &Self, cell: RecurrentCell) -> Result<Self> {
+        Ok(for_dtype!(self.dtype(), T => T::into_storage(
+            recurrent::lstm_cell::<T>(cell, self.typed(), c_prev.typed())
+        )))
+    }
+
+    fn lstm_cell_backward(
+        &self,
+        c_prev: &Self,
+        out: &Self,
+        grad: &Self,
+        cell: RecurrentCell,
+    ) -> Result<(Self, Self)> {
+        Ok(for_dtype!(self.dtype(), T => {
+            let (d_gates, d_c_prev) =
+                recurrent::lstm_cell_backward::<T>(cell, self.typed(), c_prev.typed(), out.typed(), grad.typed());
+            (T::into_storage(d_gates), T::into_storage(d_c_prev))
+        }))
+    }
+
+    fn gru_cell(&self, inner: &Self, h_prev: &Self, cell: RecurrentCell) -> Result<Self> {
+        Ok(for_dtype!(self.dtype(), T => T::into_storage(
+            recurrent::gru_cell::<T>(cell, self.typed(), inner.typed(), h_prev.typed())
+        )))
+    }
+
+    fn gru_cell_backward(
+        &self,
+        inner: &Self,
+        h_prev: &Self,
+        grad: &Self,
+        cell: RecurrentCell,
+    ) -> Result<(Self, Self, Self)> {
+        Ok(for_dtype!(self.dtype(), T => {
+            let (d_x, d_inner, d_h_prev) =
+                recurrent::gru_cell_backward::<T>(cell, self.typed(), inner.typed(), h_prev.typed(), grad.typed());
+            (T::into_storage(d_x), T::into_storage(d_inner), T::into_storage(d_h_prev))
         }))
     }
 

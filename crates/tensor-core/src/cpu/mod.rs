@@ -42,6 +42,7 @@ mod layout;
 mod matmul;
 mod optim;
 mod pool;
+mod recurrent;
 mod reduce;
 mod softmax;
 mod unary;

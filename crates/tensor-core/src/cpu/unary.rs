@@ -65,32 +65,43 @@ pub(crate) fn map<T: Element>(op: UnaryOp, x: &[T]) -> Vec<T> {
 /// elementwise. Activations' derivatives come from their output where that is exact (sigmoid,
 /// tanh, exp, sqrt), the others' from their input; relu'(0) = 0, as in Keras and PyTorch.
 pub(crate) fn backward<T: Element>(op: UnaryOp, x: &[T], out: &[T], grad: &[T]) -> Vec<T> {
+    x.iter().zip(out).zip(grad).map(|((&x, &y), &g)| derivative_times(op, x, y, g)).collect()
+}
+
+/// `g` times the derivative of `op` at `x`, whose output was `y`: [`backward`] for one element.
+fn derivative_times<T: Element>(op: UnaryOp, x: T, y: T, g: T) -> T {
     let (zero, one) = (T::zero(), T::one());
-    let positive = |v: T| if v > zero { one } else { zero };
-    x.iter()
-        .zip(out)
-        .zip(grad)
-        .map(|((&x, &y), &g)| match op {
-            UnaryOp::Neg => -g,
-            UnaryOp::Exp => g * y,
-            UnaryOp::Log => g / x,
-            UnaryOp::Sqrt => g / y * T::of(0.5),
-            UnaryOp::Abs => g * apply(UnaryOp::Sign, x),
-            UnaryOp::Sign | UnaryOp::Step(_) => zero,
-            UnaryOp::Square => g * x * T::of(2.0),
-            UnaryOp::Powf(p) => g * x.powf(T::of(p - 1.0)) * T::of(p),
-            UnaryOp::AddScalar(_) => g,
-            UnaryOp::MulScalar(c) => g * T::of(c),
-            UnaryOp::Relu => g * positive(x),
-            UnaryOp::LeakyRelu(alpha) => g * if x > zero { one } else { T::of(alpha) },
-            UnaryOp::Sigmoid => g * (y * (one - y)),
-            UnaryOp::Tanh => g * (one - y * y),
-            UnaryOp::Clip(low, high) => {
-                let inside = x >= T::of(low) && x <= T::of(high);
-                if inside { g } else { zero }
-            }
-        })
-        .collect()
+    match op {
+        UnaryOp::Neg => -g,
+        UnaryOp::Exp => g * y,
+        UnaryOp::Log => g / x,
+        UnaryOp::Sqrt => g / y * T::of(0.5),
+        UnaryOp::Abs => g * apply(UnaryOp::Sign, x),
+        UnaryOp::Sign | UnaryOp::Step(_) => zero,
+        UnaryOp::Square => g * x * T::of(2.0),
+        UnaryOp::Powf(p) => g * x.powf(T::of(p - 1.0)) * T::of(p),
+        UnaryOp::AddScalar(_) => g,
+        UnaryOp::MulScalar(c) => g * T::of(c),
+        UnaryOp::Relu => g * if x > zero { one } else { zero },
+        UnaryOp::LeakyRelu(alpha) => g * if x > zero { one } else { T::of(alpha) },
+        UnaryOp::Sigmoid => g * (y * (one - y)),
+        UnaryOp::Tanh => g * (one - y * y),
+        UnaryOp::Clip(low, high) => {
+            let inside = x >= T::of(low) && x <= T::of(high);
+            if inside { g } else { zero }
+        }
+    }
+}
+
+/// `activation(v)` of one element.
+pub(crate) fn activate_one<T: Element>(activation: Activation, v: T) -> T {
+    activation.as_unary().map_or(v, |op| apply(op, v))
+}
+
+/// `g` times the activation's derivative, from its output `y` alone, for one element (see
+/// [`activation_backward`]).
+pub(crate) fn activation_derivative_times<T: Element>(activation: Activation, y: T, g: T) -> T {
+    activation.as_unary().map_or(g, |op| derivative_times(op, y, y, g))
 }
 
 /// `activation(x)` for every element.

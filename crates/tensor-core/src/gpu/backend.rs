@@ -8,11 +8,11 @@ use super::kernels::matmul::Epilogue;
 use super::kernels::{
     argmax, batch_norm, binary, conv, cross_entropy, fill, gather, matmul, optim, pool, random,
 };
-use super::kernels::{reduce, softmax, strided_copy, unary};
+use super::kernels::{recurrent, reduce, softmax, strided_copy, unary};
 use super::storage::GpuStorage;
 use crate::backend::{
     Activation, AxisSplit, BackendStorage, BatchNormConfig, BinaryOp, Conv2dGeometry, Gradients3, MatmulDims,
-    ReduceOp, Rows, UnaryOp, UpdateItem, UpdateRule, Window,
+    RecurrentCell, ReduceOp, Rows, UnaryOp, UpdateItem, UpdateRule, Window,
 };
 use crate::cpu::CpuStorage;
 use crate::{DType, Error, Result, Shape};
@@ -216,6 +216,34 @@ impl BackendStorage for GpuStorage {
         p: BatchNormConfig,
     ) -> Result<(Self, Self, Self)> {
         batch_norm::batch_norm_backward(p, self, gamma, mean, var, grad)
+    }
+
+    fn lstm_cell(&self, c_prev: &Self, cell: RecurrentCell) -> Result<Self> {
+        recurrent::lstm_cell(cell, self, c_prev)
+    }
+
+    fn lstm_cell_backward(
+        &self,
+        c_prev: &Self,
+        out: &Self,
+        grad: &Self,
+        cell: RecurrentCell,
+    ) -> Result<(Self, Self)> {
+        recurrent::lstm_cell_backward(cell, self, c_prev, out, grad)
+    }
+
+    fn gru_cell(&self, inner: &Self, h_prev: &Self, cell: RecurrentCell) -> Result<Self> {
+        recurrent::gru_cell(cell, self, inner, h_prev)
+    }
+
+    fn gru_cell_backward(
+        &self,
+        inner: &Self,
+        h_prev: &Self,
+        grad: &Self,
+        cell: RecurrentCell,
+    ) -> Result<(Self, Self, Self)> {
+        recurrent::gru_cell_backward(cell, self, inner, h_prev, grad)
     }
 
     fn update(rule: &UpdateRule, items: &mut [UpdateItem<'_, Self>]) -> Result<()> {

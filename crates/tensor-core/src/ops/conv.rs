@@ -98,6 +98,42 @@ impl Tensor {
         self.conv2d_affine(kernel, None, Activation::Identity, strides, padding)
     }
 
+    /// Transposed 2-D convolution of an NHWC batch (N, H, W, C) with a (KH, KW, F, C) kernel, as
+    /// Keras's `Conv2DTranspose` stores it, giving (N, OH, OW, F) of the sizes
+    /// [`Conv2dGeometry::transposed`] gives: the input gradient of the convolution that maps
+    /// (OH, OW, F) images to (H, W, C) ones with this kernel. It runs as that gradient does, one
+    /// product `x · kernelᵀ` and col2im, so its backward rule is theirs.
+    pub fn conv2d_transpose(
+        &self,
+        kernel: &Tensor,
+        strides: (usize, usize),
+        padding: Padding,
+    ) -> Result<Tensor> {
+        let op = "conv2d_transpose";
+        self.same_kind(op, kernel)?;
+        let [n, h, w, c] = nhwc(op, self)?;
+        let &[kh, kw, filters, kc] = kernel.dims() else {
+            return Err(Error::shape(
+                op,
+                format!("expected a kernel of shape (KH, KW, F, C), got {}", kernel.shape()),
+            ));
+        };
+        if kc != c {
+            return Err(Error::shape(
+                op,
+                format!(
+                    "kernel {} expects {kc} input channels, but input {} has {c}",
+                    kernel.shape(),
+                    self.shape()
+                ),
+            ));
+        }
+        let geometry = Conv2dGeometry::resolve_transposed(op, [h, w], filters, (kh, kw), strides, padding)?;
+        let rows = self.reshape([n * h * w, c])?;
+        let matrix = kernel.reshape([geometry.patch_len(), c])?;
+        rows.matmul_t(&matrix, false, true)?.col2im(&geometry)
+    }
+
     /// `activation(conv2d(self, kernel) + bias)` as one op: a convolutional layer, with an (F,)
     /// bias. The bias and the activation are applied as the convolution stores each output,
     /// and the backward pass takes the activation's derivative from the output.

@@ -12,6 +12,7 @@ mod gather;
 mod matmul;
 mod permute;
 mod pool;
+mod recurrent;
 mod reduce;
 mod reshape;
 mod slice;

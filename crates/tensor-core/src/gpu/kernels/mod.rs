@@ -14,6 +14,7 @@ pub(crate) mod optim;
 pub(crate) mod peak;
 pub(crate) mod pool;
 pub(crate) mod random;
+pub(crate) mod recurrent;
 pub(crate) mod reduce;
 pub(crate) mod softmax;
 pub(crate) mod strided_copy;
@@ -103,6 +104,7 @@ pub(crate) fn all() -> Vec<&'static super::kernel::Kernel> {
         peak::KERNELS,
         pool::KERNELS,
         random::KERNELS,
+        recurrent::KERNELS,
         reduce::KERNELS,
         softmax::KERNELS,
         strided_copy::KERNELS,
