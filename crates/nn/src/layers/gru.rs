@@ -5,7 +5,8 @@ use tensor_core::Tensor;
 use super::base::{LayerBase, kernel_builders, layer_basics, layer_builders, weight_builders};
 use super::config::{Fields, config, kernel_config};
 use super::rnn::{
-    Outputs, cell_activation, gate_width, output_shape, project, sequence_dims, step_input, walk,
+    Outputs, cell_activation, gate_width, output_shape, project, recurrent_settings, sequence_dims,
+    step_input, walk,
 };
 use super::{Config, Spec};
 use crate::activations::Activation;
@@ -69,12 +70,6 @@ impl GRU {
         }
     }
 
-    /// The gates' activation (sigmoid by default), by value or Keras name.
-    pub fn recurrent_activation(mut self, activation: impl Into<Spec<Activation>>) -> Self {
-        self.recurrent_activation = activation.into();
-        self
-    }
-
     /// Whether the reset gate scales the state's projection (true, Keras's default, with a
     /// bias row for the input and one for the state) or the state before its projection
     /// (false, the original GRU, one bias row).
@@ -83,42 +78,13 @@ impl GRU {
         self
     }
 
-    /// Whether to output the state after every timestep rather than only the last.
-    pub fn return_sequences(mut self, return_sequences: bool) -> Self {
-        self.return_sequences = return_sequences;
-        self
-    }
-
-    /// Whether to walk the sequence from its last timestep to its first (the outputs then come
-    /// in that order too, as in Keras).
-    pub fn go_backwards(mut self, go_backwards: bool) -> Self {
-        self.go_backwards = go_backwards;
-        self
-    }
-
-    /// How the recurrent kernel starts (orthogonal by default).
-    pub fn recurrent_initializer(mut self, init: impl Into<Spec<Initializer>>) -> Self {
-        self.recurrent_initializer = init.into();
-        self
-    }
-
-    /// A penalty on the recurrent kernel added to the loss.
-    pub fn recurrent_regularizer(mut self, regularizer: impl Into<Spec<Regularizer>>) -> Self {
-        self.recurrent_regularizer = Some(regularizer.into());
-        self
-    }
-
     /// Keras's `GRU.from_config`: the layer a [`Layer::config`] describes, unbuilt. `units` is
     /// required; other settings missing from the config take their defaults.
     pub fn from_config(config: &Config) -> Result<GRU> {
         let mut fields = Fields::layer("GRU", config);
         let mut layer = GRU::new(fields.required("units")?);
-        fields.update("recurrent_activation", &mut layer.recurrent_activation)?;
         fields.update("reset_after", &mut layer.reset_after)?;
-        fields.update("return_sequences", &mut layer.return_sequences)?;
-        fields.update("go_backwards", &mut layer.go_backwards)?;
-        fields.update("recurrent_initializer", &mut layer.recurrent_initializer)?;
-        fields.update("recurrent_regularizer", &mut layer.recurrent_regularizer)?;
+        layer.read_gated_config(&mut fields)?;
         layer.read_kernel_config(&mut fields)?;
         layer.base.read_weighted_config(&mut fields)?;
         fields.finish()?;
@@ -130,6 +96,7 @@ layer_builders!(GRU);
 kernel_builders!(GRU);
 weight_builders!(GRU);
 kernel_config!(GRU);
+recurrent_settings!(GRU, gated);
 
 impl Layer for GRU {
     layer_basics!("GRU", "gru");
@@ -137,14 +104,10 @@ impl Layer for GRU {
     fn config(&self) -> Result<Config> {
         let mut config = self.base.weighted_config();
         config.extend(self.kernel_config());
+        config.extend(self.gated_config());
         config.extend(config!(
             "units": self.units,
-            "recurrent_activation": self.recurrent_activation,
             "reset_after": self.reset_after,
-            "return_sequences": self.return_sequences,
-            "go_backwards": self.go_backwards,
-            "recurrent_initializer": self.recurrent_initializer,
-            "recurrent_regularizer": self.recurrent_regularizer,
         ));
         Ok(config)
     }

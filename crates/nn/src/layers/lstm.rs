@@ -5,7 +5,8 @@ use tensor_core::Tensor;
 use super::base::{LayerBase, kernel_builders, layer_basics, layer_builders, weight_builders};
 use super::config::{Fields, config, kernel_config};
 use super::rnn::{
-    Outputs, cell_activation, gate_width, output_shape, project, sequence_dims, step_input, walk,
+    Outputs, cell_activation, gate_width, output_shape, project, recurrent_settings, sequence_dims,
+    step_input, walk,
 };
 use super::{Config, Spec};
 use crate::activations::Activation;
@@ -63,41 +64,10 @@ impl LSTM {
         }
     }
 
-    /// The gates' activation (sigmoid by default), by value or Keras name.
-    pub fn recurrent_activation(mut self, activation: impl Into<Spec<Activation>>) -> Self {
-        self.recurrent_activation = activation.into();
-        self
-    }
-
     /// Whether the forget gate's bias starts at 1 rather than at the bias initializer's value
     /// (true by default, as in Keras).
     pub fn unit_forget_bias(mut self, unit_forget_bias: bool) -> Self {
         self.unit_forget_bias = unit_forget_bias;
-        self
-    }
-
-    /// Whether to output the state after every timestep rather than only the last.
-    pub fn return_sequences(mut self, return_sequences: bool) -> Self {
-        self.return_sequences = return_sequences;
-        self
-    }
-
-    /// Whether to walk the sequence from its last timestep to its first (the outputs then come
-    /// in that order too, as in Keras).
-    pub fn go_backwards(mut self, go_backwards: bool) -> Self {
-        self.go_backwards = go_backwards;
-        self
-    }
-
-    /// How the recurrent kernel starts (orthogonal by default).
-    pub fn recurrent_initializer(mut self, init: impl Into<Spec<Initializer>>) -> Self {
-        self.recurrent_initializer = init.into();
-        self
-    }
-
-    /// A penalty on the recurrent kernel added to the loss.
-    pub fn recurrent_regularizer(mut self, regularizer: impl Into<Spec<Regularizer>>) -> Self {
-        self.recurrent_regularizer = Some(regularizer.into());
         self
     }
 
@@ -106,12 +76,8 @@ impl LSTM {
     pub fn from_config(config: &Config) -> Result<LSTM> {
         let mut fields = Fields::layer("LSTM", config);
         let mut layer = LSTM::new(fields.required("units")?);
-        fields.update("recurrent_activation", &mut layer.recurrent_activation)?;
         fields.update("unit_forget_bias", &mut layer.unit_forget_bias)?;
-        fields.update("return_sequences", &mut layer.return_sequences)?;
-        fields.update("go_backwards", &mut layer.go_backwards)?;
-        fields.update("recurrent_initializer", &mut layer.recurrent_initializer)?;
-        fields.update("recurrent_regularizer", &mut layer.recurrent_regularizer)?;
+        layer.read_gated_config(&mut fields)?;
         layer.read_kernel_config(&mut fields)?;
         layer.base.read_weighted_config(&mut fields)?;
         fields.finish()?;
@@ -123,6 +89,7 @@ layer_builders!(LSTM);
 kernel_builders!(LSTM);
 weight_builders!(LSTM);
 kernel_config!(LSTM);
+recurrent_settings!(LSTM, gated);
 
 impl Layer for LSTM {
     layer_basics!("LSTM", "lstm");
@@ -130,14 +97,10 @@ impl Layer for LSTM {
     fn config(&self) -> Result<Config> {
         let mut config = self.base.weighted_config();
         config.extend(self.kernel_config());
+        config.extend(self.gated_config());
         config.extend(config!(
             "units": self.units,
-            "recurrent_activation": self.recurrent_activation,
             "unit_forget_bias": self.unit_forget_bias,
-            "return_sequences": self.return_sequences,
-            "go_backwards": self.go_backwards,
-            "recurrent_initializer": self.recurrent_initializer,
-            "recurrent_regularizer": self.recurrent_regularizer,
         ));
         Ok(config)
     }

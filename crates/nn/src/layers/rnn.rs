@@ -12,6 +12,91 @@ use crate::initializers::Initializer;
 use crate::regularizers::Regularizer;
 use crate::{ForwardCtx, Layer, Result};
 
+/// The settings every recurrent layer has beside its kernel's (whether it returns every state,
+/// how its recurrent kernel starts and is penalised) and, with `gated`, those of LSTM and GRU
+/// (the gates' activation, the direction of the walk): their builder methods, their config and
+/// its reading, written once.
+macro_rules! recurrent_settings {
+    ($layer:ty) => {
+        impl $layer {
+            /// Whether to output the state after every timestep rather than only the last.
+            pub fn return_sequences(mut self, return_sequences: bool) -> Self {
+                self.return_sequences = return_sequences;
+                self
+            }
+
+            /// How the recurrent kernel starts (orthogonal by default).
+            pub fn recurrent_initializer(
+                mut self,
+                init: impl Into<$crate::layers::Spec<$crate::initializers::Initializer>>,
+            ) -> Self {
+                self.recurrent_initializer = init.into();
+                self
+            }
+
+            /// A penalty on the recurrent kernel added to the loss.
+            pub fn recurrent_regularizer(
+                mut self,
+                regularizer: impl Into<$crate::layers::Spec<$crate::regularizers::Regularizer>>,
+            ) -> Self {
+                self.recurrent_regularizer = Some(regularizer.into());
+                self
+            }
+
+            fn recurrent_config(&self) -> $crate::layers::Config {
+                $crate::layers::config::config!(
+                    "return_sequences": self.return_sequences,
+                    "recurrent_initializer": self.recurrent_initializer,
+                    "recurrent_regularizer": self.recurrent_regularizer,
+                )
+            }
+
+            fn read_recurrent_config(&mut self, fields: &mut $crate::layers::Fields<'_>) -> $crate::Result<()> {
+                fields.update("return_sequences", &mut self.return_sequences)?;
+                fields.update("recurrent_initializer", &mut self.recurrent_initializer)?;
+                fields.update("recurrent_regularizer", &mut self.recurrent_regularizer)
+            }
+        }
+    };
+    ($layer:ty, gated) => {
+        recurrent_settings!($layer);
+
+        impl $layer {
+            /// The gates' activation (sigmoid by default), by value or Keras name.
+            pub fn recurrent_activation(
+                mut self,
+                activation: impl Into<$crate::layers::Spec<$crate::activations::Activation>>,
+            ) -> Self {
+                self.recurrent_activation = activation.into();
+                self
+            }
+
+            /// Whether to walk the sequence from its last timestep to its first (the outputs
+            /// then come in that order too, as in Keras).
+            pub fn go_backwards(mut self, go_backwards: bool) -> Self {
+                self.go_backwards = go_backwards;
+                self
+            }
+
+            fn gated_config(&self) -> $crate::layers::Config {
+                let mut config = self.recurrent_config();
+                config.extend($crate::layers::config::config!(
+                    "recurrent_activation": self.recurrent_activation,
+                    "go_backwards": self.go_backwards,
+                ));
+                config
+            }
+
+            fn read_gated_config(&mut self, fields: &mut $crate::layers::Fields<'_>) -> $crate::Result<()> {
+                self.read_recurrent_config(fields)?;
+                fields.update("recurrent_activation", &mut self.recurrent_activation)?;
+                fields.update("go_backwards", &mut self.go_backwards)
+            }
+        }
+    };
+}
+pub(crate) use recurrent_settings;
+
 const KERNEL: usize = 0;
 const RECURRENT_KERNEL: usize = 1;
 const BIAS: usize = 2;
@@ -52,32 +137,12 @@ impl SimpleRNN {
         }
     }
 
-    /// Whether to output the state after every timestep rather than only the last.
-    pub fn return_sequences(mut self, return_sequences: bool) -> Self {
-        self.return_sequences = return_sequences;
-        self
-    }
-
-    /// How the recurrent kernel starts (orthogonal by default).
-    pub fn recurrent_initializer(mut self, init: impl Into<Spec<Initializer>>) -> Self {
-        self.recurrent_initializer = init.into();
-        self
-    }
-
-    /// A penalty on the recurrent kernel added to the loss.
-    pub fn recurrent_regularizer(mut self, regularizer: impl Into<Spec<Regularizer>>) -> Self {
-        self.recurrent_regularizer = Some(regularizer.into());
-        self
-    }
-
     /// Keras's `SimpleRNN.from_config`: the layer a [`Layer::config`] describes, unbuilt.
     /// `units` is required; other settings missing from the config take their defaults.
     pub fn from_config(config: &Config) -> Result<SimpleRNN> {
         let mut fields = Fields::layer("SimpleRNN", config);
         let mut layer = SimpleRNN::new(fields.required("units")?);
-        fields.update("return_sequences", &mut layer.return_sequences)?;
-        fields.update("recurrent_initializer", &mut layer.recurrent_initializer)?;
-        fields.update("recurrent_regularizer", &mut layer.recurrent_regularizer)?;
+        layer.read_recurrent_config(&mut fields)?;
         layer.read_kernel_config(&mut fields)?;
         layer.base.read_weighted_config(&mut fields)?;
         fields.finish()?;
@@ -89,6 +154,7 @@ layer_builders!(SimpleRNN);
 kernel_builders!(SimpleRNN);
 weight_builders!(SimpleRNN);
 kernel_config!(SimpleRNN);
+recurrent_settings!(SimpleRNN);
 
 impl Layer for SimpleRNN {
     layer_basics!("SimpleRNN", "simple_rnn");
@@ -96,12 +162,8 @@ impl Layer for SimpleRNN {
     fn config(&self) -> Result<Config> {
         let mut config = self.base.weighted_config();
         config.extend(self.kernel_config());
-        config.extend(config!(
-            "units": self.units,
-            "return_sequences": self.return_sequences,
-            "recurrent_initializer": self.recurrent_initializer,
-            "recurrent_regularizer": self.recurrent_regularizer,
-        ));
+        config.extend(self.recurrent_config());
+        config.extend(config!("units": self.units));
         Ok(config)
     }
 
