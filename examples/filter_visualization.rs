@@ -255,6 +255,10 @@ fn main() -> anyhow::Result<()> {
              zero and the ascent cannot begin"
         );
     }
+    println!(
+        "\nthe CNN afterwards: {} layers, test accuracy {:.4} (the sub-model only read its weights)",
+        outcome.layers_after, outcome.test_accuracy_after
+    );
     println!();
     for picture in &outcome.pictures {
         println!("wrote {}", picture.display());
