@@ -61,7 +61,7 @@ fn registered() -> &'static RwLock<HashMap<String, Constructor>> {
 /// use nn::layers::{Config, register};
 /// use nn::{Layer, Result};
 /// fn make(config: &Config) -> Result<Box<dyn Layer>> {
-///     Ok(Box::new(nn::layers::from_config("Dense", config)?))
+///     nn::layers::from_config("Dense", config)
 /// }
 /// register("MyDense", make)?;
 /// assert!(register("Dense", make).is_err());

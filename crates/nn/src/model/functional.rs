@@ -132,7 +132,7 @@ impl<L: Layer + 'static> Apply for L {
 /// of all of them.
 ///
 /// ```
-/// use nn::{Concatenate, Dense, Input, Model, SharedLayer};
+/// use nn::{Apply, Concatenate, Dense, Input, Model, SharedLayer};
 /// let a = Input::new(&[4]).symbolic()?;
 /// let b = Input::new(&[4]).symbolic()?;
 /// let encoder = SharedLayer::new(Dense::new(3));
