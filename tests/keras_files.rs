@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 
 use common::fixtures::{scratch, write};
 use serde_json::Value;
-use tessera::nn::io::{KerasWeightsOptions, load_keras, load_keras_weights};
-use tessera::nn::{Dense, Model};
+use tessera::nn::io::{KerasWeightsOptions, load_keras, load_keras_weights, save_keras, save_keras_weights};
+use tessera::nn::{Add, Apply, Dense, Input, Model};
 use tessera::{Device, Tensor};
 
 /// How far tessera's f32 predictions may be from Keras's (JAX, CPU, f32): the two sum the same
@@ -218,6 +218,77 @@ fn a_keras_model_predicts_on_a_gpu() {
     let difference = predicted.iter().zip(&expected).map(|(p, e)| (p - e).abs()).fold(0.0, f32::max);
     println!("cnn on the GPU: max difference from Keras's predictions {difference:e}");
     assert!(difference <= GPU_TOLERANCE, "{difference} > {GPU_TOLERANCE}");
+}
+
+/// The predictions of `model` on Keras's input for `name`, as bits.
+fn predictions(model: &Model, name: &str) -> Vec<u32> {
+    let input = safetensors_f32(&fixture(&format!("{name}.io.safetensors")), "input");
+    model.predict(&input, 16).unwrap().to_vec::<f32>().unwrap().iter().map(|v| v.to_bits()).collect()
+}
+
+fn optimizer_bits(model: &Model) -> (u64, Vec<(String, Vec<u32>)>) {
+    let (iterations, slots) = model.optimizer_state().unwrap();
+    let slots =
+        slots.into_iter().map(|(n, t)| (n, t.to_vec::<f32>().unwrap().iter().map(|v| v.to_bits()).collect()));
+    (iterations, slots.collect())
+}
+
+#[test]
+fn keras_files_tessera_writes_read_back_bit_for_bit() {
+    let dir = scratch("keras-round-trip");
+    for name in ["mlp", "cnn"] {
+        let model = load_keras(fixture(&format!("{name}.keras"))).unwrap();
+        let archive = dir.join(format!("{name}.keras"));
+        save_keras(&model, &archive).unwrap();
+        let back = load_keras(&archive).unwrap();
+        assert_eq!(predictions(&back, name), predictions(&model, name), "{name}.keras");
+        assert_eq!(optimizer_bits(&back), optimizer_bits(&model), "{name}.keras");
+        assert_eq!(back.learning_rate().unwrap(), model.learning_rate().unwrap());
+
+        let weights = dir.join(format!("{name}.weights.h5"));
+        save_keras_weights(&model, &weights).unwrap();
+        let fresh = from_json(name);
+        load_keras_weights(&fresh, &weights, KerasWeightsOptions::default()).unwrap();
+        assert_eq!(predictions(&fresh, name), predictions(&model, name), "{name}.weights.h5");
+    }
+    // A functional graph with a merge: Keras 3's inbound nodes written and read back.
+    let x = Input::new(&[4]).symbolic().unwrap();
+    let a = Dense::new(3).apply(&[&x]).unwrap();
+    let b = Dense::new(3).activation("relu").apply(&[&x]).unwrap();
+    let y = Add::new().apply(&[&a, &b]).unwrap();
+    let model = Model::functional(&[&x], &y).unwrap();
+    let path = dir.join("graph.keras");
+    save_keras(&model, &path).unwrap();
+    assert_eq!(predictions(&load_keras(&path).unwrap(), "mlp"), predictions(&model, "mlp"));
+}
+
+/// Writes what `scripts/check_keras_files.py` gives Keras: for each model, tessera's `.keras`
+/// and `.weights.h5` files and `NAME.predictions.json` (Keras's input and tessera's
+/// predictions), into `TESSERA_KERAS_CHECK_DIR`. Run by that script only.
+#[test]
+#[ignore = "writes files for scripts/check_keras_files.py"]
+fn write_files_for_keras() {
+    let dir = PathBuf::from(std::env::var("TESSERA_KERAS_CHECK_DIR").expect("TESSERA_KERAS_CHECK_DIR"));
+    let x = Input::new(&[4]).symbolic().unwrap();
+    let a = Dense::new(3).apply(&[&x]).unwrap();
+    let b = Dense::new(3).activation("relu").apply(&[&x]).unwrap();
+    let graph = Model::functional(&[&x], &Add::new().apply(&[&a, &b]).unwrap()).unwrap();
+    let models = [
+        ("mlp", "mlp", load_keras(fixture("mlp.keras")).unwrap()),
+        ("cnn", "cnn", load_keras(fixture("cnn.keras")).unwrap()),
+        ("graph", "mlp", graph),
+    ];
+    for (name, data, model) in models {
+        save_keras(&model, dir.join(format!("{name}.keras"))).unwrap();
+        save_keras_weights(&model, dir.join(format!("{name}.weights.h5"))).unwrap();
+        let input = safetensors_f32(&fixture(&format!("{data}.io.safetensors")), "input");
+        let output = model.predict(&input, 16).unwrap();
+        let json = serde_json::json!({
+            "input": input.to_vec::<f32>().unwrap(), "input_shape": input.dims(),
+            "output": output.to_vec::<f32>().unwrap(), "output_shape": output.dims(),
+        });
+        std::fs::write(dir.join(format!("{name}.predictions.json")), json.to_string()).unwrap();
+    }
 }
 
 /// A zip archive of `members`, stored uncompressed, as Python's zipfile writes `.keras` files.

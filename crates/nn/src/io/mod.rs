@@ -12,7 +12,7 @@ mod weights;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-pub use keras::{KerasWeightsOptions, load_keras, load_keras_weights};
+pub use keras::{KerasWeightsOptions, load_keras, load_keras_weights, save_keras, save_keras_weights};
 pub use model::{load_model, load_model_metadata, save_model, save_model_with_metadata};
 pub use weights::{load_weights, save_weights};
 

@@ -149,7 +149,11 @@ fn layer_entry(value: &Value, functional: bool) -> Result<Config> {
             .get("inbound_nodes")
             .and_then(Value::as_array)
             .ok_or_else(|| missing(&what, "inbound_nodes"))?;
-        let nodes = nodes.iter().map(|node| inbound_node(node, &what)).collect::<Result<Vec<_>>>()?;
+        let mut nodes = nodes.iter().map(|node| inbound_node(node, &what)).collect::<Result<Vec<_>>>()?;
+        // Keras lists no node for an Input; tessera one that reads nothing.
+        if class_name == "InputLayer" && nodes.is_empty() {
+            nodes.push(Value::Array(Vec::new()));
+        }
         out.insert("inbound_nodes".into(), Value::Array(nodes));
     }
     Ok(out)

@@ -10,6 +10,7 @@ mod archive;
 mod compile;
 mod config;
 mod h5;
+mod save;
 mod weights;
 
 use std::path::Path;
@@ -19,6 +20,7 @@ use super::io_error;
 use crate::layers::with_weight_gate;
 use crate::{Model, Result};
 use h5::H5;
+pub use save::{save_keras, save_keras_weights};
 pub use weights::KerasWeightsOptions;
 use weights::{FileLayer, Matching, assign, keras3_layers, legacy_layers, numbered_datasets};
 

@@ -106,7 +106,7 @@ fn display(group: &str) -> &str {
 
 /// Keras 3's key of each of `layers`: its class in snake case, numbered from the second layer
 /// of that class on.
-fn keras3_keys(layers: &[&dyn Layer]) -> Vec<String> {
+pub(super) fn keras3_keys(layers: &[&dyn Layer]) -> Vec<String> {
     let mut used: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
     layers
         .iter()
