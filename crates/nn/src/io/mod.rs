@@ -1,7 +1,8 @@
 //! Model files in the safetensors format, written atomically so that a crash mid-write never
 //! leaves a truncated file where a good one was: a model's weights alone ([`save_weights`]), or
 //! the whole model in one file ([`save_model`]): architecture, weights, training config and
-//! optimizer state, from which training resumes where it stopped.
+//! optimizer state, from which training resumes where it stopped. Keras's own files are read
+//! and written too (`load_keras`, `save_keras`...; see `keras/`).
 
 mod declared;
 mod keras;

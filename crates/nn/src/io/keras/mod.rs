@@ -1,6 +1,7 @@
 //! Keras's own model files, read by content rather than by name: `.keras` archives (Keras 3's
 //! `model.save`), `.weights.h5` files (Keras 3's `save_weights`), and the legacy HDF5 layout of
-//! Keras 2 and `keras.applications` (whole models with `model_config`, or weights alone).
+//! Keras 2 and `keras.applications` (whole models with `model_config`, or weights alone); and
+//! the first two written ([`save_keras`], [`save_keras_weights`]).
 //! Keras's configs are translated into the crate's ([`config`]), so a model loads through the
 //! same `from_config` as tessera's own files; Keras stores Dense kernels as (in, out), Conv2D
 //! kernels as (height, width, in, out) and BatchNormalization as gamma, beta, moving mean,
