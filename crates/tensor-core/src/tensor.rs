@@ -328,10 +328,10 @@ impl fmt::Debug for Tensor {
         let storage = self.storage();
         if storage.is_gpu() {
             write!(f, ", data on the device")?;
-        } else if self.numel() <= 16 {
-            if let Ok(values) = self.to_vec_f64() {
-                write!(f, ", data={values:?}")?;
-            }
+        } else if self.numel() <= 16
+            && let Ok(values) = self.to_vec_f64()
+        {
+            write!(f, ", data={values:?}")?;
         }
         if self.is_tracked() {
             write!(f, ", tracked")?;

@@ -42,12 +42,25 @@ fn check_declared(
             element_count(stored)
         )),
         // A weight of another name must still match some tensor, so none may exceed the largest.
-        _ if elements > largest => refuse(format!(
-            "the architecture declares weight {weight} of shape {declared} ({elements} elements), larger than \
-             any tensor in the file (the largest has {largest} elements)"
-        )),
-        _ => Ok(()),
+        _ => check_not_larger(largest, layer, weight, shape),
     }
+}
+
+/// Refuses the weight `layer/weight` of `shape` if it has more elements than `largest`, the
+/// largest tensor of the file that is to fill it.
+pub(super) fn check_not_larger(largest: usize, layer: &str, weight: &str, shape: &[usize]) -> Result<()> {
+    let elements = element_count(shape);
+    if elements <= largest {
+        return Ok(());
+    }
+    Err(NnError::layer(
+        layer,
+        format!(
+            "the architecture declares weight {weight} of shape {} ({elements} elements), larger than any \
+             tensor in the file (the largest has {largest} elements)",
+            batch_free_shape(shape)
+        ),
+    ))
 }
 
 /// The element count of `shape`, saturating: a count past `usize::MAX` exceeds every tensor.

@@ -1,9 +1,11 @@
 //! Model files in the safetensors format, written atomically so that a crash mid-write never
 //! leaves a truncated file where a good one was: a model's weights alone ([`save_weights`]), or
 //! the whole model in one file ([`save_model`]): architecture, weights, training config and
-//! optimizer state, from which training resumes where it stopped.
+//! optimizer state, from which training resumes where it stopped. Keras's own files are read
+//! and written too (`load_keras`, `save_keras`...; see `keras/`).
 
 mod declared;
+mod keras;
 mod model;
 mod tensors;
 mod weights;
@@ -11,6 +13,7 @@ mod weights;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+pub use keras::{KerasWeightsOptions, load_keras, load_keras_weights, save_keras, save_keras_weights};
 pub use model::{load_model, load_model_metadata, save_model, save_model_with_metadata};
 pub use weights::{load_weights, save_weights};
 

@@ -56,13 +56,8 @@ impl Model {
             Kind::Functional => {
                 // Keras's node references: [layer name, which application of it, output index].
                 let reference = |j: usize| {
-                    let layer = self.nodes[j].layer;
-                    let application = self.nodes[..j].iter().filter(|n| n.layer == layer).count();
-                    Value::Array(vec![
-                        Value::String(self.layers[layer].name().to_string()),
-                        application.into(),
-                        0.into(),
-                    ])
+                    let (name, application) = self.node_key(j);
+                    Value::Array(vec![Value::String(name), application.into(), 0.into()])
                 };
                 let layers = self
                     .layers
@@ -89,6 +84,19 @@ impl Model {
             }
         };
         Ok(config!("class_name": class_name.to_string(), "config": config))
+    }
+
+    /// The layer name and application index by which the architecture refers to node `j`.
+    fn node_key(&self, j: usize) -> (String, usize) {
+        let layer = self.nodes[j].layer;
+        let application = self.nodes[..j].iter().filter(|n| n.layer == layer).count();
+        (self.layers[layer].name().to_string(), application)
+    }
+
+    /// The output shape (batch axis excluded) of each built node, by the layer name and
+    /// application index of [`Model::architecture`]'s node references.
+    pub(crate) fn node_shapes(&self) -> HashMap<(String, usize), Vec<usize>> {
+        (0..self.nodes.len()).filter_map(|j| Some((self.node_key(j), self.nodes[j].shape.clone()?))).collect()
     }
 
     /// The model [`Model::architecture`] describes, built (when its input is known) on the CPU.

@@ -95,18 +95,18 @@ pub fn check_host_bytes(
             "{what} is {len} elements of {element_size} bytes, more bytes than memory can address"
         ),
     })?;
-    if let Some(limit) = host_memory_limit()? {
-        if bytes > limit {
-            return Err(Error::Memory {
-                op,
-                detail: format!(
-                    "{what} needs {bytes} bytes ({}), more than the host memory limit of {limit} bytes ({}; set by \
-                     {HOST_MEMORY_LIMIT_VAR} or set_host_memory_limit)",
-                    human_bytes(bytes),
-                    human_bytes(limit)
-                ),
-            });
-        }
+    if let Some(limit) = host_memory_limit()?
+        && bytes > limit
+    {
+        return Err(Error::Memory {
+            op,
+            detail: format!(
+                "{what} needs {bytes} bytes ({}), more than the host memory limit of {limit} bytes ({}; set by \
+                 {HOST_MEMORY_LIMIT_VAR} or set_host_memory_limit)",
+                human_bytes(bytes),
+                human_bytes(limit)
+            ),
+        });
     }
     Ok(bytes)
 }
