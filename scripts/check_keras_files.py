@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Checks that Keras 3 reads the files tessera writes: builds tessera's .keras and .weights.h5
-files of the Keras fixtures (tests/fixtures/keras) and of a small functional graph, loads them
+files of the Keras fixtures (../shared/fixtures/keras) and of a small functional graph, loads them
 with Keras, and compares Keras's predictions with tessera's (tolerance 1e-5).
 
 Needs Keras 3 and a backend (KERAS_BACKEND, jax by default); without Keras it says it skipped

@@ -1,4 +1,4 @@
-//! Keras 3.15's own files (tests/fixtures/keras, made by Keras itself: see its README) read by
+//! Keras 3.15's own files (../shared/fixtures/keras beside the checkout, made by Keras itself: see its README) read by
 //! tessera: each model in each format predicts Keras's own outputs on Keras's own inputs, the
 //! optimizer state comes back, weights load by name with mismatches skipped on request, and
 //! damaged files are errors that name the file and what was wrong, never panics.
@@ -21,8 +21,9 @@ const TOLERANCE: f32 = 1e-5;
 /// A GPU's f32 kernels sum in their own order again, over a 3x3x4 convolution at most.
 const GPU_TOLERANCE: f32 = 1e-4;
 
+/// A file of the shared Keras fixtures, which sit beside the checkout (`../shared/fixtures`).
 fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/keras").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/keras").join(name)
 }
 
 /// The tensor `name` of a safetensors file of f32 tensors (Keras's `input` batch and `output`).
