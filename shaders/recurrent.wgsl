@@ -73,6 +73,24 @@ fn gate_back(y: f32, g: f32) -> f32 {
     return g * activation_derivative(y, RECURRENT_ACTIVATION, p.recurrent_alpha);
 }
 
+// The LSTM's four gates activated, in Keras's order (input, forget, candidate, output), from the
+// pre-activations starting at gates[z]: the backward pass recomputes them rather than storing them.
+struct LstmGates {
+    i: f32,
+    f: f32,
+    candidate: f32,
+    o: f32,
+}
+
+fn lstm_gates(z: u32) -> LstmGates {
+    return LstmGates(
+        gate_act(gates[z]),
+        gate_act(gates[z + p.units]),
+        candidate_act(gates[z + 2u * p.units]),
+        gate_act(gates[z + 3u * p.units]),
+    );
+}
+
 @compute @workgroup_size(256)
 fn lstm_cell(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) groups: vec3u) {
     let k = linear_index(id, groups, 256u);
@@ -81,14 +99,10 @@ fn lstm_cell(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) 
     }
     let r = k / p.units;
     let u = k % p.units;
-    let z = p.o0 + r * 4u * p.units + u;
-    let i = gate_act(gates[z]);
-    let f = gate_act(gates[z + p.units]);
-    let candidate = candidate_act(gates[z + 2u * p.units]);
-    let o = gate_act(gates[z + 3u * p.units]);
-    let c = f * c_prev[p.o1 + k] + i * candidate;
+    let a = lstm_gates(p.o0 + r * 4u * p.units + u);
+    let c = a.f * c_prev[p.o1 + k] + a.i * a.candidate;
     let out = p.o2 + r * 2u * p.units + u;
-    lstm_out[out] = o * candidate_act(c);
+    lstm_out[out] = a.o * candidate_act(c);
     lstm_out[out + p.units] = c;
 }
 
@@ -100,23 +114,19 @@ fn lstm_cell_backward(@builtin(global_invocation_id) id: vec3u, @builtin(num_wor
     }
     let r = k / p.units;
     let u = k % p.units;
-    let z = p.o0 + r * 4u * p.units + u;
-    let i = gate_act(gates[z]);
-    let f = gate_act(gates[z + p.units]);
-    let candidate = candidate_act(gates[z + 2u * p.units]);
-    let o = gate_act(gates[z + 3u * p.units]);
+    let a = lstm_gates(p.o0 + r * 4u * p.units + u);
     let c = lstm_saved[p.o2 + r * 2u * p.units + u + p.units];
     let g = p.o3 + r * 2u * p.units + u;
     let dh = lstm_grad[g];
     let activated = candidate_act(c);
     // h = o * act(c) reaches c too.
-    let dc = lstm_grad[g + p.units] + candidate_back(activated, dh * o);
+    let dc = lstm_grad[g + p.units] + candidate_back(activated, dh * a.o);
     let d = p.o4 + r * 4u * p.units + u;
-    d_gates[d] = gate_back(i, dc * candidate);
-    d_gates[d + p.units] = gate_back(f, dc * c_prev[p.o1 + k]);
-    d_gates[d + 2u * p.units] = candidate_back(candidate, dc * i);
-    d_gates[d + 3u * p.units] = gate_back(o, dh * activated);
-    d_c_prev[p.o5 + k] = dc * f;
+    d_gates[d] = gate_back(a.i, dc * a.candidate);
+    d_gates[d + p.units] = gate_back(a.f, dc * c_prev[p.o1 + k]);
+    d_gates[d + 2u * p.units] = candidate_back(a.candidate, dc * a.i);
+    d_gates[d + 3u * p.units] = gate_back(a.o, dh * activated);
+    d_c_prev[p.o5 + k] = dc * a.f;
 }
 
 // What scales the state's candidate projection: the reset gate of the row whose gates start
