@@ -92,7 +92,6 @@ fn a_layer_applied_twice_shares_its_weights() {
     // One layer, its weights once, two places in the graph.
     assert_eq!(model.layers().iter().filter(|l| l.name() == "encoder").count(), 1);
     assert_eq!(model.count_params(), (4 * 3 + 3, 0));
-    assert!(model.summary().contains("a[0][0]") || model.summary().contains("encoder"));
     assert!(model.summary().contains("encoder[1][0]"), "{}", model.summary());
     // Applied to shapes other than those it was built for, it says so.
     let c = input(&[5]);
