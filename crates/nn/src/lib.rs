@@ -1,8 +1,10 @@
 //! nn: a Keras-style API over tensor-core — layers, Sequential and functional models,
 //! compile / fit / evaluate / predict, callbacks, summaries, and model files: weights alone, or
-//! whole models (architecture, weights, optimizer state) to resume training from.
+//! whole models (architecture, weights, optimizer state) to resume training from; and Keras's
+//! applications (VGG16) built as Keras builds them, to load Keras's weight files into.
 
 pub mod activations;
+pub mod applications;
 pub mod callbacks;
 mod context;
 mod custom_objects;
