@@ -7,6 +7,7 @@
 mod common;
 
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 use std::time::Instant;
 
 use common::fixtures::{scratch, write};
@@ -52,6 +53,33 @@ const CONVOLUTIONAL_LAYERS: usize = 19;
 /// than the CPU's; over 13 such layers and the top, lavapipe's outputs (of order 0.1 to 1 here)
 /// move by about 2e-6 of the largest, other GPUs' kernels may sum in other orders again.
 const GPU_RELATIVE_TOLERANCE: f32 = 1e-4;
+
+/// Keeps every warning logged in this test binary, to check what a user is told.
+struct Warnings(Mutex<Vec<String>>);
+
+static WARNINGS: Warnings = Warnings(Mutex::new(Vec::new()));
+
+impl log::Log for Warnings {
+    fn enabled(&self, metadata: &log::Metadata<'_>) -> bool {
+        metadata.level() <= log::Level::Warn
+    }
+
+    fn log(&self, record: &log::Record<'_>) {
+        if self.enabled(record.metadata()) {
+            self.0.lock().unwrap().push(record.args().to_string());
+        }
+    }
+
+    fn flush(&self) {}
+}
+
+/// The warnings logged so far that mention `needle`.
+fn warnings_about(needle: &str) -> Vec<String> {
+    if log::set_logger(&WARNINGS).is_ok() {
+        log::set_max_level(log::LevelFilter::Warn);
+    }
+    WARNINGS.0.lock().unwrap().iter().filter(|w| w.contains(needle)).cloned().collect()
+}
 
 fn names(model: &Model) -> Vec<String> {
     model.layers().iter().map(|l| l.name().to_string()).collect()
@@ -301,6 +329,20 @@ fn loaded_vgg16_predicts_on_the_gpu_as_on_the_cpu() {
             "{difference} > {GPU_RELATIVE_TOLERANCE} x {scale}"
         );
     }
+}
+
+#[test]
+fn a_model_without_weights_says_they_are_random() {
+    warnings_about("");
+    let dir = scratch("vgg16-warning");
+    let random = Vgg16::new().include_top(false).input_shape([32, 32, 3]).name("untrained").build().unwrap();
+    let warned = warnings_about("untrained: no weights given");
+    assert_eq!(warned.len(), 1, "{warned:?}");
+    assert!(warned[0].contains("random") && warned[0].contains("Weights::File"), "{warned:?}");
+    let path = legacy_weights_file(&random, &dir, "untrained.h5");
+    let options = Vgg16::new().include_top(false).input_shape([32, 32, 3]).name("pretrained");
+    options.weights(Weights::File(path)).build().unwrap();
+    assert_eq!(warnings_about("pretrained"), Vec::<String>::new());
 }
 
 #[test]
