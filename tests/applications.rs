@@ -14,7 +14,7 @@ use common::fixtures::{scratch, write};
 use hdf5_pure::{AttrValue, FileBuilder};
 use tessera::nn::applications::vgg16::{self, Vgg16};
 use tessera::nn::applications::{Pooling, Weights};
-use tessera::nn::io::save_keras_weights;
+use tessera::nn::io::{load_keras, save_keras, save_keras_weights};
 use tessera::nn::{Graph, Model, NnError, set_random_seed};
 use tessera::{DType, Device, Tensor};
 
@@ -257,6 +257,26 @@ fn weights_files_load_to_the_same_predictions() {
     let source_weights = dir.join("source.weights.h5");
     save_keras_weights(&source, &source_weights).unwrap();
     assert_eq!(pooled(Weights::File(legacy)), pooled(Weights::File(source_weights)));
+}
+
+#[test]
+fn vgg16_goes_through_keras_archives_whole() {
+    let dir = scratch("vgg16-archive");
+    let x = images(2, 32, 15);
+    for pooling in [Pooling::Avg, Pooling::Max] {
+        let model =
+            Vgg16::new().include_top(false).input_shape([32, 32, 3]).pooling(pooling).build().unwrap();
+        let path = dir.join(format!("{pooling:?}.keras"));
+        save_keras(&model, &path).unwrap();
+        let loaded = load_keras(&path).unwrap();
+        assert_eq!(loaded.name(), "vgg16");
+        assert_eq!(names(&loaded), names(&model));
+        assert_eq!(
+            values(&loaded.predict(&x, 2).unwrap()),
+            values(&model.predict(&x, 2).unwrap()),
+            "{pooling:?}"
+        );
+    }
 }
 
 #[test]
