@@ -4,7 +4,7 @@
 
 use tensor_core::Tensor;
 
-use super::Inputs;
+use super::{Inputs, Targets};
 use crate::io::named_weights;
 use crate::{Model, Result};
 
@@ -16,15 +16,23 @@ impl Model {
     /// next `train_on_batch` would draw); nothing changes: not the weights, not
     /// BatchNormalization's moving statistics, not the optimizer. A weight the loss does not
     /// depend on gets zeros; frozen weights are left out.
-    pub fn gradients(&mut self, x: impl Into<Inputs>, y: &Tensor) -> Result<Vec<(String, Tensor)>> {
-        self.named_gradients(x.into(), y, "gradients")
+    pub fn gradients(
+        &mut self,
+        x: impl Into<Inputs>,
+        y: impl Into<Targets>,
+    ) -> Result<Vec<(String, Tensor)>> {
+        self.named_gradients(x.into(), y.into(), "gradients")
     }
 
     /// The L2 norm of each of [`Model::gradients`], with the same names and the same promise
     /// that nothing changes. Keras users read the kernels' norms: `.ends_with("/kernel")` picks
     /// them out.
-    pub fn gradient_norms(&mut self, x: impl Into<Inputs>, y: &Tensor) -> Result<Vec<(String, f64)>> {
-        let gradients = self.named_gradients(x.into(), y, "gradient_norms")?;
+    pub fn gradient_norms(
+        &mut self,
+        x: impl Into<Inputs>,
+        y: impl Into<Targets>,
+    ) -> Result<Vec<(String, f64)>> {
+        let gradients = self.named_gradients(x.into(), y.into(), "gradient_norms")?;
         if gradients.is_empty() {
             return Ok(Vec::new());
         }
@@ -39,7 +47,7 @@ impl Model {
     }
 
     /// [`Model::gradients`] for `call` (named in errors).
-    fn named_gradients(&mut self, x: Inputs, y: &Tensor, call: &str) -> Result<Vec<(String, Tensor)>> {
+    fn named_gradients(&mut self, x: Inputs, y: Targets, call: &str) -> Result<Vec<(String, Tensor)>> {
         let (inputs, targets, seed) = self.whole_batch(x, y, call)?;
         // The pass's state updates are dropped: looking changes nothing.
         let pass = self.backward_pass(&inputs, &targets, None, seed, call)?;
