@@ -62,7 +62,7 @@ fn the_same_model_agrees_on_cpu_and_gpu() {
     // Three training steps: gradients, batch statistics and SGD updates all have to agree.
     for _ in 0..3 {
         let cpu_logs = on_cpu.train_on_batch(&x, &y).unwrap();
-        let gpu_logs = on_gpu.train_on_batch(x.to(&gpu).unwrap(), &y.to(&gpu).unwrap()).unwrap();
+        let gpu_logs = on_gpu.train_on_batch(x.to(&gpu).unwrap(), y.to(&gpu).unwrap()).unwrap();
         let (l1, l2) = (cpu_logs["loss"], gpu_logs["loss"]);
         assert!((l1 - l2).abs() <= TOLERANCE * l1.abs(), "losses differ: {l1} vs {l2}");
     }
@@ -345,7 +345,7 @@ fn trains_alike(build: impl Fn(&Device) -> Model, gpu: &Device, x: &Tensor, y: &
     let (mut on_cpu, mut on_gpu) = (build(&Device::Cpu), build(gpu));
     for _ in 0..3 {
         let l1 = on_cpu.train_on_batch(x, y).unwrap()["loss"];
-        let l2 = on_gpu.train_on_batch(x.to(gpu).unwrap(), &y.to(gpu).unwrap()).unwrap()["loss"];
+        let l2 = on_gpu.train_on_batch(x.to(gpu).unwrap(), y.to(gpu).unwrap()).unwrap()["loss"];
         assert!((l1 - l2).abs() <= TOLERANCE * l1.abs(), "losses differ: {l1} vs {l2}");
     }
     for (i, (a, b)) in weights(&on_cpu).iter().zip(weights(&on_gpu)).enumerate() {

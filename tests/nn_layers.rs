@@ -282,7 +282,7 @@ fn conv2d_transpose_output_padding_matches_keras() {
             .dtype(DType::F64);
         let shape = layer.build(&[vec![h, w, 3]]).unwrap();
         let x = rand(&[2, h, w, 3], 40 + k as u64);
-        let y = layer.forward(&[x.clone()], &mut ForwardCtx::inference()).unwrap();
+        let y = layer.forward(std::slice::from_ref(&x), &mut ForwardCtx::inference()).unwrap();
         let (expected, dims) = transposed_reference(&x, layer.weights()[0].value(), strides, windows);
         assert_eq!(y.dims(), dims, "case {k}");
         assert_eq!(shape, dims[1..], "case {k}");
