@@ -262,6 +262,9 @@ fn mistakes_are_errors_that_say_what_was_expected() {
     );
     let err = message(model.train_on_batch(&x, Targets::named([("out_a", &ya)])).unwrap_err());
     assert!(err.contains("no target for output \"out_b\""), "{err}");
+    let twice = Targets::named([("out_a", &ya), ("out_b", &yb), ("out_a", &ya)]);
+    let err = message(model.train_on_batch(&x, twice).unwrap_err());
+    assert!(err.contains("y names output \"out_a\" twice"), "{err}");
 
     let options = FitOptions::default().verbose(0).class_weight([(0, 1.0), (1, 2.0)]);
     let err = message(model.fit(&x, [&ya, &yb], options).unwrap_err());

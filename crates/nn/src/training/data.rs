@@ -79,6 +79,14 @@ impl Targets {
                 targets.len()
             ))),
             TargetList::Named(mut named) => {
+                if let Some((twice, _)) = named
+                    .iter()
+                    .enumerate()
+                    .find(|(i, (k, _))| named[..*i].iter().any(|(earlier, _)| earlier == k))
+                    .map(|(_, pair)| pair)
+                {
+                    return Err(NnError::Data(format!("{what}: y names output \"{twice}\" twice")));
+                }
                 if let Some((unknown, _)) = named.iter().find(|(k, _)| !names.contains(k)) {
                     return Err(NnError::Data(format!(
                         "{what}: y names output \"{unknown}\", but model \"{}\"'s outputs are {}",
