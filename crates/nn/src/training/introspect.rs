@@ -9,7 +9,8 @@ use crate::io::named_weights;
 use crate::{Model, Result};
 
 impl Model {
-    /// The gradient of the loss on the batch `x`, `y` with respect to each trainable weight,
+    /// The gradient of the loss on the batch `x`, `y` (one target tensor per output; for several
+    /// outputs the loss is their weighted sum) with respect to each trainable weight,
     /// named "layer/weight" in layer order (what `tf.GradientTape` or `jax.grad` give a Keras
     /// user). The loss is the compiled one, regularization included, computed as a training step
     /// computes it (dropout on, batch statistics in BatchNormalization, the dropout masks the
