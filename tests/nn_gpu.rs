@@ -62,7 +62,7 @@ fn the_same_model_agrees_on_cpu_and_gpu() {
     // Three training steps: gradients, batch statistics and SGD updates all have to agree.
     for _ in 0..3 {
         let cpu_logs = on_cpu.train_on_batch(&x, &y).unwrap();
-        let gpu_logs = on_gpu.train_on_batch(x.to(&gpu).unwrap(), &y.to(&gpu).unwrap()).unwrap();
+        let gpu_logs = on_gpu.train_on_batch(x.to(&gpu).unwrap(), y.to(&gpu).unwrap()).unwrap();
         let (l1, l2) = (cpu_logs["loss"], gpu_logs["loss"]);
         assert!((l1 - l2).abs() <= TOLERANCE * l1.abs(), "losses differ: {l1} vs {l2}");
     }
@@ -307,13 +307,45 @@ fn a_transposed_convolution_decoder_agrees_on_cpu_and_gpu() {
     trains_alike(build, &gpu, &x, &y);
 }
 
+/// Conv2DTranspose with an `output_padding`, at odd sizes in both paddings, agrees on both
+/// devices over three SGD steps.
+#[test]
+fn a_transposed_convolution_with_output_padding_agrees_on_cpu_and_gpu() {
+    use tessera::nn::{Conv2DTranspose, Reshape};
+    let Some(gpu) = common::gpu() else { return };
+    let build = |device: &Device| {
+        set_random_seed(23);
+        let mut model = Model::sequential(vec![
+            Box::new(
+                Conv2DTranspose::new(3, (3, 2))
+                    .strides((2, 3))
+                    .padding("same")
+                    .output_padding((1, 2))
+                    .activation("tanh")
+                    .input_shape(&[3, 5, 2]),
+            ),
+            Box::new(Conv2DTranspose::new(1, (2, 3)).strides(3).output_padding((2, 1)).activation("sigmoid")),
+            Box::new(Reshape::new(&[-1])),
+        ])
+        .unwrap();
+        model.compile(Sgd { learning_rate: 0.5, ..Sgd::default() }, "mse", &[]).unwrap();
+        model.to_device(device).unwrap();
+        model
+    };
+    let x = Tensor::uniform([3, 3, 5, 2], -1.0, 1.0, 24, DType::F32, &Device::Cpu).unwrap();
+    // 6x14 after the first layer ((3-1)*2 + 3 % 2 + 1, (5-1)*3 + 2 % 2 + 2), then
+    // ((6-1)*3 + 2 + 2) x ((14-1)*3 + 3 + 1) = 19x43.
+    let y = Tensor::uniform([3, 19 * 43], 0.0, 1.0, 25, DType::F32, &Device::Cpu).unwrap();
+    trains_alike(build, &gpu, &x, &y);
+}
+
 /// Builds the model `build` makes on the CPU and on `gpu`, takes three training steps on `x`,
 /// `y` with each, and asserts that the losses and the final weights agree within [`TOLERANCE`].
 fn trains_alike(build: impl Fn(&Device) -> Model, gpu: &Device, x: &Tensor, y: &Tensor) {
     let (mut on_cpu, mut on_gpu) = (build(&Device::Cpu), build(gpu));
     for _ in 0..3 {
         let l1 = on_cpu.train_on_batch(x, y).unwrap()["loss"];
-        let l2 = on_gpu.train_on_batch(x.to(gpu).unwrap(), &y.to(gpu).unwrap()).unwrap()["loss"];
+        let l2 = on_gpu.train_on_batch(x.to(gpu).unwrap(), y.to(gpu).unwrap()).unwrap()["loss"];
         assert!((l1 - l2).abs() <= TOLERANCE * l1.abs(), "losses differ: {l1} vs {l2}");
     }
     for (i, (a, b)) in weights(&on_cpu).iter().zip(weights(&on_gpu)).enumerate() {

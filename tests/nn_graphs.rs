@@ -78,8 +78,14 @@ fn a_model_gives_several_outputs() {
     let single = model.forward(std::slice::from_ref(&xs), &mut ForwardCtx::inference());
     assert!(matches!(single, Err(NnError::Usage(m)) if m.contains("forward_all")));
     assert!(matches!(model.predict(&xs, 2), Err(NnError::Usage(m)) if m.contains("predict_all")));
+    // One loss trains every output (tests/nn_multi_output.rs trains such models); a flat list of
+    // metrics is for a model of one output, as in Keras.
     let mut model = model;
-    assert!(matches!(model.compile("sgd", "mse", &[]), Err(NnError::Usage(m)) if m.contains("3 outputs")));
+    assert!(
+        matches!(model.compile("sgd", "mse", &["mae"]), Err(NnError::Usage(m)) if m.contains("3 outputs"))
+    );
+    model.compile("sgd", "mse", &[]).unwrap();
+    assert_eq!(model.metrics_names(), ["left_loss", "loss", "right_loss", "trunk_loss"]);
 }
 
 #[test]

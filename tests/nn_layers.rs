@@ -196,6 +196,114 @@ fn conv2d_transpose_gradients() {
 }
 
 #[test]
+fn conv2d_transpose_output_padding_gradients() {
+    for (kernel, strides, output_padding, padding) in [
+        ((3, 2), (2, 3), (1, 2), "valid"),
+        ((2, 3), (3, 2), (2, 0), "same"),
+        ((4, 1), (2, 2), (1, 1), "same"),
+        ((1, 1), (3, 3), (2, 1), "valid"),
+    ] {
+        let layer = Conv2DTranspose::new(3, kernel)
+            .strides(strides)
+            .padding(padding)
+            .output_padding(output_padding)
+            .activation("tanh")
+            .bias_initializer("random_normal")
+            .dtype(DType::F64);
+        let name =
+            format!("Conv2DTranspose {kernel:?} {strides:?} {padding} output_padding {output_padding:?}");
+        check_layer(&name, layer, &[&[3, 2, 2]], 2, false).assert_within(BOUND);
+    }
+}
+
+/// The transposed convolution by its definition: every input pixel spreads its kernel window
+/// over a (size - 1) * stride + kernel canvas, which Keras's window of it is cut from (a crop
+/// at the start, zeros past the end). The windows below were checked against Keras 3.15's own
+/// Conv2DTranspose (JAX) with these shapes, within 1.2e-6 in float32.
+fn transposed_reference(
+    x: &Tensor,
+    kernel: &Tensor,
+    strides: (usize, usize),
+    windows: [(usize, usize); 2],
+) -> (Vec<f64>, [usize; 4]) {
+    let (xd, kd) = (x.dims().to_vec(), kernel.dims().to_vec());
+    let (n, h, w, c) = (xd[0], xd[1], xd[2], xd[3]);
+    let (kh, kw, f) = (kd[0], kd[1], kd[2]);
+    let (xv, kv) = (x.to_vec_f64().unwrap(), kernel.to_vec_f64().unwrap());
+    let (ch, cw) = ((h - 1) * strides.0 + kh, (w - 1) * strides.1 + kw);
+    let mut canvas = vec![0.0; n * ch * cw * f];
+    for b in 0..n {
+        for i in 0..h {
+            for j in 0..w {
+                for (a, e) in (0..kh).flat_map(|a| (0..kw).map(move |e| (a, e))) {
+                    for o in 0..f {
+                        let sum: f64 = (0..c)
+                            .map(|q| xv[((b * h + i) * w + j) * c + q] * kv[((a * kw + e) * f + o) * c + q])
+                            .sum();
+                        canvas[((b * ch + i * strides.0 + a) * cw + j * strides.1 + e) * f + o] += sum;
+                    }
+                }
+            }
+        }
+    }
+    let [(top, oh), (left, ow)] = windows;
+    let mut out = vec![0.0; n * oh * ow * f];
+    for b in 0..n {
+        for r in 0..oh.min(ch.saturating_sub(top)) {
+            for q in 0..ow.min(cw.saturating_sub(left)) {
+                for o in 0..f {
+                    out[((b * oh + r) * ow + q) * f + o] =
+                        canvas[((b * ch + top + r) * cw + left + q) * f + o];
+                }
+            }
+        }
+    }
+    (out, [n, oh, ow, f])
+}
+
+#[test]
+fn conv2d_transpose_output_padding_matches_keras() {
+    // (kernel, strides, output_padding, input (h, w), padding, Keras's output window of the
+    // canvas per axis: (start, length)).
+    let cases = [
+        ((3, 2), (2, 3), (1, 2), (3, 4), "valid", [(0, 8), (0, 13)]),
+        ((2, 3), (3, 2), (2, 0), (2, 5), "valid", [(0, 7), (0, 11)]),
+        ((1, 1), (3, 3), (2, 1), (2, 2), "valid", [(0, 6), (0, 5)]),
+        ((3, 2), (2, 3), (1, 2), (3, 4), "same", [(0, 6), (0, 11)]),
+        ((2, 3), (3, 2), (2, 0), (2, 5), "same", [(0, 5), (1, 9)]),
+        ((4, 1), (2, 2), (1, 1), (3, 3), "same", [(1, 5), (0, 6)]),
+        ((5, 3), (2, 4), (0, 3), (3, 2), "same", [(2, 5), (0, 8)]),
+    ];
+    for (k, (kernel, strides, output_padding, (h, w), padding, windows)) in cases.into_iter().enumerate() {
+        let mut layer = Conv2DTranspose::new(4, kernel)
+            .strides(strides)
+            .padding(padding)
+            .output_padding(output_padding)
+            .use_bias(false)
+            .dtype(DType::F64);
+        let shape = layer.build(&[vec![h, w, 3]]).unwrap();
+        let x = rand(&[2, h, w, 3], 40 + k as u64);
+        let y = layer.forward(std::slice::from_ref(&x), &mut ForwardCtx::inference()).unwrap();
+        let (expected, dims) = transposed_reference(&x, layer.weights()[0].value(), strides, windows);
+        assert_eq!(y.dims(), dims, "case {k}");
+        assert_eq!(shape, dims[1..], "case {k}");
+        // f64 sums of at most 3 * 5 * 3 products of O(1).
+        assert_close(&y.to_vec_f64().unwrap(), &expected, 1e-12);
+    }
+
+    // The setting goes through the config, and a padding of a stride or more is refused.
+    let layer = Conv2DTranspose::new(2, 3).strides(2).output_padding((1, 0));
+    let config = layer.config().unwrap();
+    assert_eq!(config["output_padding"], serde_json::json!([1, 0]));
+    let mut read = Conv2DTranspose::from_config(&config).unwrap();
+    assert_eq!(read.config().unwrap(), config);
+    assert_eq!(read.build(&[vec![3, 3, 1]]).unwrap(), [8, 7, 2]);
+    assert!(Conv2DTranspose::new(2, 3).config().unwrap()["output_padding"].is_null());
+    let err = Conv2DTranspose::new(2, 3).strides(2).output_padding(2).build(&[vec![3, 3, 1]]).unwrap_err();
+    assert!(err.to_string().contains("output_padding (2, 2) must be less than the strides (2, 2)"), "{err}");
+}
+
+#[test]
 fn merge_gradients() {
     check_layer("Add", Add::new(), &[&[3, 2], &[3, 2], &[3, 2]], 2, false).assert_within(BOUND);
     check_layer("Concatenate", Concatenate::new(), &[&[3, 2], &[3, 1]], 2, false).assert_within(BOUND);

@@ -6,7 +6,9 @@
 use tessera::Device;
 use tessera::nn::losses::Loss;
 use tessera::nn::optimizers::Sgd;
-use tessera::nn::{Activation, Dense, EvaluateOptions, FitOptions, ForwardCtx, Model, Tensor};
+use tessera::nn::{
+    Activation, BatchOptions, CompileOptions, Dense, EvaluateOptions, FitOptions, ForwardCtx, Model, Tensor,
+};
 use tessera::tensor_core::gradcheck;
 
 /// Hand-computed values carry 9+ significant digits; losses here are f64 or f32 sums of a few
@@ -202,4 +204,100 @@ fn weights_that_do_not_fit_are_errors() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("expected sample_weight of shape (4,)"), "{err}");
+}
+
+/// A frozen one-column sigmoid model compiled with plain "mae" and the weighted metrics "mae",
+/// "accuracy" and "precision", with four samples, their labels and weights.
+fn weighted_metrics_case() -> (Model, Tensor, Tensor, [f64; 4]) {
+    let loss = Loss::BinaryCrossentropy { from_logits: false, label_smoothing: 0.0 };
+    let mut model = frozen_model(1, "sigmoid", loss);
+    let options = CompileOptions::default().loss(loss).metrics(&["mae"]).weighted_metrics(&[
+        "mae",
+        "accuracy",
+        "precision",
+    ]);
+    model.compile_with(Sgd { learning_rate: 0.0, ..Sgd::default() }, options).unwrap();
+    let x = t32(&X, &[4, 2]);
+    let y = t32(&[1.0, 0.0, 0.0, 1.0], &[4, 1]);
+    (model, x, y, [0.5, 3.0, 0.0, 2.0])
+}
+
+/// Keras's weighted metrics by hand: each sample counts by its weight, over the weights' sum.
+fn weighted_expectations(model: &Model, x: &Tensor, y: &Tensor, w: &[f64]) -> [f64; 4] {
+    let p = model.predict(x, 32).unwrap().to_vec_f64().unwrap();
+    let y = y.to_vec_f64().unwrap();
+    let total: f64 = w.iter().sum();
+    let errors: Vec<f64> = p.iter().zip(&y).map(|(p, y)| (p - y).abs()).collect();
+    let predicted: Vec<f64> = p.iter().map(|&p| if p > 0.5 { 1.0 } else { 0.0 }).collect();
+    let weighted = |values: &[f64]| values.iter().zip(w).map(|(v, w)| v * w).sum::<f64>();
+    let right: Vec<f64> = predicted.iter().zip(&y).map(|(p, y)| if p == y { 1.0 } else { 0.0 }).collect();
+    let true_positives: Vec<f64> = predicted.iter().zip(&y).map(|(p, y)| p * y).collect();
+    let positives = weighted(&predicted);
+    let precision = if positives > 0.0 { weighted(&true_positives) / positives } else { 0.0 };
+    [errors.iter().sum::<f64>() / 4.0, weighted(&errors) / total, weighted(&right) / total, precision]
+}
+
+#[test]
+fn weighted_metrics_count_each_sample_by_its_weight() {
+    let (model, x, y, w) = weighted_metrics_case();
+    // Names as Keras 3 gives them: a weighted metric whose name a plain one took is "weighted_".
+    assert_eq!(model.metrics_names(), ["loss", "mae", "weighted_mae", "accuracy", "precision"]);
+    let [mae, weighted_mae, accuracy, precision] = weighted_expectations(&model, &x, &y, &w);
+    let weights = t(&w, &[4]);
+    // Batches of 3 and 1: the weighted sums and the weights' total add up across batches.
+    let options = EvaluateOptions::default().batch_size(3).verbose(0).sample_weight(&weights);
+    let logs = model.evaluate(&x, &y, options).unwrap();
+    assert_near(logs["mae"], mae, F32_TOLERANCE);
+    assert_near(logs["weighted_mae"], weighted_mae, F32_TOLERANCE);
+    assert_near(logs["accuracy"], accuracy, F32_TOLERANCE);
+    assert_near(logs["precision"], precision, F32_TOLERANCE);
+    // Without weights every sample weighs 1: the weighted metric is the plain one.
+    let logs = model.evaluate(&x, &y, EvaluateOptions::default().verbose(0)).unwrap();
+    assert_near(logs["weighted_mae"], logs["mae"], F32_TOLERANCE);
+    // AUC keeps unweighted counts, so it is refused as a weighted metric rather than misread.
+    let mut model = frozen_model(1, "sigmoid", Loss::MeanSquaredError);
+    let err = model
+        .compile_with("sgd", CompileOptions::default().loss("mse").weighted_metrics(&["auc"]))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("\"auc\"") && err.contains("cannot be weighted"), "{err}");
+}
+
+#[test]
+fn train_on_batch_and_validation_take_sample_weights() {
+    let (mut model, x, y, w) = weighted_metrics_case();
+    let loss = Loss::BinaryCrossentropy { from_logits: false, label_smoothing: 0.0 };
+    let losses = per_sample(&model, loss, &x, &y);
+    let expected: f64 = losses.iter().zip(w).map(|(l, w)| l * w).sum::<f64>() / 4.0;
+    let [_, weighted_mae, ..] = weighted_expectations(&model, &x, &y, &w);
+    let weights = t(&w, &[4]);
+
+    let logs = model.train_on_batch_with(&x, &y, BatchOptions::default().sample_weight(&weights)).unwrap();
+    assert_near(logs["loss"], expected, F32_TOLERANCE);
+    assert_near(logs["weighted_mae"], weighted_mae, F32_TOLERANCE);
+    // The plain call weighs nothing.
+    let logs = model.train_on_batch(&x, &y).unwrap();
+    assert_near(logs["loss"], losses.iter().sum::<f64>() / 4.0, F32_TOLERANCE);
+    // Class weights become the samples' weights: labels 1, 0, 0, 1.
+    let logs = model
+        .train_on_batch_with(&x, &y, BatchOptions::default().class_weight([(0, 3.0), (1, 2.0)]))
+        .unwrap();
+    let by_class = (2.0 * losses[0] + 3.0 * losses[1] + 3.0 * losses[2] + 2.0 * losses[3]) / 4.0;
+    assert_near(logs["loss"], by_class, F32_TOLERANCE);
+    let both = BatchOptions::default().class_weight([(0, 3.0)]).sample_weight(&weights);
+    let err = model.train_on_batch_with(&x, &y, both).unwrap_err().to_string();
+    assert!(err.contains("class_weight or sample_weight, not both"), "{err}");
+    let err = model
+        .train_on_batch_with(&x, &y, BatchOptions::default().sample_weight(&t(&[1.0; 3], &[3])))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("train_on_batch: expected sample_weight of shape (4,)"), "{err}");
+
+    // Keras's validation_data=(x, y, sample_weight): the validation loss and weighted metrics
+    // are weighted, the training ones not.
+    let options = FitOptions::default().verbose(0).validation_data_weighted(&x, &y, &weights);
+    let history = model.fit(&x, &y, options).unwrap();
+    assert_near(history.get("val_loss").unwrap()[0], expected, F32_TOLERANCE);
+    assert_near(history.get("val_weighted_mae").unwrap()[0], weighted_mae, F32_TOLERANCE);
+    assert_near(history.get("loss").unwrap()[0], losses.iter().sum::<f64>() / 4.0, F32_TOLERANCE);
 }

@@ -297,7 +297,7 @@ fn validation_split_holds_out_the_tail_before_shuffling() {
     let history = model.fit(&x, &y, quiet().epochs(1).batch_size(7).validation_split(0.25)).unwrap();
     let evaluate = |start: usize, end: usize| {
         let options = EvaluateOptions::default().verbose(0);
-        model.evaluate(x.slice(0, start, end).unwrap(), &y.slice(0, start, end).unwrap(), options).unwrap()
+        model.evaluate(x.slice(0, start, end).unwrap(), y.slice(0, start, end).unwrap(), options).unwrap()
     };
     let (head, tail) = (evaluate(0, 30), evaluate(30, 40));
     // f32 sums over different batchings: equal to a few units in the last place.
@@ -447,7 +447,7 @@ fn user_mistakes_are_errors_not_panics() {
     );
     model.compile("adam", "sparse_categorical_crossentropy", &["accuracy"]).unwrap();
 
-    let err = model.fit(&x, &y.slice(0, 0, 19).unwrap(), quiet()).unwrap_err().to_string();
+    let err = model.fit(&x, y.slice(0, 0, 19).unwrap(), quiet()).unwrap_err().to_string();
     assert!(err.contains("fit: input 0 holds 20 samples but y has shape (19,)"), "{err}");
 
     let mut labels = y.to_vec::<f32>().unwrap();

@@ -39,7 +39,7 @@ pub use layers::{
 };
 pub use model::{Apply, Graph, Model, Outputs, SharedLayer, SymbolicTensor};
 pub use regularizers::Regularizer;
-pub use training::{EvaluateOptions, FitOptions, Inputs};
+pub use training::{BatchOptions, CompileOptions, EvaluateOptions, FitOptions, Inputs, Targets};
 pub use weight::Weight;
 
 pub use tensor_core::{DType, Device, Padding, Tensor};

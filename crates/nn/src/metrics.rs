@@ -149,9 +149,37 @@ impl Metric {
         self.kind
     }
 
+    /// Whether samples can weigh the metric (Keras's `weighted_metrics`): every built-in one
+    /// but AUC, whose counts per threshold are not weighted here, and custom ones, whose state
+    /// is their own.
+    pub(crate) fn can_weigh(&self) -> bool {
+        !matches!(self.kind, MetricKind::Auc | MetricKind::Custom)
+    }
+
+    /// Whether the metric is a mean over counted values (accuracies, errors), whose count a
+    /// weighted metric replaces by the sum of the weights.
+    fn is_mean(&self) -> bool {
+        matches!(
+            self.kind,
+            MetricKind::BinaryAccuracy
+                | MetricKind::CategoricalAccuracy
+                | MetricKind::SparseCategoricalAccuracy
+                | MetricKind::MeanSquaredError
+                | MetricKind::MeanAbsoluteError
+                | MetricKind::RootMeanSquaredError
+        )
+    }
+
     /// The batch's increments to the running sums, on the device: one tensor per sum, and the
-    /// number of values they count.
-    fn increments(&self, y_true: &Tensor, y_pred: &Tensor) -> Result<(Vec<Tensor>, usize)> {
+    /// number of values they count. With `weights` (one per sample) each value counts by its
+    /// sample's weight, as Keras weighs a metric: a mean gets the weights' total as a last sum,
+    /// which replaces the count.
+    fn increments(
+        &self,
+        y_true: &Tensor,
+        y_pred: &Tensor,
+        weights: Option<&Tensor>,
+    ) -> Result<(Vec<Tensor>, usize)> {
         let what = self.name.as_str();
         let classes = y_pred.dims().last().copied().unwrap_or(1).max(1);
         let positions = y_pred.numel() / classes;
@@ -162,10 +190,37 @@ impl Metric {
                 losses::align(what, y, y_pred)
             }
         };
+        // Values of shape (N, ...) times their sample's weight.
+        let weigh = |values: Tensor| -> Result<Tensor> {
+            let Some(w) = weights else { return Ok(values) };
+            let mut shape = vec![1; values.rank().max(1)];
+            shape[0] = w.numel();
+            Ok(values.mul(&w.to_dtype(values.dtype())?.reshape(shape)?)?)
+        };
+        let (mut sums, count) = self.value_sums(y_true, y_pred, &targets, &weigh, classes, positions)?;
+        if let (Some(w), true) = (weights, self.is_mean()) {
+            // Each sample counts its values (elements or positions) times its weight.
+            let per_sample = count / y_pred.dims().first().copied().unwrap_or(1).max(1);
+            sums.push(w.to_dtype(y_pred.dtype())?.sum_all()?.mul_scalar(per_sample as f64)?);
+        }
+        Ok((sums, count))
+    }
+
+    /// The sums of [`Metric::increments`], each value passed through `weigh` before it is summed.
+    fn value_sums(
+        &self,
+        y_true: &Tensor,
+        y_pred: &Tensor,
+        targets: &dyn Fn(&Tensor) -> Result<Tensor>,
+        weigh: &dyn Fn(Tensor) -> Result<Tensor>,
+        classes: usize,
+        positions: usize,
+    ) -> Result<(Vec<Tensor>, usize)> {
+        let what = self.name.as_str();
         Ok(match self.kind {
             MetricKind::BinaryAccuracy => {
                 let y = losses::align(what, y_true, y_pred)?;
-                (vec![above_half(y_pred)?.eq(&y)?.sum_all()?], y_pred.numel())
+                (vec![weigh(above_half(y_pred)?.eq(&y)?)?.sum_all()?], y_pred.numel())
             }
             MetricKind::CategoricalAccuracy | MetricKind::SparseCategoricalAccuracy => {
                 let predicted = y_pred.argmax(-1)?;
@@ -173,16 +228,16 @@ impl Metric {
                     MetricKind::SparseCategoricalAccuracy => class_ids(what, y_true, &predicted)?,
                     _ => losses::align(what, y_true, y_pred)?.argmax(-1)?,
                 };
-                (vec![predicted.eq(&target)?.sum_all()?], positions)
+                (vec![weigh(predicted.eq(&target)?)?.sum_all()?], positions)
             }
             MetricKind::Precision | MetricKind::Recall => {
                 let (predicted, actual) = (above_half(y_pred)?, not_zero(&targets(y_true)?)?);
-                let true_positives = predicted.mul(&actual)?.sum_all()?;
+                let true_positives = weigh(predicted.mul(&actual)?)?.sum_all()?;
                 let misses = match self.kind {
                     MetricKind::Precision => predicted.mul(&complement(&actual)?)?,
                     _ => complement(&predicted)?.mul(&actual)?,
                 };
-                (vec![true_positives, misses.sum_all()?], y_pred.numel())
+                (vec![true_positives, weigh(misses)?.sum_all()?], y_pred.numel())
             }
             MetricKind::F1Score => {
                 let predicted = if classes == 1 { above_half(y_pred)? } else { row_maxima(y_pred)? };
@@ -191,18 +246,18 @@ impl Metric {
                 let per_class = |t: Tensor| -> Result<Tensor> {
                     Ok(if leading.is_empty() { t } else { t.sum(&leading, false)? })
                 };
-                let true_positives = per_class(predicted.mul(&actual)?)?;
-                let false_positives = per_class(predicted.mul(&complement(&actual)?)?)?;
-                let false_negatives = per_class(complement(&predicted)?.mul(&actual)?)?;
+                let true_positives = per_class(weigh(predicted.mul(&actual)?)?)?;
+                let false_positives = per_class(weigh(predicted.mul(&complement(&actual)?)?)?)?;
+                let false_negatives = per_class(weigh(complement(&predicted)?.mul(&actual)?)?)?;
                 (vec![true_positives, false_positives, false_negatives], positions)
             }
             MetricKind::MeanSquaredError | MetricKind::RootMeanSquaredError => {
                 let error = y_pred.sub(&losses::align(what, y_true, y_pred)?)?;
-                (vec![error.mul(&error)?.sum_all()?], y_pred.numel())
+                (vec![weigh(error.mul(&error)?)?.sum_all()?], y_pred.numel())
             }
             MetricKind::MeanAbsoluteError => {
                 let error = y_pred.sub(&losses::align(what, y_true, y_pred)?)?;
-                (vec![error.abs()?.sum_all()?], y_pred.numel())
+                (vec![weigh(error.abs()?)?.sum_all()?], y_pred.numel())
             }
             MetricKind::Auc => {
                 (auc::counts(&not_zero(&targets(y_true)?)?, y_pred, auc::NUM_THRESHOLDS)?, y_pred.numel())
@@ -212,16 +267,17 @@ impl Metric {
         })
     }
 
-    /// The metric's value from its running sums (read on the host) and count.
-    fn result(&self, sums: &[Vec<f64>], count: usize) -> f64 {
+    /// The metric's value from its running sums (read on the host) and count (the weights'
+    /// total for a weighted mean).
+    fn result(&self, sums: &[Vec<f64>], count: f64) -> f64 {
         let ratio = |num: f64, den: f64| if den > 0.0 { num / den } else { 0.0 };
         match self.kind {
             MetricKind::BinaryAccuracy
             | MetricKind::CategoricalAccuracy
             | MetricKind::SparseCategoricalAccuracy
             | MetricKind::MeanSquaredError
-            | MetricKind::MeanAbsoluteError => ratio(sums[0][0], count as f64),
-            MetricKind::RootMeanSquaredError => ratio(sums[0][0], count as f64).sqrt(),
+            | MetricKind::MeanAbsoluteError => ratio(sums[0][0], count),
+            MetricKind::RootMeanSquaredError => ratio(sums[0][0], count).sqrt(),
             MetricKind::Precision | MetricKind::Recall => ratio(sums[0][0], sums[0][0] + sums[1][0]),
             MetricKind::Auc => auc::area(sums),
             // Read from the metric itself by the tracker.
@@ -323,58 +379,100 @@ impl Sums {
     }
 }
 
-/// The loss and the compiled metrics of one pass over data (an epoch, an evaluation), summed
-/// on the device batch by batch.
+/// A compiled metric as a pass tracks it: the name it logs under, the output it reads and
+/// whether the samples' weights weigh it.
+pub(crate) struct TrackedMetric {
+    pub(crate) log_name: String,
+    pub(crate) metric: Metric,
+    pub(crate) output: usize,
+    pub(crate) weighted: bool,
+}
+
+/// The loss, each output's loss (a model of several outputs) and the compiled metrics of one
+/// pass over data (an epoch, an evaluation), summed on the device batch by batch.
 pub(crate) struct Tracker {
-    metrics: Vec<Metric>,
+    metrics: Vec<TrackedMetric>,
     loss: Sums,
+    output_loss_names: Vec<String>,
+    output_losses: Vec<Sums>,
     sums: Vec<Sums>,
 }
 
 impl Tracker {
-    /// A tracker starting from nothing: custom metrics are reset (Keras resets the metrics at
+    /// A tracker starting from nothing, logging each output's loss under `output_loss_names`
+    /// (none for a model of one output): custom metrics are reset (Keras resets the metrics at
     /// the start of each epoch and each evaluation).
-    pub(crate) fn new(metrics: &[Metric]) -> Result<Tracker> {
-        for metric in metrics {
+    pub(crate) fn new(metrics: Vec<TrackedMetric>, output_loss_names: Vec<String>) -> Result<Tracker> {
+        for TrackedMetric { metric, .. } in &metrics {
             if let Some(custom) = &metric.custom {
                 custom.lock(&metric.name)?.reset_state()?;
             }
         }
         Ok(Tracker {
-            metrics: metrics.to_vec(),
-            loss: Sums::default(),
             sums: metrics.iter().map(|_| Sums::default()).collect(),
+            metrics,
+            loss: Sums::default(),
+            output_losses: output_loss_names.iter().map(|_| Sums::default()).collect(),
+            output_loss_names,
         })
     }
 
-    /// Adds a batch of `samples` samples: its mean loss and predictions against targets. Nothing
-    /// is recorded on a tape, and nothing is read back.
+    /// Adds a batch of `samples` samples: its mean loss, each output's mean loss (as many as the
+    /// tracker logs), and the predictions against the targets (one of each per output), the
+    /// weighted metrics weighed by `weights`. Nothing is recorded on a tape, and nothing is read
+    /// back.
     pub(crate) fn update(
         &mut self,
         loss: &Tensor,
+        output_losses: &[Tensor],
         samples: usize,
-        y_true: &Tensor,
-        y_pred: &Tensor,
+        y_true: &[Tensor],
+        y_pred: &[Tensor],
+        weights: Option<&Tensor>,
     ) -> Result<()> {
         no_grad(|| {
-            let (y_true, y_pred) = (y_true.detach(), y_pred.detach());
-            self.loss.add(vec![loss.detach().mul_scalar(samples as f64)?], samples)?;
-            for (metric, sums) in self.metrics.iter().zip(&mut self.sums) {
+            let mean_of_batch = |loss: &Tensor| loss.detach().mul_scalar(samples as f64);
+            self.loss.add(vec![mean_of_batch(loss)?], samples)?;
+            for (sums, loss) in self.output_losses.iter_mut().zip(output_losses) {
+                sums.add(vec![mean_of_batch(loss)?], samples)?;
+            }
+            for (tracked, sums) in self.metrics.iter().zip(&mut self.sums) {
+                let metric = &tracked.metric;
+                let (Some(y_true), Some(y_pred)) = (y_true.get(tracked.output), y_pred.get(tracked.output))
+                else {
+                    return Err(NnError::Usage(format!(
+                        "metric {:?}: the batch has no output {}",
+                        metric.name, tracked.output
+                    )));
+                };
+                let (y_true, y_pred) = (y_true.detach(), y_pred.detach());
                 if let Some(custom) = &metric.custom {
                     custom.lock(&metric.name)?.update_state(&y_true, &y_pred)?;
                     continue;
                 }
-                let (increments, count) = metric.increments(&y_true, &y_pred)?;
+                // A weighted metric of unweighted data weighs every sample 1, so that its sums
+                // keep the shape its result reads.
+                let ones;
+                let weights = match (tracked.weighted, weights) {
+                    (false, _) => None,
+                    (true, Some(weights)) => Some(weights),
+                    (true, None) => {
+                        ones = Tensor::ones([samples], y_pred.dtype(), y_pred.device())?;
+                        Some(&ones)
+                    }
+                };
+                let (increments, count) = metric.increments(&y_true, &y_pred, weights)?;
                 sums.add(increments, count)?;
             }
             Ok(())
         })
     }
 
-    /// The loss and every metric so far, named with `prefix` ("" or "val_"): every running sum
-    /// is read from the device in one transfer.
+    /// The loss, the outputs' losses and every metric so far, named with `prefix` ("" or
+    /// "val_"): every running sum is read from the device in one transfer.
     pub(crate) fn read(&self, prefix: &str) -> Result<Logs> {
-        let all: Vec<&Sums> = std::iter::once(&self.loss).chain(&self.sums).collect();
+        let all: Vec<&Sums> =
+            std::iter::once(&self.loss).chain(&self.output_losses).chain(&self.sums).collect();
         let tensors: Vec<Tensor> = all
             .iter()
             .flat_map(|s| s.sums.iter().flatten())
@@ -389,18 +487,26 @@ impl Tracker {
             s.sums.iter().flatten().map(|t| values.by_ref().take(t.numel()).collect()).collect()
         };
         let mut logs = Logs::new();
-        let loss = host(&self.loss);
-        logs.insert(
-            format!("{prefix}loss"),
-            loss.first().map_or(0.0, |s| s[0] / self.loss.count.max(1) as f64),
-        );
-        for (metric, sums) in self.metrics.iter().zip(&self.sums) {
+        let mut mean = |name: String, s: &Sums| {
+            let sum = host(s);
+            logs.insert(name, sum.first().map_or(0.0, |v| v[0] / s.count.max(1) as f64));
+        };
+        mean(format!("{prefix}loss"), &self.loss);
+        for (name, sums) in self.output_loss_names.iter().zip(&self.output_losses) {
+            mean(format!("{prefix}{name}"), sums);
+        }
+        for (tracked, sums) in self.metrics.iter().zip(&self.sums) {
+            let metric = &tracked.metric;
             let value = match (&metric.custom, host(sums)) {
                 (Some(custom), _) => custom.lock(&metric.name)?.result()?,
                 (None, read) if read.is_empty() => 0.0,
-                (None, read) => metric.result(&read, sums.count),
+                (None, mut read) if tracked.weighted && metric.is_mean() => {
+                    let total = read.pop().and_then(|t| t.first().copied()).unwrap_or(0.0);
+                    metric.result(&read, total)
+                }
+                (None, read) => metric.result(&read, sums.count as f64),
             };
-            logs.insert(format!("{prefix}{}", metric.name()), value);
+            logs.insert(format!("{prefix}{}", tracked.log_name), value);
         }
         Ok(logs)
     }
@@ -424,10 +530,12 @@ mod tests {
         let output = batches[0].1.dims()[1..].to_vec();
         let metric = Metric::resolve(metric, &loss, &output).unwrap();
         let name = metric.name().to_string();
-        let mut tracker = Tracker::new(&[metric]).unwrap();
+        let tracked = TrackedMetric { log_name: name.clone(), metric, output: 0, weighted: false };
+        let mut tracker = Tracker::new(vec![tracked], Vec::new()).unwrap();
         for (y_true, y_pred) in batches {
             let zero = Tensor::scalar(0.0, y_pred.dtype(), &Device::Cpu).unwrap();
-            tracker.update(&zero, y_pred.dims()[0], y_true, y_pred).unwrap();
+            let (y_true, y_pred) = (std::slice::from_ref(y_true), std::slice::from_ref(y_pred));
+            tracker.update(&zero, &[], y_pred[0].dims()[0], y_true, y_pred, None).unwrap();
         }
         tracker.read("").unwrap()[&name]
     }

@@ -227,6 +227,16 @@ impl Model {
         self.outputs.iter().filter_map(|&i| self.nodes[i].shape.clone()).collect()
     }
 
+    /// The name of the layer giving each output, in the model's order (Keras's
+    /// `model.output_names`): what per-output losses, metrics and targets are keyed by.
+    /// A Sequential model not built yet has its last layer as its one output.
+    pub fn output_names(&self) -> Vec<String> {
+        if self.outputs.is_empty() && self.kind == Kind::Sequential {
+            return self.layers.last().map(|l| l.name().to_string()).into_iter().collect();
+        }
+        self.outputs.iter().map(|&i| self.layers[self.nodes[i].layer].name().to_string()).collect()
+    }
+
     /// Runs a model of one output on a batch: one tensor per input, each (batch, input shape).
     /// A batch of the wrong shape is an error naming the input and both shapes; a model of
     /// several outputs runs with [`Model::forward_all`].

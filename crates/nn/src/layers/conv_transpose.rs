@@ -18,6 +18,10 @@ const BIAS: usize = 1;
 /// overlap, then adds a bias per filter and applies the activation. The output is
 /// (height * stride, width * stride) with `same` padding, and
 /// `height * stride + max(kernel - stride, 0)` (likewise for width) with `valid`, as in Keras.
+/// With an `output_padding` p (less than the stride) it is Keras's
+/// `(height - 1) * stride + kernel - 2 * (kernel / 2) + p` with `same` and
+/// `(height - 1) * stride + kernel + p` with `valid`: the extra rows and columns an ambiguous
+/// size needs, to match a strided convolution's input.
 /// The kernel has Keras's shape (KH, KW, filters, channels): it is the kernel of the Conv2D
 /// that maps the output back to the input shape, and this layer is that convolution's
 /// input gradient.
@@ -27,6 +31,7 @@ pub struct Conv2DTranspose {
     kernel_size: Size2,
     strides: Size2,
     padding: Spec<Padding>,
+    output_padding: Option<Size2>,
     activation: Spec<Activation>,
     use_bias: bool,
     kernel_initializer: Spec<Initializer>,
@@ -45,6 +50,7 @@ impl Conv2DTranspose {
             kernel_size: kernel_size.into(),
             strides: Size2(1, 1),
             padding: Spec::Value(Padding::Valid),
+            output_padding: None,
             activation: Spec::Value(Activation::Linear),
             use_bias: true,
             kernel_initializer: Spec::Value(Initializer::GlorotUniform),
@@ -66,6 +72,14 @@ impl Conv2DTranspose {
         self
     }
 
+    /// Keras's `output_padding`: the rows and columns (a number means both) added to the
+    /// output past what the padding gives, each less than its stride; `None` (the default)
+    /// leaves the output size to the padding.
+    pub fn output_padding(mut self, output_padding: impl Into<Size2>) -> Self {
+        self.output_padding = Some(output_padding.into());
+        self
+    }
+
     /// Keras's `Conv2DTranspose.from_config`: the layer a [`Layer::config`] describes, unbuilt.
     /// `filters` and `kernel_size` are required; other settings missing from the config take
     /// their defaults.
@@ -75,6 +89,7 @@ impl Conv2DTranspose {
         let mut layer = Conv2DTranspose::new(filters, fields.required::<Size2>("kernel_size")?);
         fields.update("strides", &mut layer.strides)?;
         fields.update("padding", &mut layer.padding)?;
+        fields.update("output_padding", &mut layer.output_padding)?;
         layer.read_kernel_config(&mut fields)?;
         layer.base.read_weighted_config(&mut fields)?;
         fields.finish()?;
@@ -87,6 +102,46 @@ kernel_builders!(Conv2DTranspose);
 weight_builders!(Conv2DTranspose);
 kernel_config!(Conv2DTranspose);
 
+impl Conv2DTranspose {
+    /// With an output padding: for the height and the width, where Keras's output starts in the
+    /// whole spread of the windows (`(size - 1) * stride + kernel` long, what "valid" padding
+    /// gives) and how long it is. Keras 3 pads the dilated input by `kernel - 1 - crop` before
+    /// and the rest of `kernel + kernel % 2 - 2 + output_padding` after with "same"
+    /// (keras/src/backend/common/backend_utils.py); "valid" crops nothing.
+    fn padded_windows(&self, sizes: [usize; 2], padding: Padding) -> Result<[(usize, usize); 2]> {
+        let Some(output_padding) = self.output_padding else {
+            return Err(self.base.error("padded_windows needs an output_padding"));
+        };
+        let mut windows = [(0, 0); 2];
+        for (k, window) in windows.iter_mut().enumerate() {
+            let pick = |pair: (usize, usize)| if k == 0 { pair.0 } else { pair.1 };
+            let (size, kernel, stride, extra) = (
+                sizes[k],
+                pick(self.kernel_size.pair()),
+                pick(self.strides.pair()),
+                pick(output_padding.pair()),
+            );
+            if extra >= stride {
+                return Err(self.base.error(format!(
+                    "output_padding {:?} must be less than the strides {:?} along each axis",
+                    output_padding.pair(),
+                    self.strides.pair()
+                )));
+            }
+            let spread = size.saturating_sub(1) * stride;
+            *window = match padding {
+                Padding::Valid => (0, spread + kernel + extra),
+                Padding::Same => {
+                    let pad_len = (kernel + kernel % 2 + extra).saturating_sub(2);
+                    let before = (pad_len / 2 + pad_len % 2).min(kernel - 1);
+                    (kernel - 1 - before, spread + kernel % 2 + extra)
+                }
+            };
+        }
+        Ok(windows)
+    }
+}
+
 impl Layer for Conv2DTranspose {
     layer_basics!("Conv2DTranspose", "conv2d_transpose");
 
@@ -98,6 +153,7 @@ impl Layer for Conv2DTranspose {
             "kernel_size": self.kernel_size,
             "strides": self.strides,
             "padding": self.padding,
+            "output_padding": self.output_padding,
         ));
         Ok(config)
     }
@@ -119,7 +175,13 @@ impl Layer for Conv2DTranspose {
             padding,
         )
         .map_err(|e| self.base.error(format!("input shape {}: {e}", super::base::batch_shape(input))))?;
-        let (out_h, out_w) = geometry.input_size();
+        let (out_h, out_w) = match self.output_padding {
+            None => geometry.input_size(),
+            Some(_) => {
+                let [(_, out_h), (_, out_w)] = self.padded_windows([h, w], padding)?;
+                (out_h, out_w)
+            }
+        };
         self.base.resolve(&self.activation)?;
         self.base.resolve_regularizer(&self.kernel_regularizer)?;
         self.base.resolve_regularizer(&self.bias_regularizer)?;
@@ -139,7 +201,23 @@ impl Layer for Conv2DTranspose {
         self.base.check_inputs(inputs)?;
         let padding = self.base.resolve(&self.padding)?;
         let kernel = ctx.weight(self.base.weight(KERNEL)?);
-        let mut y = inputs[0].conv2d_transpose(&kernel, self.strides.pair(), padding)?;
+        let mut y = match self.output_padding {
+            None => inputs[0].conv2d_transpose(&kernel, self.strides.pair(), padding)?,
+            Some(_) => {
+                let dims = inputs[0].dims();
+                let (h, w) = (dims.get(1).copied().unwrap_or(0), dims.get(2).copied().unwrap_or(0));
+                let windows = self.padded_windows([h, w], padding)?;
+                // Every window spread whole ("valid"), then cut to Keras's window of it: a crop
+                // at the start, zeros past the end.
+                let mut y = inputs[0].conv2d_transpose(&kernel, self.strides.pair(), Padding::Valid)?;
+                for (axis, (start, len)) in [(1, windows[0]), (2, windows[1])] {
+                    let have = y.dims()[axis];
+                    let end = (start + len).min(have);
+                    y = y.slice(axis as isize, start, end)?.pad_axis(axis as isize, 0, start + len - end)?;
+                }
+                y
+            }
+        };
         if self.use_bias {
             y = y.add(&ctx.weight(self.base.weight(BIAS)?))?;
         }

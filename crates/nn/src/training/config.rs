@@ -1,9 +1,12 @@
 //! The training config: what `compile` was given (the optimizer with its hyper-parameters, the
 //! loss, the metric names) and how many steps the optimizer has taken, as Keras 2 saved it with a
 //! model, so that a loaded model compiles as the saved one was and goes on counting its steps.
+//! A model of several outputs saves a list of losses, its `loss_weights` and a list of metric
+//! names per output, in output order (as Keras's lists).
 
 use serde_json::Value;
 
+use super::CompileOptions;
 use crate::layers::Config;
 use crate::layers::config::{Fields, class_value, config, read_class};
 use crate::losses::{AnyLoss, Loss};
@@ -13,16 +16,41 @@ use crate::{Model, NnError, Result};
 
 impl Model {
     /// `{"optimizer": {"class_name": "Adam", "config": {...}}, "loss": {...}, "metrics": [...],
-    /// "iterations": n}`, or `None` before `compile`.
+    /// "iterations": n}`, with `"loss_weights"` and `"weighted_metrics"` when they are not the
+    /// defaults; for a model of several outputs, the losses and metric lists per output. `None`
+    /// before `compile`.
     pub(crate) fn training_config(&self) -> Option<Config> {
         let compiled = self.compiled.as_ref()?;
-        let metrics: Vec<String> = compiled.metrics.iter().map(|m| m.name().to_string()).collect();
-        Some(config!(
+        let outputs = &compiled.outputs;
+        let names = |metrics: &[crate::metrics::Metric]| -> Vec<String> {
+            metrics.iter().map(|m| m.name().to_string()).collect()
+        };
+        let (loss, metrics, weighted): (Value, Value, Value) = match outputs.as_slice() {
+            [output] => (
+                loss_value(&output.loss),
+                names(&output.metrics).into(),
+                names(&output.weighted_metrics).into(),
+            ),
+            _ => (
+                outputs.iter().map(|o| loss_value(&o.loss)).collect(),
+                outputs.iter().map(|o| Value::from(names(&o.metrics))).collect(),
+                outputs.iter().map(|o| Value::from(names(&o.weighted_metrics))).collect(),
+            ),
+        };
+        let mut config = config!(
             "optimizer": optimizer_value(compiled.optimizer.config()),
-            "loss": loss_value(&compiled.loss),
+            "loss": loss,
             "metrics": metrics,
             "iterations": compiled.optimizer.iterations(),
-        ))
+        );
+        if outputs.iter().any(|o| o.loss_weight != 1.0) {
+            let weights: Vec<f64> = outputs.iter().map(|o| o.loss_weight).collect();
+            config.insert("loss_weights".into(), weights.into());
+        }
+        if outputs.iter().any(|o| !o.weighted_metrics.is_empty()) {
+            config.insert("weighted_metrics".into(), weighted);
+        }
+        Some(config)
     }
 
     /// Compiles the model as [`Model::training_config`] describes and sets the optimizer's step
@@ -30,14 +58,78 @@ impl Model {
     pub(crate) fn compile_from_training_config(&mut self, config: &Config) -> Result<()> {
         let mut fields = Fields::new("training config", config);
         let optimizer = read_optimizer(&fields.required("optimizer")?)?;
-        let loss = read_loss(&fields.required("loss")?)?;
-        let metrics: Vec<String> = fields.required("metrics")?;
+        let loss: Value = fields.required("loss")?;
+        let metrics: Value = fields.required("metrics")?;
+        let loss_weights: Option<Vec<f64>> = fields.get("loss_weights")?;
+        let weighted: Option<Value> = fields.get("weighted_metrics")?;
         let iterations: u64 = fields.required("iterations")?;
         fields.finish()?;
-        let metrics: Vec<&str> = metrics.iter().map(String::as_str).collect();
-        self.compile(optimizer, loss, &metrics)?;
+        let mut options = match &loss {
+            Value::Array(losses) => {
+                let losses = losses.iter().map(read_loss_value).collect::<Result<Vec<_>>>()?;
+                CompileOptions::default().losses(losses)
+            }
+            one => CompileOptions::default().loss(read_loss_value(one)?),
+        };
+        if let Some(weights) = loss_weights {
+            options = options.loss_weights(weights);
+        }
+        options = match metric_names("metrics", &metrics)? {
+            MetricNames::One(names) => options.metrics(&names.iter().map(String::as_str).collect::<Vec<_>>()),
+            MetricNames::PerOutput(lists) => {
+                options.metrics_per_output(&as_strs(&lists).iter().map(Vec::as_slice).collect::<Vec<_>>())
+            }
+        };
+        if let Some(weighted) = weighted {
+            options = match metric_names("weighted_metrics", &weighted)? {
+                MetricNames::One(names) => {
+                    options.weighted_metrics(&names.iter().map(String::as_str).collect::<Vec<_>>())
+                }
+                MetricNames::PerOutput(lists) => options.weighted_metrics_per_output(
+                    &as_strs(&lists).iter().map(Vec::as_slice).collect::<Vec<_>>(),
+                ),
+            };
+        }
+        self.compile_with(optimizer, options)?;
         self.require_compiled_mut("load")?.optimizer.set_iterations(iterations);
         Ok(())
+    }
+}
+
+/// Metric names as saved: one list (a model of one output) or a list per output.
+enum MetricNames {
+    One(Vec<String>),
+    PerOutput(Vec<Vec<String>>),
+}
+
+/// The metric names of the training config's field `key`.
+fn metric_names(key: &str, value: &Value) -> Result<MetricNames> {
+    let bad = || {
+        NnError::Config(format!(
+            "training config: {key} should be a list of names or of lists of names, got {value}"
+        ))
+    };
+    let list = value.as_array().ok_or_else(bad)?;
+    let strings = |items: &Value| -> Option<Vec<String>> {
+        items.as_array()?.iter().map(|v| v.as_str().map(str::to_string)).collect()
+    };
+    if list.iter().all(Value::is_string) {
+        return strings(value).map(MetricNames::One).ok_or_else(bad);
+    }
+    list.iter().map(strings).collect::<Option<Vec<_>>>().map(MetricNames::PerOutput).ok_or_else(bad)
+}
+
+fn as_strs(lists: &[Vec<String>]) -> Vec<Vec<&str>> {
+    lists.iter().map(|l| l.iter().map(String::as_str).collect()).collect()
+}
+
+/// The loss of a `{"class_name", "config"}` value.
+fn read_loss_value(value: &Value) -> Result<AnyLoss> {
+    match value {
+        Value::Object(object) => read_loss(object),
+        other => Err(NnError::Config(format!(
+            "training config: a loss should be {{\"class_name\", \"config\"}}, got {other}"
+        ))),
     }
 }
 

@@ -46,6 +46,98 @@ impl<const N: usize> From<[&Tensor; N]> for Inputs {
     }
 }
 
+/// A model's targets (Keras's `y`): one tensor for a model of one output, or one per output of a
+/// model with several, in the model's order or keyed by output layer name
+/// ([`Targets::named`]), each with the samples along its first axis.
+#[derive(Clone, Debug)]
+pub struct Targets(TargetList);
+
+#[derive(Clone, Debug)]
+enum TargetList {
+    Ordered(Vec<Tensor>),
+    Named(Vec<(String, Tensor)>),
+}
+
+impl Targets {
+    /// Targets keyed by the name of the output layer they are for (Keras's dict of targets).
+    pub fn named<'t>(targets: impl IntoIterator<Item = (&'t str, &'t Tensor)>) -> Targets {
+        Targets(TargetList::Named(targets.into_iter().map(|(k, t)| (k.to_string(), t.clone())).collect()))
+    }
+
+    /// One target tensor per output of `model`, in its output order; a count or a name that does
+    /// not match the outputs is an error naming `what`.
+    pub(crate) fn per_output(self, model: &Model, what: &str) -> Result<Vec<Tensor>> {
+        let names = model.output_names();
+        match self.0 {
+            TargetList::Ordered(targets) if targets.len() == names.len() => Ok(targets),
+            TargetList::Ordered(targets) => Err(NnError::Data(format!(
+                "{what}: model \"{}\" has {} output(s) ({}), so y needs {} target tensor(s), got {}",
+                model.name(),
+                names.len(),
+                names.join(", "),
+                names.len(),
+                targets.len()
+            ))),
+            TargetList::Named(mut named) => {
+                if let Some((twice, _)) = named
+                    .iter()
+                    .enumerate()
+                    .find(|(i, (k, _))| named[..*i].iter().any(|(earlier, _)| earlier == k))
+                    .map(|(_, pair)| pair)
+                {
+                    return Err(NnError::Data(format!("{what}: y names output \"{twice}\" twice")));
+                }
+                if let Some((unknown, _)) = named.iter().find(|(k, _)| !names.contains(k)) {
+                    return Err(NnError::Data(format!(
+                        "{what}: y names output \"{unknown}\", but model \"{}\"'s outputs are {}",
+                        model.name(),
+                        names.join(", ")
+                    )));
+                }
+                names
+                    .iter()
+                    .map(|name| match named.iter().position(|(k, _)| k == name) {
+                        Some(i) => Ok(named.swap_remove(i).1),
+                        None => Err(NnError::Data(format!(
+                            "{what}: y has no target for output \"{name}\"; every output needs one"
+                        ))),
+                    })
+                    .collect()
+            }
+        }
+    }
+}
+
+impl From<Tensor> for Targets {
+    fn from(y: Tensor) -> Self {
+        Targets(TargetList::Ordered(vec![y]))
+    }
+}
+
+impl From<&Tensor> for Targets {
+    fn from(y: &Tensor) -> Self {
+        Targets(TargetList::Ordered(vec![y.clone()]))
+    }
+}
+
+impl From<Vec<Tensor>> for Targets {
+    fn from(ys: Vec<Tensor>) -> Self {
+        Targets(TargetList::Ordered(ys))
+    }
+}
+
+impl From<&[Tensor]> for Targets {
+    fn from(ys: &[Tensor]) -> Self {
+        Targets(TargetList::Ordered(ys.to_vec()))
+    }
+}
+
+impl<const N: usize> From<[&Tensor; N]> for Targets {
+    fn from(ys: [&Tensor; N]) -> Self {
+        Targets(TargetList::Ordered(ys.iter().map(|&y| y.clone()).collect()))
+    }
+}
+
 /// Moves `x` to `model`'s device and dtype, checking that every input holds the same number of
 /// samples (at least one); returns the inputs and that number. `what` names the data in errors
 /// ("fit", "validation_data"...).
@@ -76,6 +168,23 @@ fn upload(model: &Model, t: &Tensor) -> Result<Tensor> {
     })
 }
 
+/// `weights` on `model`'s device and in its dtype, checked to hold one weight per sample of
+/// `samples`; `what` names the data in errors.
+pub(crate) fn sample_weights_of(
+    model: &Model,
+    weights: &Tensor,
+    samples: usize,
+    what: &str,
+) -> Result<Tensor> {
+    if weights.dims() != [samples] {
+        return Err(NnError::Data(format!(
+            "{what}: expected sample_weight of shape ({samples},), one weight per sample, got {}",
+            weights.shape()
+        )));
+    }
+    upload(model, weights)
+}
+
 /// Checks that each named tensor holds `samples` samples.
 fn check_samples<'t>(
     what: &str,
@@ -92,23 +201,30 @@ fn check_samples<'t>(
     }
 }
 
-/// Inputs, targets and optional per-sample loss weights on the model's device, in its dtype.
+/// Inputs, targets (one tensor per output) and optional per-sample loss weights on the model's
+/// device, in its dtype.
 pub(crate) struct Dataset {
     inputs: Vec<Tensor>,
-    targets: Tensor,
+    targets: Vec<Tensor>,
     weights: Option<Tensor>,
     samples: usize,
 }
 
-/// One batch: the inputs, the targets and the samples' loss weights, if any.
-pub(crate) type Batch = (Vec<Tensor>, Tensor, Option<Tensor>);
+/// One batch: the inputs, the targets (one per output) and the samples' loss weights, if any.
+pub(crate) type Batch = (Vec<Tensor>, Vec<Tensor>, Option<Tensor>);
 
 impl Dataset {
-    /// Uploads `x` and `y` (see [`upload_inputs`]), checking that `y` has a target per sample.
-    pub(crate) fn new(model: &Model, x: Inputs, y: &Tensor, what: &str) -> Result<Dataset> {
+    /// Uploads `x` (see [`upload_inputs`]) and the targets, one per output, checking that each
+    /// has a target per sample.
+    pub(crate) fn new(model: &Model, x: Inputs, targets: &[Tensor], what: &str) -> Result<Dataset> {
         let (inputs, samples) = upload_inputs(model, x, what)?;
-        let targets = upload(model, y)?;
-        check_samples(what, samples, std::iter::once(("y".to_string(), &targets)))?;
+        let targets = targets.iter().map(|y| upload(model, y)).collect::<Result<Vec<_>>>()?;
+        let names = model.output_names();
+        let label = |k: usize| match targets.len() {
+            1 => "y".to_string(),
+            _ => format!("y for output \"{}\"", names.get(k).map_or("?", String::as_str)),
+        };
+        check_samples(what, samples, targets.iter().enumerate().map(|(k, t)| (label(k), t)))?;
         Ok(Dataset { inputs, targets, weights: None, samples })
     }
 
@@ -121,19 +237,12 @@ impl Dataset {
         what: &str,
     ) -> Result<Dataset> {
         let Some(weights) = weights else { return Ok(self) };
-        if weights.dims() != [self.samples] {
-            return Err(NnError::Data(format!(
-                "{what}: expected sample_weight of shape ({},), one weight per sample, got {}",
-                self.samples,
-                weights.shape()
-            )));
-        }
-        self.weights = Some(upload(model, weights)?);
+        self.weights = Some(sample_weights_of(model, weights, self.samples, what)?);
         Ok(self)
     }
 
-    /// The targets, for weights derived from them (class weights).
-    pub(crate) fn targets(&self) -> &Tensor {
+    /// The targets, one per output, for weights derived from them (class weights).
+    pub(crate) fn targets(&self) -> &[Tensor] {
         &self.targets
     }
 
@@ -156,7 +265,7 @@ impl Dataset {
             let slice = |t: &Tensor| t.slice(0, start, end);
             Ok(Dataset {
                 inputs: self.inputs.iter().map(slice).collect::<tensor_core::Result<_>>()?,
-                targets: slice(&self.targets)?,
+                targets: self.targets.iter().map(slice).collect::<tensor_core::Result<_>>()?,
                 weights: self.weights.as_ref().map(slice).transpose()?,
                 samples: end - start,
             })
@@ -167,7 +276,7 @@ impl Dataset {
     /// The samples at `indices`, gathered on the device.
     pub(crate) fn batch(&self, indices: &[usize]) -> Result<Batch> {
         let weights = self.weights.as_ref().map(|w| w.gather_rows(indices)).transpose()?;
-        Ok((gather(&self.inputs, indices)?, self.targets.gather_rows(indices)?, weights))
+        Ok((gather(&self.inputs, indices)?, gather(&self.targets, indices)?, weights))
     }
 }
 

@@ -4,19 +4,26 @@ use tensor_core::{Tensor, no_grad};
 
 use super::data::{Dataset, gather, sample_order, upload_inputs};
 use super::options::check_batch_size;
-use super::{EvaluateOptions, Inputs};
+use super::{EvaluateOptions, Inputs, Targets};
 use crate::metrics::Tracker;
 use crate::progress::Progress;
 use crate::{ForwardCtx, Logs, Model, NnError, Result};
 
 impl Model {
     /// Keras's `evaluate`: the loss (regularization included) and the compiled metrics over `x`
-    /// and `y`, keyed by name ("loss", "accuracy", ...). With a `sample_weight` only the loss is
-    /// weighted, as Keras weights the metrics of `compile(metrics=...)` by nothing.
-    pub fn evaluate(&self, x: impl Into<Inputs>, y: &Tensor, options: EvaluateOptions<'_>) -> Result<Logs> {
+    /// and `y` (one target tensor per output), keyed by name ("loss", "accuracy", ...). With a
+    /// `sample_weight` the loss and the weighted metrics are weighted, as Keras weights the
+    /// metrics of `compile(metrics=...)` by nothing.
+    pub fn evaluate(
+        &self,
+        x: impl Into<Inputs>,
+        y: impl Into<Targets>,
+        options: EvaluateOptions<'_>,
+    ) -> Result<Logs> {
         options.check()?;
-        self.require_compiled("evaluate")?.loss.check_targets(y, &self.output_shape())?;
-        let data = Dataset::new(self, x.into(), y, "evaluate")?.with_weights(
+        let targets = y.into().per_output(self, "evaluate")?;
+        self.require_compiled("evaluate")?.check_targets(&targets, &self.output_shapes())?;
+        let data = Dataset::new(self, x.into(), &targets, "evaluate")?.with_weights(
             self,
             options.sample_weight.as_ref(),
             "evaluate",
@@ -71,11 +78,19 @@ impl Model {
         mut progress: Option<&mut Progress<'_>>,
     ) -> Result<Tracker> {
         let compiled = self.require_compiled("evaluate")?;
-        let mut tracker = Tracker::new(&compiled.metrics)?;
+        let mut tracker = compiled.tracker()?;
         for (step, chunk) in sample_order(data.samples(), false, 0).chunks(batch_size).enumerate() {
             let (inputs, targets, weights) = data.batch(chunk)?;
-            let (loss, predictions) = self.test_step(&inputs, &targets, weights.as_ref(), &compiled.loss)?;
-            tracker.update(&loss, chunk.len(), &targets, &predictions)?;
+            let (losses, predictions) = self.test_step(&inputs, &targets, weights.as_ref(), compiled)?;
+            let weights = weights.as_ref();
+            tracker.update(
+                &losses.total,
+                &losses.per_output,
+                chunk.len(),
+                &targets,
+                &predictions,
+                weights,
+            )?;
             if let Some(progress) = progress.as_deref_mut() {
                 progress.step(step + 1, || tracker.read(""))?;
             }

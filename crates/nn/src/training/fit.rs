@@ -1,24 +1,27 @@
 //! `fit`: epochs of mini-batch gradient descent, with validation, progress and callbacks.
 
-use tensor_core::Tensor;
-
 use super::data::{Dataset, sample_order};
 use super::step::step_seed;
-use super::weights::class_sample_weights;
-use super::{FitOptions, Inputs};
+use super::weights::class_weights_for;
+use super::{FitOptions, Inputs, Targets};
 use crate::callbacks::{BatchLogs, Callback, CallbackContext};
-use crate::metrics::Tracker;
 use crate::progress::Progress;
 use crate::{History, Model, Result};
 
 impl Model {
-    /// Keras's `fit`: trains on `x` and `y` for `options.epochs` epochs of mini-batches and
-    /// returns the history of every logged value ("loss", the metrics, their "val_" versions).
+    /// Keras's `fit`: trains on `x` and `y` (one target tensor per output) for `options.epochs`
+    /// epochs of mini-batches and returns the history of every logged value ("loss", the
+    /// metrics, their "val_" versions).
     ///
     /// Errors, before any training: not compiled, sample counts that differ, targets that do not
     /// fit the output (sparse class ids are checked on the host), bad options. An input of the
     /// wrong shape fails at the first step, with the layer's message.
-    pub fn fit(&mut self, x: impl Into<Inputs>, y: &Tensor, options: FitOptions<'_>) -> Result<History> {
+    pub fn fit(
+        &mut self,
+        x: impl Into<Inputs>,
+        y: impl Into<Targets>,
+        options: FitOptions<'_>,
+    ) -> Result<History> {
         options.check()?;
         let FitOptions {
             batch_size,
@@ -35,16 +38,23 @@ impl Model {
             mut callbacks,
             output,
         } = options;
-        let loss = self.require_compiled("fit")?.loss.clone();
         let x = x.into();
         self.build_for(&x)?;
-        let output_shape = self.output_shape();
-        loss.check_targets(y, &output_shape)?;
-        let data = Dataset::new(self, x, y, "fit")?.with_weights(self, sample_weight.as_ref(), "fit")?;
+        let output_shapes = self.output_shapes();
+        let targets = y.into().per_output(self, "fit")?;
+        self.require_compiled("fit")?.check_targets(&targets, &output_shapes)?;
+        let data =
+            Dataset::new(self, x, &targets, "fit")?.with_weights(self, sample_weight.as_ref(), "fit")?;
         let (train, validation) = match validation_data {
-            Some((x_val, y_val)) => {
-                loss.check_targets(&y_val, &output_shape)?;
-                (data, Some(Dataset::new(self, x_val, &y_val, "validation_data")?))
+            Some((x_val, y_val, weights_val)) => {
+                let targets = y_val.per_output(self, "validation_data")?;
+                self.require_compiled("fit")?.check_targets(&targets, &output_shapes)?;
+                let validation = Dataset::new(self, x_val, &targets, "validation_data")?.with_weights(
+                    self,
+                    weights_val.as_ref(),
+                    "validation_data",
+                )?;
+                (data, Some(validation))
             }
             None if validation_split > 0.0 => {
                 let (train, validation) = data.split_tail(validation_split)?;
@@ -56,7 +66,7 @@ impl Model {
         // validation split.
         let train = match &class_weight {
             Some(class_weight) => {
-                let weights = class_sample_weights(class_weight, train.targets(), &loss, &output_shape)?;
+                let weights = class_weights_for(self, class_weight, train.targets(), "fit")?;
                 train.with_weights(self, Some(&weights), "fit")?
             }
             None => train,
@@ -67,15 +77,23 @@ impl Model {
         for epoch in initial_epoch..epochs {
             progress.epoch(epoch, epochs)?;
             stop |= self.notify(&mut callbacks, &mut progress, |c, ctx| c.on_epoch_begin(epoch, ctx))?;
-            let mut tracker = Tracker::new(&self.require_compiled("fit")?.metrics)?;
+            let mut tracker = self.require_compiled("fit")?.tracker()?;
             let order = sample_order(train.samples(), shuffle, step_seed(seed, epoch as u64).rotate_left(32));
             progress.start(order.len().div_ceil(batch_size));
             for (step, chunk) in order.chunks(batch_size).enumerate() {
                 let (inputs, targets, weights) = train.batch(chunk)?;
                 let iteration = self.require_compiled("fit")?.optimizer.iterations();
-                let (loss, predictions) =
-                    self.train_step(&inputs, &targets, weights.as_ref(), step_seed(seed, iteration))?;
-                tracker.update(&loss, chunk.len(), &targets, &predictions)?;
+                let weights = weights.as_ref();
+                let (losses, predictions) =
+                    self.train_step(&inputs, &targets, weights, step_seed(seed, iteration))?;
+                tracker.update(
+                    &losses.total,
+                    &losses.per_output,
+                    chunk.len(),
+                    &targets,
+                    &predictions,
+                    weights,
+                )?;
                 progress.step(step + 1, || tracker.read(""))?;
                 let logs = BatchLogs::new(&tracker);
                 stop |= self

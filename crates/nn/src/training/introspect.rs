@@ -4,27 +4,36 @@
 
 use tensor_core::Tensor;
 
-use super::Inputs;
+use super::{Inputs, Targets};
 use crate::io::named_weights;
 use crate::{Model, Result};
 
 impl Model {
-    /// The gradient of the loss on the batch `x`, `y` with respect to each trainable weight,
+    /// The gradient of the loss on the batch `x`, `y` (one target tensor per output; for several
+    /// outputs the loss is their weighted sum) with respect to each trainable weight,
     /// named "layer/weight" in layer order (what `tf.GradientTape` or `jax.grad` give a Keras
     /// user). The loss is the compiled one, regularization included, computed as a training step
     /// computes it (dropout on, batch statistics in BatchNormalization, the dropout masks the
     /// next `train_on_batch` would draw); nothing changes: not the weights, not
     /// BatchNormalization's moving statistics, not the optimizer. A weight the loss does not
     /// depend on gets zeros; frozen weights are left out.
-    pub fn gradients(&mut self, x: impl Into<Inputs>, y: &Tensor) -> Result<Vec<(String, Tensor)>> {
-        self.named_gradients(x.into(), y, "gradients")
+    pub fn gradients(
+        &mut self,
+        x: impl Into<Inputs>,
+        y: impl Into<Targets>,
+    ) -> Result<Vec<(String, Tensor)>> {
+        self.named_gradients(x.into(), y.into(), "gradients")
     }
 
     /// The L2 norm of each of [`Model::gradients`], with the same names and the same promise
     /// that nothing changes. Keras users read the kernels' norms: `.ends_with("/kernel")` picks
     /// them out.
-    pub fn gradient_norms(&mut self, x: impl Into<Inputs>, y: &Tensor) -> Result<Vec<(String, f64)>> {
-        let gradients = self.named_gradients(x.into(), y, "gradient_norms")?;
+    pub fn gradient_norms(
+        &mut self,
+        x: impl Into<Inputs>,
+        y: impl Into<Targets>,
+    ) -> Result<Vec<(String, f64)>> {
+        let gradients = self.named_gradients(x.into(), y.into(), "gradient_norms")?;
         if gradients.is_empty() {
             return Ok(Vec::new());
         }
@@ -39,7 +48,7 @@ impl Model {
     }
 
     /// [`Model::gradients`] for `call` (named in errors).
-    fn named_gradients(&mut self, x: Inputs, y: &Tensor, call: &str) -> Result<Vec<(String, Tensor)>> {
+    fn named_gradients(&mut self, x: Inputs, y: Targets, call: &str) -> Result<Vec<(String, Tensor)>> {
         let (inputs, targets, seed) = self.whole_batch(x, y, call)?;
         // The pass's state updates are dropped: looking changes nothing.
         let pass = self.backward_pass(&inputs, &targets, None, seed, call)?;

@@ -7,6 +7,7 @@
 //! progress display refreshes, a callback asks, or an epoch ends.
 
 mod compile;
+mod compile_options;
 mod config;
 mod data;
 mod evaluate;
@@ -16,17 +17,31 @@ mod options;
 mod step;
 mod weights;
 
-pub use data::Inputs;
-pub use options::{EvaluateOptions, FitOptions};
+pub use compile_options::CompileOptions;
+pub use data::{Inputs, Targets};
+pub use options::{BatchOptions, EvaluateOptions, FitOptions};
 
 use crate::losses::AnyLoss;
 use crate::metrics::Metric;
 use crate::optimizers::OptimizerState;
 
-/// What `compile` sets on a model: the optimizer with its per-weight state, the loss and the
-/// metrics.
+/// What `compile` sets on a model: the optimizer with its per-weight state, and how each output
+/// trains.
 pub struct Compiled {
     pub(crate) optimizer: OptimizerState,
+    /// One per output of the model, in its output order.
+    pub(crate) outputs: Vec<OutputTraining>,
+}
+
+/// How one output of a model trains: its loss, the weight of that loss in the total, and its
+/// metrics, plain and weighted by the samples' weights (Keras's `weighted_metrics`).
+#[derive(Clone)]
+pub(crate) struct OutputTraining {
+    /// The name of the layer that gives the output, which prefixes its logs when there are
+    /// several outputs.
+    pub(crate) name: String,
     pub(crate) loss: AnyLoss,
+    pub(crate) loss_weight: f64,
     pub(crate) metrics: Vec<Metric>,
+    pub(crate) weighted_metrics: Vec<Metric>,
 }

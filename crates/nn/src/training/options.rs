@@ -5,7 +5,7 @@ use std::io::Write;
 
 use tensor_core::Tensor;
 
-use super::Inputs;
+use super::{Inputs, Targets};
 use crate::callbacks::Callback;
 use crate::{NnError, Result};
 
@@ -23,7 +23,7 @@ pub struct FitOptions<'a> {
     pub(crate) seed: u64,
     pub(crate) verbose: u8,
     pub(crate) validation_split: f64,
-    pub(crate) validation_data: Option<(Inputs, Tensor)>,
+    pub(crate) validation_data: Option<(Inputs, Targets, Option<Tensor>)>,
     pub(crate) validation_batch_size: Option<usize>,
     pub(crate) sample_weight: Option<Tensor>,
     pub(crate) class_weight: Option<BTreeMap<usize, f64>>,
@@ -95,9 +95,21 @@ impl<'a> FitOptions<'a> {
         self
     }
 
-    /// Data to validate on after each epoch.
-    pub fn validation_data(mut self, x: impl Into<Inputs>, y: &Tensor) -> Self {
-        self.validation_data = Some((x.into(), y.clone()));
+    /// Data to validate on after each epoch (one target tensor per output).
+    pub fn validation_data(mut self, x: impl Into<Inputs>, y: impl Into<Targets>) -> Self {
+        self.validation_data = Some((x.into(), y.into(), None));
+        self
+    }
+
+    /// Keras's `validation_data=(x, y, sample_weight)`: data to validate on after each epoch,
+    /// each sample's loss (and weighted metrics) weighed by `sample_weight` (shape `(N,)`).
+    pub fn validation_data_weighted(
+        mut self,
+        x: impl Into<Inputs>,
+        y: impl Into<Targets>,
+        sample_weight: &Tensor,
+    ) -> Self {
+        self.validation_data = Some((x.into(), y.into(), Some(sample_weight.clone())));
         self
     }
 
@@ -160,6 +172,39 @@ impl<'a> FitOptions<'a> {
                 "fit: initial_epoch ({}) is past epochs ({}); epochs is the last epoch, not a count to add",
                 self.initial_epoch, self.epochs
             )));
+        }
+        Ok(())
+    }
+}
+
+/// `train_on_batch`'s arguments besides the data: Keras's `sample_weight` and `class_weight`.
+#[derive(Clone, Debug, Default)]
+pub struct BatchOptions {
+    pub(crate) sample_weight: Option<Tensor>,
+    pub(crate) class_weight: Option<BTreeMap<usize, f64>>,
+}
+
+impl BatchOptions {
+    /// One weight per sample (shape `(N,)`) scaling its loss and weighted metrics, as in
+    /// [`FitOptions::sample_weight`].
+    pub fn sample_weight(mut self, weights: &Tensor) -> Self {
+        self.sample_weight = Some(weights.clone());
+        self
+    }
+
+    /// A weight per class index scaling the loss of the batch's samples of that class, as in
+    /// [`FitOptions::class_weight`]; for a model of one output.
+    pub fn class_weight(mut self, weights: impl IntoIterator<Item = (usize, f64)>) -> Self {
+        self.class_weight = Some(weights.into_iter().collect());
+        self
+    }
+
+    pub(crate) fn check(&self) -> Result<()> {
+        if self.sample_weight.is_some() && self.class_weight.is_some() {
+            return Err(NnError::Usage(
+                "train_on_batch: give class_weight or sample_weight, not both (Keras refuses both at once)"
+                    .to_string(),
+            ));
         }
         Ok(())
     }

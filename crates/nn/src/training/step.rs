@@ -3,25 +3,42 @@
 
 use tensor_core::{Tape, Tensor, no_grad};
 
-use super::Inputs;
-use super::data::Dataset;
+use super::data::{Dataset, sample_weights_of};
+use super::weights::class_weights_for;
+use super::{BatchOptions, Compiled, Inputs, Targets};
 use crate::context::commit_state;
-use crate::losses::AnyLoss;
-use crate::metrics::Tracker;
-use crate::{ForwardCtx, Logs, Model, Result};
+use crate::{ForwardCtx, Logs, Model, NnError, Result};
 
 /// What one forward and backward pass over a batch gives.
 pub(crate) struct BackwardPass {
-    /// The batch's loss (a scalar, regularization included), detached.
-    pub(crate) loss: Tensor,
+    /// The batch's losses, detached.
+    pub(crate) losses: BatchLosses,
     /// The model's outputs, detached.
-    pub(crate) predictions: Tensor,
+    pub(crate) predictions: Vec<Tensor>,
     /// `(weight id, value, gradient)` for each trainable weight the loss depends on, in the
     /// model's weight order: what an optimizer update takes.
     pub(crate) gradients: Vec<(u64, Tensor, Tensor)>,
     /// `(weight id, new value)` for the non-trainable state (moving statistics) the pass
     /// computed and did not write, detached.
     pub(crate) state_updates: Vec<(u64, Tensor)>,
+}
+
+/// The losses of a batch: the total a training step differentiates and each output's own.
+pub(crate) struct BatchLosses {
+    /// Each output's loss times its weight, summed, plus the regularization penalties (a
+    /// scalar): Keras's "loss".
+    pub(crate) total: Tensor,
+    /// Each output's loss, before its weight (Keras's "<output>_loss"), in output order.
+    pub(crate) per_output: Vec<Tensor>,
+}
+
+impl BatchLosses {
+    fn detach(&self) -> BatchLosses {
+        BatchLosses {
+            total: self.total.detach(),
+            per_output: self.per_output.iter().map(Tensor::detach).collect(),
+        }
+    }
 }
 
 /// The seed of the random layers (dropout) at training step `iteration` of a run seeded `seed`:
@@ -31,74 +48,93 @@ pub(crate) fn step_seed(seed: u64, iteration: u64) -> u64 {
 }
 
 impl Model {
-    /// Keras's `train_on_batch`: one gradient step on all of `x` and `y` as a single batch.
-    /// Returns this batch's loss (regularization included, before the update) and metrics.
-    pub fn train_on_batch(&mut self, x: impl Into<Inputs>, y: &Tensor) -> Result<Logs> {
-        let (inputs, targets, seed) = self.whole_batch(x.into(), y, "train_on_batch")?;
-        let (loss, predictions) = self.train_step(&inputs, &targets, None, seed)?;
-        let mut tracker = Tracker::new(&self.require_compiled("train_on_batch")?.metrics)?;
-        let samples = targets.dims().first().copied().unwrap_or(1);
-        tracker.update(&loss, samples, &targets, &predictions)?;
+    /// Keras's `train_on_batch`: one gradient step on all of `x` and `y` (one target tensor per
+    /// output) as a single batch. Returns this batch's loss (regularization included, before the
+    /// update) and metrics.
+    pub fn train_on_batch(&mut self, x: impl Into<Inputs>, y: impl Into<Targets>) -> Result<Logs> {
+        self.train_on_batch_with(x, y, BatchOptions::default())
+    }
+
+    /// [`Model::train_on_batch`] with Keras's `sample_weight` or `class_weight`, which weigh
+    /// the samples' losses and the weighted metrics.
+    pub fn train_on_batch_with(
+        &mut self,
+        x: impl Into<Inputs>,
+        y: impl Into<Targets>,
+        options: BatchOptions,
+    ) -> Result<Logs> {
+        options.check()?;
+        let call = "train_on_batch";
+        let (inputs, targets, seed) = self.whole_batch(x.into(), y.into(), call)?;
+        let samples = inputs.first().and_then(|x| x.dims().first().copied()).unwrap_or(1);
+        let weights = match (&options.sample_weight, &options.class_weight) {
+            (_, Some(class_weight)) => Some(class_weights_for(self, class_weight, &targets, call)?),
+            (Some(weights), None) => Some(sample_weights_of(self, weights, samples, call)?),
+            (None, None) => None,
+        };
+        let weights = weights.as_ref();
+        let (losses, predictions) = self.train_step(&inputs, &targets, weights, seed)?;
+        let mut tracker = self.require_compiled(call)?.tracker()?;
+        tracker.update(&losses.total, &losses.per_output, samples, &targets, &predictions, weights)?;
         tracker.read("")
     }
 
     /// All of `x` and `y` as one batch on the model's device, checked against the compiled
-    /// loss, with the dropout seed of the next training step: what `train_on_batch` and
+    /// losses, with the dropout seed of the next training step: what `train_on_batch` and
     /// `gradient_norms` (named `call` in errors) both step on.
     pub(crate) fn whole_batch(
         &mut self,
         x: Inputs,
-        y: &Tensor,
+        y: Targets,
         call: &str,
-    ) -> Result<(Vec<Tensor>, Tensor, u64)> {
+    ) -> Result<(Vec<Tensor>, Vec<Tensor>, u64)> {
         self.require_compiled(call)?;
         self.build_for(&x)?;
+        let targets = y.per_output(self, call)?;
         let compiled = self.require_compiled(call)?;
-        compiled.loss.check_targets(y, &self.output_shape())?;
+        compiled.check_targets(&targets, &self.output_shapes())?;
         let seed = step_seed(0, compiled.optimizer.iterations());
-        let data = Dataset::new(self, x, y, call)?;
+        let data = Dataset::new(self, x, &targets, call)?;
         let all: Vec<usize> = (0..data.samples()).collect();
         let (inputs, targets, _) = data.batch(&all)?;
         Ok((inputs, targets, seed))
     }
 
     /// One gradient step, each sample's loss scaled by `weights` if given: returns the batch's
-    /// loss (a scalar, regularization included) and the predictions, both detached and still on
-    /// the device.
+    /// losses and the predictions, detached and still on the device.
     pub(crate) fn train_step(
         &mut self,
         inputs: &[Tensor],
-        targets: &Tensor,
+        targets: &[Tensor],
         weights: Option<&Tensor>,
         seed: u64,
-    ) -> Result<(Tensor, Tensor)> {
+    ) -> Result<(BatchLosses, Vec<Tensor>)> {
         let pass = self.backward_pass(inputs, targets, weights, seed, "fit")?;
         commit_state(pass.state_updates, &self.weights())?;
         self.require_compiled_mut("fit")?.optimizer.apply(&pass.gradients)?;
-        Ok((pass.loss, pass.predictions))
+        Ok((pass.losses, pass.predictions))
     }
 
-    /// The forward pass on a tape in training mode, the compiled loss plus regularization, and
-    /// the backward sweep, changing nothing (the moving statistics it computes come back in
+    /// The forward pass on a tape in training mode, the compiled losses plus regularization,
+    /// and the backward sweep, changing nothing (the moving statistics it computes come back in
     /// `state`): what a training step computes before its update, and what introspection
     /// reads. `weights` scale each sample's loss; `call` names the caller in errors.
     pub(crate) fn backward_pass(
         &self,
         inputs: &[Tensor],
-        targets: &Tensor,
+        targets: &[Tensor],
         weights: Option<&Tensor>,
         seed: u64,
         call: &str,
     ) -> Result<BackwardPass> {
-        let loss_fn = &self.require_compiled(call)?.loss;
+        let compiled = self.require_compiled(call)?;
         let tape = Tape::new();
         let mut ctx = ForwardCtx::training(&tape, seed);
-        let predictions = self.forward(inputs, &mut ctx)?;
-        let loss = loss_fn.compute_for(targets, &predictions, ctx.logits_of(&predictions), weights)?;
-        let loss = with_regularization(self, loss, &mut ctx)?;
+        let predictions = self.forward_all(inputs, &mut ctx)?;
+        let losses = self.batch_losses(compiled, targets, &predictions, weights, &mut ctx)?;
         // A model whose weights are all frozen has nothing on the tape to differentiate.
-        let gradients = if loss.is_tracked() {
-            let grads = tape.backward(&loss)?;
+        let gradients = if losses.total.is_tracked() {
+            let grads = tape.backward(&losses.total)?;
             self.trainable_weights()
                 .into_iter()
                 .filter_map(|w| ctx.gradient(&grads, w).map(|g| (w.id(), w.value().clone(), g.clone())))
@@ -107,33 +143,74 @@ impl Model {
             Vec::new()
         };
         let state_updates = ctx.take_state_updates().into_iter().map(|(id, v)| (id, v.detach())).collect();
-        Ok(BackwardPass { loss: loss.detach(), predictions: predictions.detach(), gradients, state_updates })
+        Ok(BackwardPass {
+            losses: losses.detach(),
+            predictions: predictions.iter().map(Tensor::detach).collect(),
+            gradients,
+            state_updates,
+        })
     }
 
-    /// The loss (each sample's scaled by `weights` if given) and predictions on a batch in
+    /// The losses (each sample's scaled by `weights` if given) and predictions on a batch in
     /// inference mode, recording nothing.
     pub(crate) fn test_step(
         &self,
         inputs: &[Tensor],
-        targets: &Tensor,
+        targets: &[Tensor],
         weights: Option<&Tensor>,
-        loss_fn: &AnyLoss,
-    ) -> Result<(Tensor, Tensor)> {
+        compiled: &Compiled,
+    ) -> Result<(BatchLosses, Vec<Tensor>)> {
         no_grad(|| {
             let mut ctx = ForwardCtx::inference();
-            let predictions = self.forward(inputs, &mut ctx)?;
-            let loss = loss_fn.compute_for(targets, &predictions, ctx.logits_of(&predictions), weights)?;
-            let loss = with_regularization(self, loss, &mut ctx)?;
-            Ok((loss, predictions))
+            let predictions = self.forward_all(inputs, &mut ctx)?;
+            let losses = self.batch_losses(compiled, targets, &predictions, weights, &mut ctx)?;
+            Ok((losses, predictions))
         })
+    }
+
+    /// Each output's compiled loss on its targets, and their total: each times its weight, plus
+    /// the model's regularization penalties for this pass, as Keras adds them to the loss it
+    /// reports and differentiates.
+    fn batch_losses(
+        &self,
+        compiled: &Compiled,
+        targets: &[Tensor],
+        predictions: &[Tensor],
+        weights: Option<&Tensor>,
+        ctx: &mut ForwardCtx<'_>,
+    ) -> Result<BatchLosses> {
+        let mut total: Option<Tensor> = None;
+        let mut per_output = Vec::with_capacity(compiled.outputs.len());
+        for ((output, y), p) in compiled.outputs.iter().zip(targets).zip(predictions) {
+            let loss = output.loss.compute_for(y, p, ctx.logits_of(p), weights)?;
+            // A weight of 1 adds no op, so a model of one output computes what it always has.
+            let weighted =
+                if output.loss_weight == 1.0 { loss.clone() } else { loss.mul_scalar(output.loss_weight)? };
+            total = Some(match total {
+                None => weighted,
+                Some(sum) => sum.add(&weighted)?,
+            });
+            per_output.push(loss);
+        }
+        let total = total
+            .ok_or_else(|| NnError::Usage(format!("model \"{}\" has no output to train", self.name())))?;
+        let total = match self.regularization_loss(ctx)? {
+            Some(penalty) => total.add(&penalty)?,
+            None => total,
+        };
+        Ok(BatchLosses { total, per_output })
     }
 }
 
-/// `loss` plus the model's regularization penalties for this pass, as Keras adds them to the
-/// loss it reports and differentiates.
-fn with_regularization(model: &Model, loss: Tensor, ctx: &mut ForwardCtx<'_>) -> Result<Tensor> {
-    Ok(match model.regularization_loss(ctx)? {
-        Some(penalty) => loss.add(&penalty)?,
-        None => loss,
-    })
+impl Compiled {
+    /// Checks each output's targets against its loss and its `shapes` (batch axis excluded).
+    pub(crate) fn check_targets(&self, targets: &[Tensor], shapes: &[Vec<usize>]) -> Result<()> {
+        for ((output, y), shape) in self.outputs.iter().zip(targets).zip(shapes) {
+            output.loss.check_targets(y, shape).map_err(|e| match self.outputs.len() {
+                1 => e,
+                _ => NnError::Data(format!("output \"{}\": {e}", output.name)),
+            })?;
+        }
+        Ok(())
+    }
 }

@@ -6,13 +6,28 @@ use std::collections::BTreeMap;
 use tensor_core::Tensor;
 
 use crate::losses::AnyLoss;
-use crate::{NnError, Result};
+use crate::{Model, NnError, Result};
+
+/// [`class_sample_weights`] for `model`'s targets (one tensor per output): Keras weighs classes
+/// of a model of one output only.
+pub(crate) fn class_weights_for(
+    model: &Model,
+    class_weight: &BTreeMap<usize, f64>,
+    targets: &[Tensor],
+    call: &str,
+) -> Result<Tensor> {
+    let loss = model.require_compiled(call)?.single_loss("class_weight")?;
+    let [targets] = targets else {
+        return Err(NnError::Usage(format!("{call}: class_weight needs the targets of one output")));
+    };
+    class_sample_weights(class_weight, targets, loss, &model.output_shape())
+}
 
 /// One weight per sample of `targets`: the weight of its class, or 1 for a class the map leaves
 /// out. The class is a sparse target's id, the arg-max of a target row (the first maximum), or a
 /// single-column target rounded (0 or 1). `output` is the model's output shape without the batch
 /// axis; a class index it cannot produce is an error, as is a weight that is not finite.
-pub(crate) fn class_sample_weights(
+fn class_sample_weights(
     class_weight: &BTreeMap<usize, f64>,
     targets: &Tensor,
     loss: &AnyLoss,

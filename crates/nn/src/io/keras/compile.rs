@@ -24,19 +24,29 @@ fn fixed_value(key: &str) -> Option<Value> {
     })
 }
 
-/// Compiles `model` as Keras's `compile_config` says, with the step count `iterations`.
+/// Compiles `model` as Keras's `compile_config` says, with the step count `iterations`. A model
+/// of several outputs takes Keras's lists (in output order) or dicts (by output name) of losses,
+/// loss weights and metric lists.
 pub(super) fn compile(model: &mut Model, keras: &Config, iterations: u64) -> Result<()> {
     let what = "Keras compile config";
+    let outputs = model.output_names();
     let mut optimizer = None;
     let mut loss = None;
-    let mut metrics = Vec::new();
+    let mut config = Config::new();
     for (key, value) in keras {
         match key.as_str() {
             // A legacy file's name for the optimizer.
             "optimizer" | "optimizer_config" => optimizer = Some(read_optimizer(value)?),
-            "loss" => loss = Some(read_loss(value)?),
-            "metrics" => metrics = read_metrics(value)?,
-            "loss_weights" | "weighted_metrics" if value.is_null() => {}
+            "loss" => loss = Some(read_losses(&per_output(value, &outputs, "loss")?)?),
+            "metrics" | "weighted_metrics" if value.is_null() => {}
+            "metrics" | "weighted_metrics" => {
+                let value = per_output(value, &outputs, key)?;
+                config.insert(key.clone(), read_metrics(&value).map_err(|e| in_field(key, e))?);
+            }
+            "loss_weights" if value.is_null() => {}
+            "loss_weights" => {
+                config.insert(key.clone(), per_output(value, &outputs, key)?);
+            }
             // How Keras executes a step, not what it computes.
             "run_eagerly" | "steps_per_execution" | "jit_compile" | "auto_scale_loss" => {}
             other => {
@@ -49,10 +59,46 @@ pub(super) fn compile(model: &mut Model, keras: &Config, iterations: u64) -> Res
     let optimizer =
         optimizer.ok_or_else(|| NnError::Config(format!("{what}: missing field \"optimizer\"")))?;
     let loss = loss.ok_or_else(|| NnError::Config(format!("{what}: missing field \"loss\"")))?;
-    let config = json!({"optimizer": optimizer, "loss": loss, "metrics": metrics, "iterations": iterations});
-    match config {
-        Value::Object(config) => model.compile_from_training_config(&config),
-        _ => Err(NnError::Config(format!("{what}: not an object"))),
+    config.insert("optimizer".into(), optimizer);
+    config.insert("loss".into(), loss);
+    config.entry("metrics").or_insert_with(|| json!([]));
+    config.insert("iterations".into(), iterations.into());
+    model.compile_from_training_config(&config)
+}
+
+fn in_field(key: &str, error: NnError) -> NnError {
+    NnError::Config(format!("Keras compile config: field \"{key}\": {error}"))
+}
+
+/// Keras's dict by output name of the setting `key`, as a list in the order of `outputs`
+/// (outputs it leaves out take null: no metrics, weight 1); any other value as it is. A
+/// serialized loss (an object with "class_name") is one value, not a dict.
+fn per_output(value: &Value, outputs: &[String], key: &str) -> Result<Value> {
+    let Value::Object(by_name) = value else { return Ok(value.clone()) };
+    if by_name.contains_key("class_name") {
+        return Ok(value.clone());
+    }
+    if let Some(unknown) = by_name.keys().find(|k| !outputs.contains(k)) {
+        return Err(NnError::Config(format!(
+            "Keras compile config: {key} names output \"{unknown}\", but the model's outputs are {}",
+            outputs.join(", ")
+        )));
+    }
+    let default = match key {
+        "loss_weights" => json!(1.0),
+        "metrics" | "weighted_metrics" => json!([]),
+        _ => Value::Null,
+    };
+    Ok(Value::Array(
+        outputs.iter().map(|name| by_name.get(name).cloned().unwrap_or(default.clone())).collect(),
+    ))
+}
+
+/// One loss (see [`read_loss`]) or a list of them, one per output.
+fn read_losses(value: &Value) -> Result<Value> {
+    match value {
+        Value::Array(losses) => losses.iter().map(read_loss).collect::<Result<Vec<_>>>().map(Value::Array),
+        one => read_loss(one),
     }
 }
 
@@ -101,24 +147,24 @@ fn read_loss(value: &Value) -> Result<Value> {
             Ok(json!({"class_name": class_name, "config": config}))
         }
         other => Err(NnError::Config(format!(
-            "Keras compile config: one loss for one output is supported, got {other}"
+            "Keras compile config: a loss should be a name or a serialized loss, got {other}"
         ))),
     }
 }
 
-/// Metric names; Keras writes a list, or a list of lists for several outputs.
-fn read_metrics(value: &Value) -> Result<Vec<String>> {
+/// Metric names; Keras writes a list, or a list of lists (or of nulls) for several outputs.
+fn read_metrics(value: &Value) -> Result<Value> {
+    let names = |items: &Value| -> Result<Value> {
+        match items {
+            Value::Null => Ok(json!([])),
+            Value::Array(items) if items.iter().all(Value::is_string) => Ok(Value::Array(items.clone())),
+            other => Err(NnError::Config(format!("metrics should be a list of names, got {other}"))),
+        }
+    };
     match value {
-        Value::Null => Ok(Vec::new()),
-        Value::Array(items) => items
-            .iter()
-            .map(|item| {
-                item.as_str().map(str::to_string).ok_or_else(|| {
-                    NnError::Config(format!("Keras compile config: metrics should be names, got {item}"))
-                })
-            })
-            .collect(),
-        other => Err(NnError::Config(format!("Keras compile config: metrics should be a list, got {other}"))),
+        Value::Array(items) if items.iter().all(Value::is_string) => Ok(value.clone()),
+        Value::Array(items) => items.iter().map(names).collect::<Result<Vec<_>>>().map(Value::Array),
+        other => Err(NnError::Config(format!("metrics should be a list, got {other}"))),
     }
 }
 

@@ -272,18 +272,27 @@ fn compile_config(training: &Config) -> Result<Value> {
     let mut config = optimizer.get("config").and_then(Value::as_object).cloned().unwrap_or_default();
     config.insert("name".into(), class_name.to_lowercase().into());
     let loss = training.get("loss").cloned().unwrap_or(Value::Null);
-    let from_logits = loss.get("config").and_then(|c| c.get("from_logits")).and_then(Value::as_bool);
-    if from_logits == Some(true) {
-        return Err(NnError::Config(
-            "a loss from logits is not written to Keras's compile config; compile with probabilities".into(),
-        ));
-    }
+    // A model of several outputs has a list of losses, which Keras takes as one per output.
+    let keras_loss = |loss: &Value| -> Result<Value> {
+        let from_logits = loss.get("config").and_then(|c| c.get("from_logits")).and_then(Value::as_bool);
+        if from_logits == Some(true) {
+            return Err(NnError::Config(
+                "a loss from logits is not written to Keras's compile config; compile with probabilities"
+                    .into(),
+            ));
+        }
+        Ok(loss.get("class_name").cloned().unwrap_or(Value::Null))
+    };
+    let loss = match &loss {
+        Value::Array(losses) => Value::Array(losses.iter().map(keras_loss).collect::<Result<_>>()?),
+        one => keras_loss(one)?,
+    };
     Ok(json!({
         "optimizer": {"module": "keras.optimizers", "class_name": class_name, "config": config, "registered_name": null},
-        "loss": loss.get("class_name").cloned().unwrap_or(Value::Null),
-        "loss_weights": null,
+        "loss": loss,
+        "loss_weights": training.get("loss_weights").cloned().unwrap_or(Value::Null),
         "metrics": training.get("metrics").cloned().unwrap_or(Value::Null),
-        "weighted_metrics": null,
+        "weighted_metrics": training.get("weighted_metrics").cloned().unwrap_or(Value::Null),
         "run_eagerly": false,
         "steps_per_execution": 1,
         "jit_compile": false,
