@@ -1,15 +1,29 @@
 //! `fit`: epochs of mini-batch gradient descent, with validation, progress and callbacks.
 
+use std::io::Write;
+
 use tensor_core::Tensor;
 
-use super::data::{Dataset, sample_order};
+use super::data::Dataset;
+use super::source::{BatchSource, StreamBatches, TensorBatches};
 use super::step::step_seed;
 use super::weights::class_sample_weights;
 use super::{FitOptions, Inputs};
 use crate::callbacks::{BatchLogs, Callback, CallbackContext};
+use crate::data::BatchStream;
 use crate::metrics::Tracker;
 use crate::progress::Progress;
-use crate::{History, Model, Result};
+use crate::{History, Model, NnError, Result};
+
+/// What `fit`'s epoch loop needs besides the data.
+pub(crate) struct EpochRun<'a> {
+    pub(crate) epochs: usize,
+    pub(crate) initial_epoch: usize,
+    pub(crate) seed: u64,
+    pub(crate) verbose: u8,
+    pub(crate) callbacks: Vec<&'a mut dyn Callback>,
+    pub(crate) output: Option<&'a mut dyn Write>,
+}
 
 impl Model {
     /// Keras's `fit`: trains on `x` and `y` for `options.epochs` epochs of mini-batches and
@@ -29,10 +43,11 @@ impl Model {
             verbose,
             validation_split,
             validation_data,
+            validation_stream,
             validation_batch_size,
             sample_weight,
             class_weight,
-            mut callbacks,
+            callbacks,
             output,
         } = options;
         let loss = self.require_compiled("fit")?.loss.clone();
@@ -41,16 +56,15 @@ impl Model {
         let output_shape = self.output_shape();
         loss.check_targets(y, &output_shape)?;
         let data = Dataset::new(self, x, y, "fit")?.with_weights(self, sample_weight.as_ref(), "fit")?;
-        let (train, validation) = match validation_data {
-            Some((x_val, y_val)) => {
-                loss.check_targets(&y_val, &output_shape)?;
-                (data, Some(Dataset::new(self, x_val, &y_val, "validation_data")?))
-            }
-            None if validation_split > 0.0 => {
-                let (train, validation) = data.split_tail(validation_split)?;
-                (train, Some(validation))
-            }
-            None => (data, None),
+        let validation_batch_size = validation_batch_size.unwrap_or(batch_size);
+        let split = validation_data.is_none() && validation_stream.is_none() && validation_split > 0.0;
+        let (train, mut validation) = if split {
+            let (train, validation) = data.split_tail(validation_split)?;
+            let validation =
+                TensorBatches { data: validation, batch_size: validation_batch_size, shuffle: false, seed };
+            (train, Some(Box::new(validation) as Box<dyn BatchSource>))
+        } else {
+            (data, self.validation_source(validation_data, validation_stream, validation_batch_size)?)
         };
         // Keras turns class weights into sample weights for the training data only, after the
         // validation split.
@@ -61,6 +75,44 @@ impl Model {
             }
             None => train,
         };
+        let mut train = TensorBatches { data: train, batch_size, shuffle, seed };
+        let run = EpochRun { epochs, initial_epoch, seed, verbose, callbacks, output };
+        self.run_epochs(&mut train, validation.as_deref_mut(), run)
+    }
+
+    /// The validation data of `fit` and `fit_stream`: tensors, in batches of `batch_size`, or
+    /// a stream (not both); `None` without either.
+    pub(crate) fn validation_source<'s>(
+        &self,
+        tensors: Option<(Inputs, Tensor)>,
+        stream: Option<&'s mut dyn BatchStream>,
+        batch_size: usize,
+    ) -> Result<Option<Box<dyn BatchSource + 's>>> {
+        Ok(match (tensors, stream) {
+            (Some(_), Some(_)) => {
+                return Err(NnError::Usage(
+                    "fit: give validation_data or validation_stream, not both".to_string(),
+                ));
+            }
+            (Some((x_val, y_val)), None) => {
+                self.require_compiled("fit")?.loss.check_targets(&y_val, &self.output_shape())?;
+                let data = Dataset::new(self, x_val, &y_val, "validation_data")?;
+                Some(Box::new(TensorBatches { data, batch_size, shuffle: false, seed: 0 }))
+            }
+            (None, Some(stream)) => Some(Box::new(StreamBatches::new(self, stream, "validation_stream")?)),
+            (None, None) => None,
+        })
+    }
+
+    /// `fit`'s epochs over `train`, validating on `validation` after each, whatever the data
+    /// is: the progress display, the callbacks and the history.
+    pub(crate) fn run_epochs(
+        &mut self,
+        train: &mut dyn BatchSource,
+        mut validation: Option<&mut (dyn BatchSource + '_)>,
+        run: EpochRun<'_>,
+    ) -> Result<History> {
+        let EpochRun { epochs, initial_epoch, seed, verbose, mut callbacks, output } = run;
         let mut progress = Progress::new(verbose, output, self.log_order());
         let mut history = History::default();
         let mut stop = self.notify(&mut callbacks, &mut progress, |c, ctx| c.on_train_begin(ctx))?;
@@ -68,14 +120,13 @@ impl Model {
             progress.epoch(epoch, epochs)?;
             stop |= self.notify(&mut callbacks, &mut progress, |c, ctx| c.on_epoch_begin(epoch, ctx))?;
             let mut tracker = Tracker::new(&self.require_compiled("fit")?.metrics)?;
-            let order = sample_order(train.samples(), shuffle, step_seed(seed, epoch as u64).rotate_left(32));
-            progress.start(order.len().div_ceil(batch_size));
-            for (step, chunk) in order.chunks(batch_size).enumerate() {
-                let (inputs, targets, weights) = train.batch(chunk)?;
+            progress.start(train.steps());
+            for (step, batch) in train.epoch(epoch)?.enumerate() {
+                let ((inputs, targets, weights), samples) = batch?;
                 let iteration = self.require_compiled("fit")?.optimizer.iterations();
                 let (loss, predictions) =
                     self.train_step(&inputs, &targets, weights.as_ref(), step_seed(seed, iteration))?;
-                tracker.update(&loss, chunk.len(), &targets, &predictions)?;
+                tracker.update(&loss, samples, &targets, &predictions)?;
                 progress.step(step + 1, || tracker.read(""))?;
                 let logs = BatchLogs::new(&tracker);
                 stop |= self
@@ -85,9 +136,8 @@ impl Model {
                 }
             }
             let mut logs = tracker.read("")?;
-            if let Some(validation) = &validation {
-                let batch_size = validation_batch_size.unwrap_or(batch_size);
-                logs.extend(self.run_test(validation, batch_size, None)?.read("val_")?);
+            if let Some(validation) = validation.as_deref_mut() {
+                logs.extend(self.run_test(validation, None)?.read("val_")?);
             }
             progress.finish(&logs)?;
             stop |=
