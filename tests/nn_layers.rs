@@ -8,8 +8,8 @@ use common::{assert_close, rand, rand_in, tensor};
 use tessera::nn::{
     Activation, ActivationLayer, Add, AveragePooling2D, BatchNormalization, Concatenate, Conv2D,
     Conv2DTranspose, Dense, Dropout, Embedding, Flatten, ForwardCtx, GRU, GlobalAveragePooling2D,
-    Initializer, LSTM, Layer, LeakyReLU, MaxPooling2D, NnError, PReLU, ReLU, Regularizer, Reshape, SimpleRNN,
-    Softmax, SpatialDropout2D, UpSampling2D,
+    GlobalMaxPooling2D, Initializer, LSTM, Layer, LeakyReLU, MaxPooling2D, NnError, PReLU, ReLU, Regularizer,
+    Reshape, SimpleRNN, Softmax, SpatialDropout2D, UpSampling2D,
 };
 use tessera::tensor_core::gradcheck::{self, GradCheck};
 use tessera::{DType, Device, Tape, Tensor};
@@ -104,6 +104,7 @@ fn pooling_flatten_and_activation_gradients() {
         .assert_within(BOUND);
     check_layer("GlobalAveragePooling2D", GlobalAveragePooling2D::new(), &[image], 2, false)
         .assert_within(BOUND);
+    check_layer("GlobalMaxPooling2D", GlobalMaxPooling2D::new(), &[image], 2, false).assert_within(BOUND);
     check_layer("Flatten", Flatten::new(), &[image], 2, false).assert_within(BOUND);
     check_layer("Activation softmax", ActivationLayer::new("softmax"), &[&[3, 4]], 2, false)
         .assert_within(BOUND);
@@ -469,6 +470,7 @@ fn bad_shapes_and_settings_are_errors_not_panics() {
     layer_error(Conv2DTranspose::new(4, 3).build(&[vec![4, 4]]), "conv2d_transpose");
     layer_error(Conv2DTranspose::new(0, 3).build(&[vec![4, 4, 1]]), "conv2d_transpose");
     layer_error(GlobalAveragePooling2D::new().build(&[vec![4, 4]]), "global_average_pooling2d");
+    layer_error(GlobalMaxPooling2D::new().build(&[vec![4, 4]]), "global_max_pooling2d");
     layer_error(MaxPooling2D::new().padding("full").build(&[vec![4, 4, 1]]), "max_pooling2d");
     let message = layer_error(Add::new().build(&[vec![3], vec![4]]), "add");
     assert!(message.contains("(None, 3), (None, 4)"), "{message}");

@@ -1,8 +1,10 @@
 //! nn: a Keras-style API over tensor-core — layers, Sequential and functional models,
 //! compile / fit / evaluate / predict, callbacks, summaries, and model files: weights alone, or
-//! whole models (architecture, weights, optimizer state) to resume training from.
+//! whole models (architecture, weights, optimizer state) to resume training from; and Keras's
+//! applications (VGG16) built as Keras builds them, to load Keras's weight files into.
 
 pub mod activations;
+pub mod applications;
 pub mod callbacks;
 mod context;
 mod custom_objects;
@@ -32,8 +34,8 @@ pub use initializers::{Initializer, set_random_seed};
 pub use layer::Layer;
 pub use layers::{
     ActivationLayer, Add, AveragePooling2D, BatchNormalization, Concatenate, Conv2D, Conv2DTranspose, Dense,
-    Dropout, Embedding, Flatten, GRU, GlobalAveragePooling2D, Input, LSTM, LeakyReLU, MaxPooling2D, PReLU,
-    ReLU, Reshape, SimpleRNN, Size2, Softmax, SpatialDropout2D, Spec, UpSampling2D,
+    Dropout, Embedding, Flatten, GRU, GlobalAveragePooling2D, GlobalMaxPooling2D, Input, LSTM, LeakyReLU,
+    MaxPooling2D, PReLU, ReLU, Reshape, SimpleRNN, Size2, Softmax, SpatialDropout2D, Spec, UpSampling2D,
 };
 pub use model::{Apply, Graph, Model, Outputs, SharedLayer, SymbolicTensor};
 pub use regularizers::Regularizer;

@@ -36,7 +36,7 @@ pub use input::Input;
 pub use lstm::LSTM;
 pub use merging::{Add, Concatenate};
 pub use normalization::BatchNormalization;
-pub use pooling::{AveragePooling2D, GlobalAveragePooling2D, MaxPooling2D};
+pub use pooling::{AveragePooling2D, GlobalAveragePooling2D, GlobalMaxPooling2D, MaxPooling2D};
 pub use registry::{Constructor, deserialize, from_config, register, serialize};
 pub use regularization::{Dropout, SpatialDropout2D};
 pub use reshaping::{Flatten, Reshape, UpSampling2D};

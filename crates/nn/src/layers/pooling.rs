@@ -1,4 +1,4 @@
-//! Pooling of channels-last images: max, average and global average.
+//! Pooling of channels-last images: max, average, global average and global max.
 
 use tensor_core::{Padding, Tensor};
 
@@ -124,53 +124,77 @@ pooling_layer!(
     avg_pool2d
 );
 
-/// The mean of each channel over height and width: (H, W, C) images to (C,) vectors.
-pub struct GlobalAveragePooling2D {
-    base: LayerBase,
+/// A global pooling layer: one value per channel over height and width, (H, W, C) images to
+/// (C,) vectors (Keras's default `keepdims=False`).
+macro_rules! global_pooling_layer {
+    ($(#[$doc:meta])* $layer:ident, $class:literal, $base_name:literal, |$x:ident| $pool:expr) => {
+        $(#[$doc])*
+        pub struct $layer {
+            base: LayerBase,
+        }
+
+        impl $layer {
+            /// Pools over height and width.
+            pub fn new() -> $layer {
+                $layer { base: LayerBase::new($base_name) }
+            }
+
+            /// Keras's `from_config`: the layer a [`Layer::config`] describes.
+            pub fn from_config(config: &Config) -> Result<$layer> {
+                let mut fields = Fields::layer($class, config);
+                let mut layer = $layer::new();
+                layer.base.read_config(&mut fields)?;
+                fields.finish()?;
+                Ok(layer)
+            }
+        }
+
+        impl Default for $layer {
+            fn default() -> Self {
+                Self::new()
+            }
+        }
+
+        layer_builders!($layer);
+
+        impl Layer for $layer {
+            layer_basics!($class, $base_name);
+
+            fn config(&self) -> Result<Config> {
+                Ok(self.base.config())
+            }
+
+            fn build(&mut self, inputs: &[Vec<usize>]) -> Result<Vec<usize>> {
+                let input = self.base.single(inputs)?;
+                let &[_, _, channels] = input else {
+                    return Err(self.base.shape_error("images of shape (height, width, channels)", input));
+                };
+                self.base.build_weights(inputs, |_| Ok(()))?;
+                Ok(vec![channels])
+            }
+
+            fn forward(&self, inputs: &[Tensor], _ctx: &mut ForwardCtx<'_>) -> Result<Tensor> {
+                self.base.check_inputs(inputs)?;
+                let $x = &inputs[0];
+                Ok($pool?)
+            }
+        }
+    };
 }
 
-impl GlobalAveragePooling2D {
-    /// Averages over height and width.
-    pub fn new() -> GlobalAveragePooling2D {
-        GlobalAveragePooling2D { base: LayerBase::new("global_average_pooling2d") }
-    }
+global_pooling_layer!(
+    /// The mean of each channel over height and width: (H, W, C) images to (C,) vectors.
+    GlobalAveragePooling2D,
+    "GlobalAveragePooling2D",
+    "global_average_pooling2d",
+    |x| x.global_avg_pool2d()
+);
 
-    /// Keras's `from_config`: the layer a [`Layer::config`] describes.
-    pub fn from_config(config: &Config) -> Result<GlobalAveragePooling2D> {
-        let mut fields = Fields::layer("GlobalAveragePooling2D", config);
-        let mut layer = GlobalAveragePooling2D::new();
-        layer.base.read_config(&mut fields)?;
-        fields.finish()?;
-        Ok(layer)
-    }
-}
-
-impl Default for GlobalAveragePooling2D {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-layer_builders!(GlobalAveragePooling2D);
-
-impl Layer for GlobalAveragePooling2D {
-    layer_basics!("GlobalAveragePooling2D", "global_average_pooling2d");
-
-    fn config(&self) -> Result<Config> {
-        Ok(self.base.config())
-    }
-
-    fn build(&mut self, inputs: &[Vec<usize>]) -> Result<Vec<usize>> {
-        let input = self.base.single(inputs)?;
-        let &[_, _, channels] = input else {
-            return Err(self.base.shape_error("images of shape (height, width, channels)", input));
-        };
-        self.base.build_weights(inputs, |_| Ok(()))?;
-        Ok(vec![channels])
-    }
-
-    fn forward(&self, inputs: &[Tensor], _ctx: &mut ForwardCtx<'_>) -> Result<Tensor> {
-        self.base.check_inputs(inputs)?;
-        Ok(inputs[0].global_avg_pool2d()?)
-    }
-}
+global_pooling_layer!(
+    /// The maximum of each channel over height and width: (H, W, C) images to (C,) vectors
+    /// (a tie shares the gradient equally, as the `max` reduction does).
+    GlobalMaxPooling2D,
+    "GlobalMaxPooling2D",
+    "global_max_pooling2d",
+    |x| x.max(&[1, 2], false)
+);

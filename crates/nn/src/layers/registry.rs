@@ -7,8 +7,8 @@ use std::sync::{OnceLock, RwLock};
 use super::config::{Fields, config};
 use super::{
     ActivationLayer, Add, AveragePooling2D, BatchNormalization, Concatenate, Config, Conv2D, Conv2DTranspose,
-    Dense, Dropout, Embedding, Flatten, GRU, GlobalAveragePooling2D, Input, LSTM, LeakyReLU, MaxPooling2D,
-    PReLU, ReLU, Reshape, SimpleRNN, Softmax, SpatialDropout2D, UpSampling2D,
+    Dense, Dropout, Embedding, Flatten, GRU, GlobalAveragePooling2D, GlobalMaxPooling2D, Input, LSTM,
+    LeakyReLU, MaxPooling2D, PReLU, ReLU, Reshape, SimpleRNN, Softmax, SpatialDropout2D, UpSampling2D,
 };
 use crate::{Layer, Model, NnError, Result};
 
@@ -28,6 +28,7 @@ const CLASSES: &[&str] = &[
     "Functional",
     "GRU",
     "GlobalAveragePooling2D",
+    "GlobalMaxPooling2D",
     "InputLayer",
     "LSTM",
     "LeakyReLU",
@@ -114,6 +115,7 @@ pub fn from_config(class_name: &str, config: &Config) -> Result<Box<dyn Layer>> 
         )?),
         "GRU" => Box::new(GRU::from_config(config)?),
         "GlobalAveragePooling2D" => Box::new(GlobalAveragePooling2D::from_config(config)?),
+        "GlobalMaxPooling2D" => Box::new(GlobalMaxPooling2D::from_config(config)?),
         "InputLayer" => Box::new(Input::from_config(config)?),
         "LSTM" => Box::new(LSTM::from_config(config)?),
         "LeakyReLU" => Box::new(LeakyReLU::from_config(config)?),
@@ -261,6 +263,7 @@ mod tests {
                 vec![vec![3, 2]],
             ),
             (Box::new(GlobalAveragePooling2D::new()), image.clone()),
+            (Box::new(GlobalMaxPooling2D::new()), image.clone()),
             (Box::new(Input::new(&[6, 6, 3]).named("pixels")), vec![]),
             (
                 Box::new(

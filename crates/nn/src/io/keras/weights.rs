@@ -265,6 +265,7 @@ mod tests {
             ("LeakyReLU", "leaky_re_lu"),
             ("SimpleRNN", "simple_rnn"),
             ("GlobalAveragePooling2D", "global_average_pooling2d"),
+            ("GlobalMaxPooling2D", "global_max_pooling2d"),
             ("SpatialDropout2D", "spatial_dropout2d"),
         ] {
             assert_eq!(super::snake_case(class), key);
