@@ -1,15 +1,10 @@
-//! Data preparation: one-hot labels, scaling, shuffling, splitting and batching, image
-//! augmentation, and images read from a class-per-folder directory.
+//! Data preparation: one-hot labels, scaling, shuffling, splitting and batching, and image
+//! augmentation (folders of images: data_image_folders.rs).
 
-#[path = "fixtures/scratch.rs"]
-mod scratch;
-
-use image::{GrayImage, Luma, Rgb, RgbImage};
-use scratch::Scratch;
 use tessera::nn::NnError;
 use tessera::nn::data::{
-    ColorMode, Dataset, FillMode, ImageAugmenter, ImageTransform, MinMaxScaler, StandardScaler,
-    image_dataset_from_directory, labels_to_tensor, permutation, to_categorical,
+    Dataset, FillMode, ImageAugmenter, ImageTransform, MinMaxScaler, StandardScaler, labels_to_tensor,
+    permutation, to_categorical,
 };
 use tessera::{DType, Device, Tensor};
 
@@ -343,83 +338,4 @@ fn bad_augmentation_settings_are_errors() {
     }
     let flat = Tensor::zeros([2, 4], DType::F32, &CPU).unwrap();
     assert!(data_error(ImageAugmenter::new(0).augment(&flat, 0)).contains("rank 4"));
-}
-
-// ---------------------------------------------------------------- images from a directory
-
-fn png(image: &RgbImage) -> Vec<u8> {
-    let mut bytes = std::io::Cursor::new(Vec::new());
-    image.write_to(&mut bytes, image::ImageFormat::Png).unwrap();
-    bytes.into_inner()
-}
-
-/// Two classes, a PNG and a grey ramp in "cats", a JPEG and a nested PNG in "dogs", plus a
-/// text file that is not an image.
-fn class_folders(scratch: &Scratch) {
-    scratch.write("cats/a.png", &png(&RgbImage::from_pixel(4, 4, Rgb([255, 0, 0]))));
-    let ramp = GrayImage::from_fn(4, 1, |x, _| Luma([[0, 100, 200, 250][x as usize]]));
-    let mut bytes = std::io::Cursor::new(Vec::new());
-    ramp.write_to(&mut bytes, image::ImageFormat::Png).unwrap();
-    scratch.write("cats/b.PNG", bytes.get_ref());
-    let mut jpeg = std::io::Cursor::new(Vec::new());
-    RgbImage::from_pixel(8, 6, Rgb([0, 0, 255])).write_to(&mut jpeg, image::ImageFormat::Jpeg).unwrap();
-    scratch.write("dogs/c.jpg", jpeg.get_ref());
-    scratch.write("dogs/nested/d.png", &png(&RgbImage::from_pixel(1, 1, Rgb([10, 20, 30]))));
-    scratch.write("dogs/notes.txt", b"not an image");
-}
-
-#[test]
-fn class_folders_become_labels_and_images_are_resized_bilinearly() {
-    let scratch = Scratch::new("images-rgb");
-    class_folders(&scratch);
-    let folder = image_dataset_from_directory(scratch.path(), (2, 2), ColorMode::Rgb, &CPU).unwrap();
-    assert_eq!(folder.class_names, ["cats", "dogs"]);
-    assert_eq!(folder.labels, [0, 0, 1, 1]);
-    let names: Vec<String> =
-        folder.files.iter().map(|f| f.strip_prefix(scratch.path()).unwrap().display().to_string()).collect();
-    assert_eq!(names, ["cats/a.png", "cats/b.PNG", "dogs/c.jpg", "dogs/nested/d.png"]);
-    assert_eq!(folder.images.dims(), &[4, 2, 2, 3]);
-    let v = values(&folder.images);
-    let pixel = |image: usize, row: usize, col: usize| &v[((image * 2 + row) * 2 + col) * 3..][..3];
-    for (row, col) in [(0, 0), (0, 1), (1, 0), (1, 1)] {
-        assert_eq!(pixel(0, row, col), [255., 0., 0.]);
-        // The 4-wide ramp halves: output centres fall at input x = 0.5 and 2.5, between pairs.
-        assert_eq!(pixel(1, row, col), [[50.; 3], [225.; 3]][col]);
-        // JPEG is lossy: a flat colour comes back within a few levels.
-        assert_close(pixel(2, row, col), &[0., 0., 255.], 4.0);
-        // A single pixel stretched keeps its value everywhere.
-        assert_eq!(pixel(3, row, col), [10., 20., 30.]);
-    }
-}
-
-#[test]
-fn grayscale_mode_gives_one_luma_channel() {
-    let scratch = Scratch::new("images-gray");
-    class_folders(&scratch);
-    let folder = image_dataset_from_directory(scratch.path(), (3, 1), ColorMode::Grayscale, &CPU).unwrap();
-    assert_eq!(folder.images.dims(), &[4, 3, 1, 1]);
-    let v = values(&folder.images);
-    // Pure red has Rec. 709 luma 0.2126 * 255 = 54.2.
-    assert_close(&v[0..3], &[54.0; 3], 1.0);
-    // The ramp's single column is the mean of its middle pixels (x = 1.5): 150.
-    assert_eq!(&v[3..6], [150.0; 3]);
-}
-
-#[test]
-fn directory_errors_name_the_problem() {
-    let scratch = Scratch::new("images-errors");
-    let load = |dir: &std::path::Path| image_dataset_from_directory(dir, (2, 2), ColorMode::Rgb, &CPU);
-    match load(&scratch.path().join("missing")) {
-        Err(NnError::Io { path, .. }) => assert!(path.ends_with("missing"), "{path}"),
-        other => panic!("expected an I/O error, got {other:?}"),
-    }
-    assert!(data_error(load(scratch.path())).contains("no class sub-folders"));
-    scratch.write("cats/readme.txt", b"no images here");
-    let message = data_error(load(scratch.path()));
-    assert!(message.contains("no images") && message.contains("cats"), "{message}");
-    scratch.write("cats/broken.png", b"these bytes are not a PNG");
-    let message = data_error(load(scratch.path()));
-    assert!(message.contains("broken.png") && message.contains("cannot decode"), "{message}");
-    let message = data_error(image_dataset_from_directory(scratch.path(), (0, 2), ColorMode::Rgb, &CPU));
-    assert!(message.contains("image_size"), "{message}");
 }

@@ -19,7 +19,9 @@ use proptest::prelude::*;
 use proptest::sample::Index;
 use proptest::test_runner::{Config, TestRunner};
 use serde_json::{Value, json};
-use tessera::nn::data::{ColorMode, image_dataset_from_directory, read_idx_images, read_idx_labels};
+use tessera::nn::data::{
+    BatchStream, ColorMode, DirectoryOptions, image_dataset_from_directory, read_idx_images, read_idx_labels,
+};
 use tessera::nn::io::{load_model, load_weights, save_weights};
 use tessera::tensor_core::cpu::set_host_memory_limit;
 
@@ -258,12 +260,17 @@ fn fuzz_image_folders() {
         let name = if source == 0 { "b/mutated.png" } else { "b/mutated.jpg" };
         write(&dir, name, &bytes);
         let mode = if grey { ColorMode::Grayscale } else { ColorMode::Rgb };
-        let result = image_dataset_from_directory(&dir, (height, width), mode, &tessera::Device::Cpu);
-        if let Err(e) = &result {
-            assert!(e.to_string().contains("mutated"), "the error does not name the file: {e}");
-        }
-        if let Ok(folder) = result {
-            assert_eq!(folder.images.dims(), [2, height, width, if grey { 1 } else { 3 }]);
+        let options = DirectoryOptions::default()
+            .image_size(height, width)
+            .color_mode(mode)
+            .shuffle(false)
+            .batch_size(1);
+        let mut stream = image_dataset_from_directory(&dir, options).unwrap();
+        for batch in stream.epoch(0).unwrap() {
+            match batch {
+                Err(e) => assert!(e.to_string().contains("mutated"), "the error does not name the file: {e}"),
+                Ok(batch) => assert_eq!(batch.inputs[0].dims(), [1, height, width, if grey { 1 } else { 3 }]),
+            }
         }
         std::fs::remove_file(dir.join(name)).unwrap();
     });

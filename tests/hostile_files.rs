@@ -13,13 +13,14 @@ use common::fixtures::{
 };
 use common::hostile::Suite;
 use serde_json::json;
-use tessera::Device;
+use tessera::Tensor;
 use tessera::nn::NnError;
-use tessera::nn::data::{ColorMode, image_dataset_from_directory, read_idx_images, read_idx_labels};
+use tessera::nn::data::{
+    BatchStream, DirectoryOptions, ImageFolderStream, image_dataset_from_directory, read_idx_images,
+    read_idx_labels,
+};
 use tessera::nn::io::{load_model, load_weights, save_weights};
 use tessera::tensor_core::cpu::set_host_memory_limit;
-
-const CPU: &Device = &Device::Cpu;
 
 type Check = Result<Option<String>, NnError>;
 
@@ -291,14 +292,24 @@ fn model_cases(suite: &mut Suite) {
         .error("a weights file of I32", &["weights-i32", "I32"], move || load_weights(&small_model(), &path));
 }
 
+/// The images of `dir` at `size`, read in file order through a stream (which is returned
+/// too, for its listing).
+fn read_folder(dir: PathBuf, size: (usize, usize)) -> tessera::nn::Result<(ImageFolderStream, Tensor)> {
+    let options = DirectoryOptions::default().image_size(size.0, size.1).shuffle(false).batch_size(2);
+    let mut stream = image_dataset_from_directory(dir, options)?;
+    let batches =
+        stream.epoch(0)?.map(|b| Ok(b?.inputs.remove(0))).collect::<tessera::nn::Result<Vec<_>>>()?;
+    let images = Tensor::concat(&batches.iter().collect::<Vec<_>>(), 0)?;
+    Ok((stream, images))
+}
+
 fn image_cases(suite: &mut Suite) {
-    let load =
-        |dir: PathBuf, size: (usize, usize)| image_dataset_from_directory(dir, size, ColorMode::Rgb, CPU);
+    let load = |dir: PathBuf, size: (usize, usize)| read_folder(dir, size);
     let dir = image_folder("hostile-images-valid");
     suite.correct("a valid image folder", move || -> Check {
-        let folder = load(dir, (4, 4))?;
-        Ok((folder.images.dims() != [4, 4, 4, 3] || folder.labels != [0, 0, 1, 1])
-            .then(|| format!("{folder:?}")))
+        let (stream, images) = load(dir, (4, 4))?;
+        Ok((images.dims() != [4, 4, 4, 3] || stream.labels() != Some(&[0, 0, 1, 1][..]))
+            .then(|| format!("{stream:?}")))
     });
     let corrupt = |name: &str, file: &str, bytes: Vec<u8>| {
         let dir = image_folder(name);
@@ -331,15 +342,16 @@ fn image_cases(suite: &mut Suite) {
     suite.error("a PNG header named .jpg, cut", &["fake.jpg"], move || load(dir, (4, 4)));
     let dir = corrupt("hostile-images-text", "cats/notes.txt", b"not an image, not read".to_vec());
     suite.correct("a text file among the images is ignored", move || -> Check {
-        let folder = load(dir, (4, 4))?;
-        Ok((folder.files.len() != 4).then(|| format!("{:?}", folder.files)))
+        let (stream, _) = load(dir, (4, 4))?;
+        Ok((stream.files().len() != 4).then(|| format!("{:?}", stream.files())))
     });
     let dir = image_folder("hostile-images-cycle");
     std::os::unix::fs::symlink("..", dir.join("cats/up")).unwrap();
     std::os::unix::fs::symlink(".", dir.join("dogs/self")).unwrap();
     suite.correct("a folder with symlink cycles reads each image once", move || -> Check {
-        let folder = load(dir, (4, 4))?;
-        Ok((folder.files.len() != 4 || folder.labels != [0, 0, 1, 1]).then(|| format!("{:?}", folder.files)))
+        let (stream, _) = load(dir, (4, 4))?;
+        Ok((stream.files().len() != 4 || stream.labels() != Some(&[0, 0, 1, 1][..]))
+            .then(|| format!("{:?}", stream.files())))
     });
     let dir = image_folder("hostile-images-sibling");
     std::os::unix::fs::symlink("../dogs", dir.join("cats/dogs-again")).unwrap();
@@ -347,9 +359,9 @@ fn image_cases(suite: &mut Suite) {
     std::os::unix::fs::symlink("../../cats", dir.join("birds/deep/cats-again")).unwrap();
     write(&dir, "birds/deep/1.png", &png(2, 2));
     suite.correct("links to folders read already are skipped", move || -> Check {
-        let folder = load(dir, (4, 4))?;
-        Ok((folder.files.len() != 5 || folder.labels != [0, 1, 1, 2, 2])
-            .then(|| format!("{:?} {:?}", folder.labels, folder.files)))
+        let (stream, _) = load(dir, (4, 4))?;
+        Ok((stream.files().len() != 5 || stream.labels() != Some(&[0, 1, 1, 2, 2][..]))
+            .then(|| format!("{:?} {:?}", stream.labels(), stream.files())))
     });
     let dir = scratch("hostile-images-empty");
     suite.error("an empty folder", &["hostile-images-empty", "no class sub-folders"], move || {

@@ -1,12 +1,14 @@
-//! Random image augmentation in the manner of Keras's `ImageDataGenerator`: rotation, shifts
-//! and zoom composed into one affine map about the image centre and sampled bilinearly, then a
-//! horizontal flip, then a brightness factor.
+//! Random image augmentation in the manner of Keras's `ImageDataGenerator`: rotation, shifts,
+//! shear and zoom composed into one affine map about the image centre and sampled bilinearly,
+//! then horizontal and vertical flips, then a brightness factor.
 //!
-//! Augmentation runs on the host, on NHWC f32 batches, before the data is uploaded: the tensor
-//! is read back if it lives on a device, and the result is placed where it came from. Each
-//! image's parameters come from the augmenter's seed and the image's index alone, so a batch
-//! augmented in pieces or in another order comes out the same; to draw new parameters every
-//! epoch, pass `epoch * samples` as the first index (or change the seed).
+//! Augmentation runs on the host, on NHWC f32 batches: inside `fit_stream` as
+//! [`super::ImageDataGenerator`] reads each image, or on a tensor with
+//! [`ImageAugmenter::augment`] (read back if it lives on a device, the result placed where it
+//! came from). Each image's parameters come from the augmenter's seed and the image's index
+//! alone, so a batch augmented in pieces, in another order or on another thread comes out the
+//! same; to draw new parameters every epoch, pass `epoch * samples` as the first index (the
+//! folder streams do).
 
 use tensor_core::{DType, Tensor, rng};
 
@@ -23,10 +25,13 @@ mod slot {
     pub const ZOOM_COLS: u32 = 4;
     pub const FLIP: u32 = 5;
     pub const BRIGHTNESS: u32 = 6;
+    pub const SHEAR: u32 = 7;
+    pub const FLIP_VERTICAL: u32 = 8;
 }
 
 /// The transform of one image. Its geometric part maps each output pixel to the input position
-/// it samples: relative to the centre, scaled by the zoom factors, moved by the shift, rotated.
+/// it samples: relative to the centre, scaled by the zoom factors, sheared, moved by the shift,
+/// rotated (Keras's order: its matrix is rotation · shift · shear · zoom).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct ImageTransform {
     /// Counter-clockwise rotation of the content about the image centre, in degrees.
@@ -40,8 +45,14 @@ pub struct ImageTransform {
     pub zoom_rows: f64,
     /// Horizontal zoom factor, as `zoom_rows`.
     pub zoom_cols: f64,
+    /// Shear angle in degrees, Keras's matrix `[[1, -sin s], [0, cos s]]` on (column, row)
+    /// offsets from the centre: the output pixel at offset `(dr, dc)` (after zoom) samples the
+    /// input at offset `(dr cos s, dc - dr sin s)`, so rows below the centre slide right.
+    pub shear_degrees: f64,
     /// Mirror left to right, after the geometric transform.
     pub flip_horizontal: bool,
+    /// Mirror top to bottom, after the geometric transform.
+    pub flip_vertical: bool,
     /// Factor every value is multiplied by, last (as PIL's brightness enhancement, which
     /// Keras uses; nothing is clipped).
     pub brightness: f64,
@@ -61,7 +72,9 @@ impl ImageTransform {
         shift_cols: 0.0,
         zoom_rows: 1.0,
         zoom_cols: 1.0,
+        shear_degrees: 0.0,
         flip_horizontal: false,
+        flip_vertical: false,
         brightness: 1.0,
     };
 
@@ -89,16 +102,20 @@ impl ImageTransform {
     /// Writes the transformed `src` into `out`, which has `src`'s size.
     fn apply_into(&self, src: &HostImage<'_>, fill: FillMode, out: &mut [f32]) {
         let (sin, cos) = self.rotation_degrees.to_radians().sin_cos();
+        let (shear_sin, shear_cos) = self.shear_degrees.to_radians().sin_cos();
         let centre_row = (src.height as f64 - 1.0) / 2.0;
         let centre_col = (src.width as f64 - 1.0) / 2.0;
         let brightness = self.brightness as f32;
         for (row, out_row) in out.chunks_exact_mut(src.width * src.channels).enumerate() {
+            // The flips come last, so output pixel (row, col) shows what the unflipped
+            // transform puts at the mirrored position.
+            let row = if self.flip_vertical { src.height - 1 - row } else { row };
             for (col, pixel) in out_row.chunks_exact_mut(src.channels).enumerate() {
-                // The flip comes last, so output column `col` shows what the unflipped
-                // transform puts at the mirrored column.
                 let col = if self.flip_horizontal { src.width - 1 - col } else { col };
-                let dr = (row as f64 - centre_row) * self.zoom_rows - self.shift_rows;
-                let dc = (col as f64 - centre_col) * self.zoom_cols - self.shift_cols;
+                let zoomed_row = (row as f64 - centre_row) * self.zoom_rows;
+                let zoomed_col = (col as f64 - centre_col) * self.zoom_cols;
+                let dr = zoomed_row * shear_cos - self.shift_rows;
+                let dc = zoomed_col - zoomed_row * shear_sin - self.shift_cols;
                 // Rows grow downwards, so rotating the content counter-clockwise on screen
                 // samples the input rotated the other way in (row, col) coordinates.
                 let y = centre_row + dr * cos + dc * sin;
@@ -114,9 +131,10 @@ impl ImageTransform {
 ///
 /// Ranges follow Keras's `ImageDataGenerator`: a rotation uniform in `[-degrees, degrees]`,
 /// shifts uniform in `[-fraction, fraction]` of the height and width, zoom factors for rows
-/// and columns drawn independently from `[1 - range, 1 + range]`, a flip with probability 1/2,
-/// a brightness factor uniform in `[low, high]`. Positions outside the input read as the
-/// [`FillMode`] says: the nearest edge pixel by default, as Keras's `fill_mode="nearest"`.
+/// and columns drawn independently from `[1 - range, 1 + range]`, a shear angle uniform in
+/// `[-degrees, degrees]`, each flip with probability 1/2, a brightness factor uniform in
+/// `[low, high]`. Positions outside the input read as the [`FillMode`] says: the nearest edge
+/// pixel by default, as Keras's `fill_mode="nearest"`.
 ///
 /// ```
 /// use nn::data::{FillMode, ImageAugmenter};
@@ -137,7 +155,9 @@ pub struct ImageAugmenter {
     width_shift_range: f64,
     height_shift_range: f64,
     zoom_range: f64,
+    shear_range: f64,
     horizontal_flip: bool,
+    vertical_flip: bool,
     brightness_range: (f64, f64),
     fill_mode: FillMode,
 }
@@ -151,7 +171,9 @@ impl ImageAugmenter {
             width_shift_range: 0.0,
             height_shift_range: 0.0,
             zoom_range: 0.0,
+            shear_range: 0.0,
             horizontal_flip: false,
+            vertical_flip: false,
             brightness_range: (1.0, 1.0),
             fill_mode: FillMode::Nearest,
         }
@@ -181,9 +203,21 @@ impl ImageAugmenter {
         self
     }
 
+    /// Shear angles uniform in `[-degrees, degrees]` (see [`ImageTransform::shear_degrees`]).
+    pub fn shear_range(mut self, degrees: f64) -> Self {
+        self.shear_range = degrees;
+        self
+    }
+
     /// Mirror half of the images, chosen at random, left to right.
     pub fn horizontal_flip(mut self, flip: bool) -> Self {
         self.horizontal_flip = flip;
+        self
+    }
+
+    /// Mirror half of the images, chosen at random, top to bottom.
+    pub fn vertical_flip(mut self, flip: bool) -> Self {
+        self.vertical_flip = flip;
         self
     }
 
@@ -200,7 +234,7 @@ impl ImageAugmenter {
     }
 
     /// Checks the ranges, so that a typo fails loudly instead of producing garbage images.
-    fn check(&self) -> Result<()> {
+    pub(crate) fn check(&self) -> Result<()> {
         let (low, high) = self.brightness_range;
         let problem = if !(self.rotation_range.is_finite() && self.rotation_range >= 0.0) {
             format!("rotation_range must be finite and >= 0 degrees, got {}", self.rotation_range)
@@ -208,6 +242,8 @@ impl ImageAugmenter {
             format!("width_shift_range must be a fraction in [0, 1], got {}", self.width_shift_range)
         } else if !(0.0..=1.0).contains(&self.height_shift_range) {
             format!("height_shift_range must be a fraction in [0, 1], got {}", self.height_shift_range)
+        } else if !(self.shear_range.is_finite() && self.shear_range >= 0.0) {
+            format!("shear_range must be finite and >= 0 degrees, got {}", self.shear_range)
         } else if !(0.0..1.0).contains(&self.zoom_range) {
             format!("zoom_range must be in [0, 1) so that factors stay positive, got {}", self.zoom_range)
         } else if !(0.0 <= low && low <= high && high.is_finite()) {
@@ -237,7 +273,9 @@ impl ImageAugmenter {
             shift_cols: symmetric(slot::SHIFT_COLS, self.width_shift_range) * width as f64,
             zoom_rows: zoom(slot::ZOOM_ROWS),
             zoom_cols: zoom(slot::ZOOM_COLS),
+            shear_degrees: symmetric(slot::SHEAR, self.shear_range),
             flip_horizontal: self.horizontal_flip && rng::uniform(stream, slot::FLIP) < 0.5,
+            flip_vertical: self.vertical_flip && rng::uniform(stream, slot::FLIP_VERTICAL) < 0.5,
             brightness: uniform(slot::BRIGHTNESS, self.brightness_range.0, self.brightness_range.1),
         }
     }
@@ -260,12 +298,14 @@ impl ImageAugmenter {
         let mut out = vec![0.0; host.len()];
         for (i, (src, dst)) in host.chunks_exact(image_len).zip(out.chunks_exact_mut(image_len)).enumerate() {
             let src = HostImage { pixels: src, height, width, channels };
-            self.draw(first_index.wrapping_add(i as u64), height, width).apply_into(
-                &src,
-                self.fill_mode,
-                dst,
-            );
+            self.augment_image(&src, first_index.wrapping_add(i as u64), dst);
         }
         Ok(Tensor::from_vec(out, images.shape(), images.device())?.to_dtype(images.dtype())?)
+    }
+
+    /// Writes image `index` of the dataset, `src`, augmented into `out` (of `src`'s size), for
+    /// checked settings.
+    pub(crate) fn augment_image(&self, src: &HostImage<'_>, index: u64, out: &mut [f32]) {
+        self.draw(index, src.height, src.width).apply_into(src, self.fill_mode, out);
     }
 }

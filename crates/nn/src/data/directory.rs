@@ -1,138 +1,182 @@
-//! Images from a directory with one sub-folder per class, as Keras's
-//! `image_dataset_from_directory`.
+//! Which images a folder holds and what each is labelled, as Keras's directory readers see
+//! them: one sub-folder per class (labels in sorted folder-name order) or a flat folder of
+//! unlabelled images, and the validation split each Keras reader takes.
 
 use std::collections::HashSet;
-use std::io::BufReader;
 use std::path::{Path, PathBuf};
 
-use image::{DynamicImage, ImageReader, Limits};
-use tensor_core::{Device, Tensor, cpu};
-
-use super::sampling::{FillMode, HostImage};
-use super::{file_error, io_error};
+use super::{file_error, io_error, permutation};
 use crate::{NnError, Result};
 
-/// The file extensions read as images (compared without regard to case).
-const IMAGE_EXTENSIONS: [&str; 3] = ["png", "jpg", "jpeg"];
+/// The file extensions read as images, Keras's allow-list (compared without regard to case).
+pub(crate) const IMAGE_EXTENSIONS: [&str; 5] = ["bmp", "gif", "jpeg", "jpg", "png"];
 
-/// The channels images are converted to.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ColorMode {
-    /// One channel of luma.
-    Grayscale,
-    /// Three channels; an alpha channel is dropped.
-    Rgb,
+/// Where labels come from (Keras's `labels`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Labels {
+    /// From the class sub-folders: class `i` is the `i`-th folder name in sorted order.
+    /// Keras's default.
+    #[default]
+    Inferred,
+    /// None: the images of the folder and its sub-folders, unlabelled (for `predict`).
+    None,
 }
 
-impl ColorMode {
-    fn channels(self) -> usize {
-        match self {
-            ColorMode::Grayscale => 1,
-            ColorMode::Rgb => 3,
+/// Which part of a `validation_split` to read (Keras's `subset`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Subset {
+    Training,
+    Validation,
+}
+
+/// How a validation split is taken; each Keras reader has its own rule.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum SplitRule {
+    /// `image_dataset_from_directory`: all files shuffled by the seed (when shuffling), then
+    /// the last `int(split * n)` validate and the rest train.
+    ShuffledTail,
+    /// `flow_from_directory`: in each class, the first `int(split * n_class)` files (sorted)
+    /// validate and the rest train.
+    PerClassHead,
+}
+
+/// The image files of a folder with their labels.
+#[derive(Clone, Debug)]
+pub(crate) struct Listing {
+    pub(crate) files: Vec<PathBuf>,
+    /// The class index of each file; `None` for a flat folder.
+    pub(crate) labels: Option<Vec<usize>>,
+    /// The class folder names, sorted; empty for a flat folder.
+    pub(crate) class_names: Vec<String>,
+}
+
+impl Listing {
+    /// Lists `dir`: its class sub-folders' images (searched recursively, in sorted order,
+    /// other files ignored) for [`Labels::Inferred`], or every image under it for
+    /// [`Labels::None`]. Folders whose names start with a dot are passed over, as Keras does.
+    pub(crate) fn read(dir: &Path, labels: Labels) -> Result<Listing> {
+        let mut files = Vec::new();
+        // The top folder and every class folder count as visited from the start, so that a
+        // link from one class into another (or up to the top) does not read images under the
+        // wrong label.
+        let mut visited = HashSet::from([canonical(dir)?]);
+        let listing = match labels {
+            Labels::None => {
+                collect_images(dir, &mut visited, &mut files)?;
+                Listing { files, labels: None, class_names: Vec::new() }
+            }
+            Labels::Inferred => {
+                let class_dirs: Vec<PathBuf> =
+                    sorted_entries(dir)?.into_iter().filter(|p| p.is_dir() && !is_hidden(p)).collect();
+                if class_dirs.is_empty() {
+                    return Err(file_error(
+                        dir,
+                        "no class sub-folders; expected one sub-folder of images per class \
+                         (or labels None to read a flat folder of images)",
+                    ));
+                }
+                for class_dir in &class_dirs {
+                    visited.insert(canonical(class_dir)?);
+                }
+                let mut labels = Vec::new();
+                for (label, class_dir) in class_dirs.iter().enumerate() {
+                    collect_images(class_dir, &mut visited, &mut files)?;
+                    labels.resize(files.len(), label);
+                }
+                let class_names = class_dirs.iter().map(|d| file_name(d)).collect();
+                Listing { files, labels: Some(labels), class_names }
+            }
+        };
+        if listing.files.is_empty() {
+            let extensions = IMAGE_EXTENSIONS.map(|e| format!(".{e}")).join(", ");
+            let detail = match listing.class_names.len() {
+                0 => format!("no images ({extensions})"),
+                n => format!(
+                    "no images ({extensions}) in its {n} class sub-folders ({})",
+                    listing.class_names.join(", ")
+                ),
+            };
+            return Err(file_error(dir, detail));
+        }
+        Ok(listing)
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.files.len()
+    }
+
+    /// The files at `indices`, in that order.
+    fn select(&self, indices: impl Iterator<Item = usize>) -> Listing {
+        let indices: Vec<usize> = indices.collect();
+        Listing {
+            files: indices.iter().map(|&i| self.files[i].clone()).collect(),
+            labels: self.labels.as_ref().map(|l| indices.iter().map(|&i| l[i]).collect()),
+            class_names: self.class_names.clone(),
         }
     }
 
-    /// The image's pixels in this mode, as f32 values 0..=255.
-    fn pixels(self, image: &DynamicImage, file: &Path) -> Result<Vec<f32>> {
-        let bytes = match self {
-            ColorMode::Grayscale => image.to_luma8().into_raw(),
-            ColorMode::Rgb => image.to_rgb8().into_raw(),
+    /// The `subset` of a `fraction` held out for validation by `rule`; `shuffle` and `seed` are
+    /// the reader's (the shuffled-tail rule shuffles before it splits). `what` names the reader
+    /// in errors. Each part must hold at least one file.
+    pub(crate) fn split(
+        &self,
+        fraction: f64,
+        subset: Subset,
+        rule: SplitRule,
+        (shuffle, seed): (bool, u64),
+        what: &str,
+    ) -> Result<Listing> {
+        let parts: Vec<(usize, usize)> = match (rule, &self.labels) {
+            (SplitRule::PerClassHead, Some(labels)) => class_ranges(labels),
+            _ => vec![(0, self.len())],
         };
-        let what = format_args!("the {} x {} pixels of {}", image.width(), image.height(), file.display());
-        let mut pixels = cpu::host_vec("image_dataset_from_directory", &what, bytes.len())?;
-        pixels.extend(bytes.into_iter().map(f32::from));
-        Ok(pixels)
+        let order: Vec<usize> = match rule {
+            SplitRule::ShuffledTail if shuffle => permutation(self.len(), seed),
+            _ => (0..self.len()).collect(),
+        };
+        let mut chosen = Vec::new();
+        for (start, end) in parts {
+            let n = end - start;
+            // Python's int() of the product: truncation toward zero, as Keras computes it.
+            let held_out = (fraction * n as f64) as usize;
+            let (validation, training) = match rule {
+                SplitRule::ShuffledTail => (n - held_out..n, 0..n - held_out),
+                SplitRule::PerClassHead => (0..held_out, held_out..n),
+            };
+            chosen.extend(
+                match subset {
+                    Subset::Training => training,
+                    Subset::Validation => validation,
+                }
+                .map(|i| order[start + i]),
+            );
+        }
+        let part = self.select(chosen.into_iter());
+        let held_out = match subset {
+            Subset::Training => self.len() - part.len(),
+            Subset::Validation => part.len(),
+        };
+        if held_out == 0 || held_out == self.len() {
+            return Err(NnError::Data(format!(
+                "{what}: validation_split={fraction} of {} images holds out {held_out} of them; both the training \
+                 and the validation subset need at least one image",
+                self.len()
+            )));
+        }
+        Ok(part)
     }
 }
 
-/// Labelled images read from a class-per-folder directory.
-#[derive(Clone, Debug)]
-pub struct ImageFolder {
-    /// f32 images `[n, height, width, channels]` with values 0..=255 (not rescaled, as Keras).
-    pub images: Tensor,
-    /// The class index of each image: the position of its folder among the sorted folder names.
-    pub labels: Vec<usize>,
-    /// The folder names, sorted; `class_names[labels[i]]` is image `i`'s class.
-    pub class_names: Vec<String>,
-    /// The file each image came from.
-    pub files: Vec<PathBuf>,
-}
-
-/// Reads every PNG and JPEG file under each sub-folder of `dir` (searched recursively, in
-/// sorted order, other files ignored), converts it to `color_mode` and resizes it to
-/// `image_size` = (height, width) by bilinear interpolation on pixel centres, with edges
-/// repeated (as TensorFlow's `resize` without antialiasing, which Keras uses).
-///
-/// Images come in folder order, then file order; unlike Keras, nothing is shuffled here (use
-/// [`super::Dataset::shuffled`]). An unreadable or undecodable file is an error that names it.
-pub fn image_dataset_from_directory(
-    dir: impl AsRef<Path>,
-    image_size: (usize, usize),
-    color_mode: ColorMode,
-    device: &Device,
-) -> Result<ImageFolder> {
-    let dir = dir.as_ref();
-    let (height, width) = image_size;
-    if height == 0 || width == 0 {
-        return Err(NnError::Data(format!(
-            "image_dataset_from_directory: image_size must be positive, got {height}x{width}"
-        )));
+/// The `(start, end)` of each run of equal labels (each class's files are contiguous).
+fn class_ranges(labels: &[usize]) -> Vec<(usize, usize)> {
+    let mut ranges: Vec<(usize, usize)> = Vec::new();
+    for (i, label) in labels.iter().enumerate() {
+        match ranges.last_mut() {
+            Some((start, end)) if labels[*start] == *label => *end = i + 1,
+            _ => ranges.push((i, i + 1)),
+        }
     }
-    let class_dirs = sorted_entries(dir)?.into_iter().filter(|p| p.is_dir()).collect::<Vec<_>>();
-    if class_dirs.is_empty() {
-        return Err(file_error(dir, "no class sub-folders; expected one sub-folder of images per class"));
-    }
-    let class_names: Vec<String> =
-        class_dirs.iter().map(|d| d.file_name().unwrap_or_default().to_string_lossy().into_owned()).collect();
-    let mut files = Vec::new();
-    let mut labels = Vec::new();
-    // The top folder and every class folder count as visited from the start, so that a link
-    // from one class into another (or up to the top) does not read images under the wrong label.
-    let mut visited = class_dirs
-        .iter()
-        .chain([&dir.to_path_buf()])
-        .map(|d| canonical(d))
-        .collect::<Result<HashSet<_>>>()?;
-    for (label, class_dir) in class_dirs.iter().enumerate() {
-        collect_images(class_dir, &mut visited, &mut files)?;
-        labels.resize(files.len(), label);
-    }
-    if files.is_empty() {
-        return Err(file_error(
-            dir,
-            format!(
-                "no images (.png, .jpg, .jpeg) in its {} class sub-folders ({})",
-                class_names.len(),
-                class_names.join(", ")
-            ),
-        ));
-    }
-    let channels = color_mode.channels();
-    // Checked before any image is decoded: the product of user numbers can overflow or exceed
-    // what the host can hold ((50,000, 50,000) is 30 GB of f32 for one RGB image).
-    let len = [files.len(), height, width, channels].into_iter().try_fold(1usize, usize::checked_mul).ok_or_else(|| {
-        NnError::Data(format!(
-            "image_dataset_from_directory: {} images of image_size {height}x{width} with {channels} channel(s) \
-             are more pixels than memory can address",
-            files.len()
-        ))
-    })?;
-    let what =
-        format_args!("{} images of image_size {height}x{width} with {channels} channel(s)", files.len());
-    let mut pixels = cpu::host_vec::<f32>("image_dataset_from_directory", &what, len)?;
-    for file in &files {
-        let image = decode(file)?;
-        let source = color_mode.pixels(&image, file)?;
-        let source = HostImage {
-            pixels: &source,
-            height: image.height() as usize,
-            width: image.width() as usize,
-            channels,
-        };
-        resize_into(&source, height, width, &mut pixels);
-    }
-    let images = Tensor::from_vec(pixels, [files.len(), height, width, channels], device)?;
-    Ok(ImageFolder { images, labels, class_names, files })
+    ranges
 }
 
 /// The entries of `dir`, sorted by path.
@@ -167,76 +211,16 @@ fn canonical(dir: &Path) -> Result<PathBuf> {
     dir.canonicalize().map_err(|e| io_error(dir, e))
 }
 
+fn file_name(path: &Path) -> String {
+    path.file_name().unwrap_or_default().to_string_lossy().into_owned()
+}
+
+fn is_hidden(path: &Path) -> bool {
+    file_name(path).starts_with('.')
+}
+
 fn has_image_extension(path: &Path) -> bool {
     path.extension()
         .and_then(|e| e.to_str())
         .is_some_and(|e| IMAGE_EXTENSIONS.iter().any(|known| e.eq_ignore_ascii_case(known)))
-}
-
-/// The most pixels an image file may declare on either side.
-const MAX_IMAGE_SIDE: u32 = 1 << 15;
-
-/// The most bytes decoding one image may allocate: room for a 64-megapixel RGB photo, far more
-/// than a model's input is resized from, yet a bound on what a small file declaring a huge
-/// image can cost (its f32 copy takes four times this).
-const MAX_DECODE_BYTES: u64 = 256 << 20;
-
-/// The decoder's limits: a file declaring a larger image is refused before its pixels are
-/// allocated.
-fn decode_limits() -> Limits {
-    let mut limits = Limits::default();
-    limits.max_image_width = Some(MAX_IMAGE_SIDE);
-    limits.max_image_height = Some(MAX_IMAGE_SIDE);
-    limits.max_alloc = Some(MAX_DECODE_BYTES);
-    limits
-}
-
-/// An image reader for `file` that recognises the format by its content rather than its
-/// extension, with `limits`.
-fn open_image(file: &Path, limits: Limits) -> Result<ImageReader<BufReader<std::fs::File>>> {
-    let reader = ImageReader::open(file).map_err(|e| io_error(file, e))?;
-    let mut reader = reader.with_guessed_format().map_err(|e| io_error(file, e))?;
-    reader.limits(limits);
-    Ok(reader)
-}
-
-/// Decodes `file`; its declared size is checked against the limits first, so that the error
-/// can say what the file declares.
-fn decode(file: &Path) -> Result<DynamicImage> {
-    // Reading the header allocates nothing of the image's size; without limits it gives the
-    // declared size even when the limits would refuse it.
-    let (width, height) = open_image(file, Limits::no_limits())?
-        .into_dimensions()
-        .map_err(|e| file_error(file, format!("cannot decode the image: {e}")))?;
-    if width > MAX_IMAGE_SIDE || height > MAX_IMAGE_SIDE {
-        return Err(file_error(
-            file,
-            format!(
-                "the image declares {width} x {height} pixels; at most {MAX_IMAGE_SIDE} on a side are read"
-            ),
-        ));
-    }
-    let image = open_image(file, decode_limits())?
-        .decode()
-        .map_err(|e| file_error(file, format!("cannot decode the {width} x {height} image: {e}")))?;
-    if image.width() == 0 || image.height() == 0 {
-        return Err(file_error(file, "the image has no pixels"));
-    }
-    Ok(image)
-}
-
-/// Appends `source` resized to `height x width` to `out`. Output pixel centres map onto the
-/// source with half-pixel offsets, so the image's extent (not its corner pixels) is preserved.
-fn resize_into(source: &HostImage<'_>, height: usize, width: usize, out: &mut Vec<f32>) {
-    let scale_rows = source.height as f64 / height as f64;
-    let scale_cols = source.width as f64 / width as f64;
-    let mut pixel = vec![0.0; source.channels];
-    for row in 0..height {
-        let y = (row as f64 + 0.5) * scale_rows - 0.5;
-        for col in 0..width {
-            let x = (col as f64 + 0.5) * scale_cols - 0.5;
-            source.sample(y, x, FillMode::Nearest, &mut pixel);
-            out.extend_from_slice(&pixel);
-        }
-    }
 }

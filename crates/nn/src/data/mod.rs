@@ -1,8 +1,11 @@
 //! Getting data into a model: reading MNIST-style IDX files and folders of images, one-hot
 //! encoding, scaling, shuffling, validation splits and batches, and image augmentation.
 //!
-//! File readers and augmentation work on the host; their results become tensors on the device
-//! named by the caller, so a dataset is uploaded once and `fit` gathers its batches there.
+//! Data that fits in memory becomes tensors on the device named by the caller, so a dataset is
+//! uploaded once and `fit` gathers its batches there. Data that need not fit is a
+//! [`BatchStream`]: folders of images read by worker threads as training consumes them
+//! ([`image_dataset_from_directory`], [`ImageDataGenerator::flow_from_directory`]), for
+//! `Model::fit_stream`, `evaluate_stream` and `predict_stream`.
 //!
 //! ```no_run
 //! use nn::data::{Dataset, FashionMnist, MinMaxScaler, to_categorical};
@@ -22,11 +25,16 @@
 
 mod augment;
 mod dataset;
+mod decode;
 mod directory;
+mod folder_stream;
+mod generator;
 mod idx;
 mod labels;
+mod prefetch;
 mod sampling;
 mod scaling;
+mod stream;
 
 use std::fmt::Display;
 use std::path::Path;
@@ -35,11 +43,15 @@ use crate::NnError;
 
 pub use augment::{ImageAugmenter, ImageTransform};
 pub use dataset::{Dataset, permutation};
-pub use directory::{ColorMode, ImageFolder, image_dataset_from_directory};
+pub use decode::{ColorMode, Interpolation};
+pub use directory::{Labels, Subset};
+pub use folder_stream::{DirectoryOptions, ImageFolderStream, LabelMode, image_dataset_from_directory};
+pub use generator::ImageDataGenerator;
 pub use idx::{FashionMnist, IdxImages, LabelledImages, Mnist, TrainTest, read_idx_images, read_idx_labels};
 pub use labels::{labels_to_tensor, to_categorical};
 pub use sampling::FillMode;
 pub use scaling::{MinMaxScaler, StandardScaler};
+pub use stream::{BatchStream, HostBatch};
 
 /// An operating-system error on `path` (missing file, permission, a read that failed).
 fn io_error(path: &Path, err: impl Display) -> NnError {

@@ -9,6 +9,11 @@ pub enum FillMode {
     Nearest,
     /// A constant value in every channel (Keras's `fill_mode="constant"` with `cval`).
     Constant(f32),
+    /// The image mirrored about its edges, edge pixels repeated: `dcba|abcd|dcba` (Keras's
+    /// `fill_mode="reflect"`).
+    Reflect,
+    /// The image repeated: `abcd|abcd|abcd` (Keras's `fill_mode="wrap"`).
+    Wrap,
 }
 
 /// A borrowed `height x width x channels` image, row-major.
@@ -41,8 +46,8 @@ impl HostImage<'_> {
         }
     }
 
-    /// What position (`row`, `col`) reads: a pixel, clamped to the border for
-    /// [`FillMode::Nearest`], or the constant outside the image.
+    /// What position (`row`, `col`) (whole numbers) reads: a pixel, found as the
+    /// [`FillMode`] says outside the image, or the constant.
     fn texel(&self, row: f64, col: f64, fill: FillMode) -> Texel<'_> {
         let inside = |v: f64, len: usize| v >= 0.0 && v < len as f64;
         let (r, c) = match fill {
@@ -51,6 +56,8 @@ impl HostImage<'_> {
                 return Texel::Fill(value);
             }
             FillMode::Constant(_) => (row as usize, col as usize),
+            FillMode::Reflect => (reflect_index(row, self.height), reflect_index(col, self.width)),
+            FillMode::Wrap => (wrap_index(row, self.height), wrap_index(col, self.width)),
         };
         let start = (r * self.width + c) * self.channels;
         Texel::Pixel(&self.pixels[start..start + self.channels])
@@ -61,6 +68,21 @@ impl HostImage<'_> {
 enum Texel<'a> {
     Pixel(&'a [f32]),
     Fill(f32),
+}
+
+/// The index that whole number `v` reads in an image of `len` pixels mirrored about its edges
+/// (period `2 len`; a coordinate that is not finite reads index 0).
+fn reflect_index(v: f64, len: usize) -> usize {
+    let period = 2 * len as i64;
+    // Coordinates past ±2^62 saturate; the period keeps the result in range anyway.
+    let m = (v as i64).rem_euclid(period) as usize;
+    if m < len { m } else { 2 * len - 1 - m }
+}
+
+/// The index that whole number `v` reads in an image of `len` pixels repeated (a coordinate
+/// that is not finite reads index 0).
+fn wrap_index(v: f64, len: usize) -> usize {
+    (v as i64).rem_euclid(len as i64) as usize
 }
 
 /// `v` clamped to a valid index below `len` (a NaN coordinate clamps to 0).

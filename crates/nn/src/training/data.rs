@@ -1,7 +1,7 @@
 //! Data on the model's device: sample counts checked, the validation tail split off, batches
 //! gathered by index.
 
-use tensor_core::Tensor;
+use tensor_core::{DType, Device, Tensor};
 
 use crate::{Model, NnError, Result};
 
@@ -161,11 +161,32 @@ pub(crate) fn upload_inputs(model: &Model, x: Inputs, what: &str) -> Result<(Vec
 
 /// `t` on `model`'s device, in the dtype of its weights.
 fn upload(model: &Model, t: &Tensor) -> Result<Tensor> {
-    let t = t.to(model.device())?;
-    Ok(match model.weights().first().map(|w| w.value().dtype()) {
-        Some(dtype) if dtype != t.dtype() => t.to_dtype(dtype)?,
-        _ => t,
-    })
+    Placement::of(model).place(t)
+}
+
+/// Where a model's data goes: its device, in the dtype of its weights (if it has any).
+#[derive(Clone, Debug)]
+pub(crate) struct Placement {
+    device: Device,
+    dtype: Option<DType>,
+}
+
+impl Placement {
+    pub(crate) fn of(model: &Model) -> Placement {
+        Placement {
+            device: model.device().clone(),
+            dtype: model.weights().first().map(|w| w.value().dtype()),
+        }
+    }
+
+    /// `t` on the device, in the dtype.
+    pub(crate) fn place(&self, t: &Tensor) -> Result<Tensor> {
+        let t = t.to(&self.device)?;
+        Ok(match self.dtype {
+            Some(dtype) if dtype != t.dtype() => t.to_dtype(dtype)?,
+            _ => t,
+        })
+    }
 }
 
 /// `weights` on `model`'s device and in its dtype, checked to hold one weight per sample of

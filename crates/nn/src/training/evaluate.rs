@@ -4,6 +4,7 @@ use tensor_core::{Tensor, no_grad};
 
 use super::data::{Dataset, gather, sample_order, upload_inputs};
 use super::options::check_batch_size;
+use super::source::{BatchSource, TensorBatches};
 use super::{EvaluateOptions, Inputs, Targets};
 use crate::metrics::Tracker;
 use crate::progress::Progress;
@@ -28,9 +29,10 @@ impl Model {
             options.sample_weight.as_ref(),
             "evaluate",
         )?;
+        let mut data = TensorBatches { data, batch_size: options.batch_size, shuffle: false, seed: 0 };
         let mut progress = Progress::new(options.verbose, options.output, self.log_order());
-        progress.start(data.samples().div_ceil(options.batch_size));
-        let logs = self.run_test(&data, options.batch_size, Some(&mut progress))?.read("")?;
+        progress.start(data.steps());
+        let logs = self.run_test(&mut data, Some(&mut progress))?.read("")?;
         progress.finish(&logs)?;
         Ok(logs)
     }
@@ -39,11 +41,15 @@ impl Model {
     /// classifier), computed `batch_size` samples at a time in inference mode, on the model's
     /// device. A model of several outputs predicts with [`Model::predict_all`].
     pub fn predict(&self, x: impl Into<Inputs>, batch_size: usize) -> Result<Tensor> {
-        let mut outputs = self.predict_all(x, batch_size)?;
+        self.single_output(self.predict_all(x, batch_size)?, "predict")
+    }
+
+    /// The one output of `outputs`, or an error for a model of several (named `call`).
+    pub(crate) fn single_output(&self, mut outputs: Vec<Tensor>, call: &str) -> Result<Tensor> {
         match outputs.len() {
-            1 => outputs.pop().ok_or_else(|| NnError::Usage("predict: no output".into())),
+            1 => outputs.pop().ok_or_else(|| NnError::Usage(format!("{call}: no output"))),
             n => Err(NnError::Usage(format!(
-                "predict: model \"{}\" has {n} outputs; predict_all gives each",
+                "{call}: model \"{}\" has {n} outputs; {call}_all gives each",
                 self.name()
             ))),
         }
@@ -55,10 +61,18 @@ impl Model {
         check_batch_size("batch_size", batch_size)?;
         let (inputs, samples) = upload_inputs(self, x.into(), "predict")?;
         let order = sample_order(samples, false, 0);
+        self.predict_batches(order.chunks(batch_size).map(|chunk| gather(&inputs, chunk)))
+    }
+
+    /// Every output of the model over `batches` of inputs (on its device), in inference mode,
+    /// concatenated along the samples.
+    pub(crate) fn predict_batches(
+        &self,
+        batches: impl Iterator<Item = Result<Vec<Tensor>>>,
+    ) -> Result<Vec<Tensor>> {
         no_grad(|| {
-            let batches = order
-                .chunks(batch_size)
-                .map(|chunk| self.forward_all(&gather(&inputs, chunk)?, &mut ForwardCtx::inference()))
+            let batches = batches
+                .map(|inputs| self.forward_all(&inputs?, &mut ForwardCtx::inference()))
                 .collect::<Result<Vec<_>>>()?;
             (0..self.output_shapes().len())
                 .map(|k| {
@@ -69,28 +83,20 @@ impl Model {
         })
     }
 
-    /// The loss and metrics of `data`, summed on the device over batches of `batch_size`,
+    /// The loss and metrics of one pass over `data` (its first epoch), summed on the device,
     /// advancing `progress` if given.
     pub(crate) fn run_test(
         &self,
-        data: &Dataset,
-        batch_size: usize,
+        data: &mut dyn BatchSource,
         mut progress: Option<&mut Progress<'_>>,
     ) -> Result<Tracker> {
         let compiled = self.require_compiled("evaluate")?;
         let mut tracker = compiled.tracker()?;
-        for (step, chunk) in sample_order(data.samples(), false, 0).chunks(batch_size).enumerate() {
-            let (inputs, targets, weights) = data.batch(chunk)?;
+        for (step, batch) in data.epoch(0)?.enumerate() {
+            let ((inputs, targets, weights), samples) = batch?;
             let (losses, predictions) = self.test_step(&inputs, &targets, weights.as_ref(), compiled)?;
             let weights = weights.as_ref();
-            tracker.update(
-                &losses.total,
-                &losses.per_output,
-                chunk.len(),
-                &targets,
-                &predictions,
-                weights,
-            )?;
+            tracker.update(&losses.total, &losses.per_output, samples, &targets, &predictions, weights)?;
             if let Some(progress) = progress.as_deref_mut() {
                 progress.step(step + 1, || tracker.read(""))?;
             }

@@ -1,12 +1,28 @@
 //! `fit`: epochs of mini-batch gradient descent, with validation, progress and callbacks.
 
-use super::data::{Dataset, sample_order};
+use std::io::Write;
+
+use tensor_core::Tensor;
+
+use super::data::Dataset;
+use super::source::{BatchSource, StreamBatches, TensorBatches};
 use super::step::step_seed;
 use super::weights::class_weights_for;
 use super::{FitOptions, Inputs, Targets};
 use crate::callbacks::{BatchLogs, Callback, CallbackContext};
+use crate::data::BatchStream;
 use crate::progress::Progress;
-use crate::{History, Model, Result};
+use crate::{History, Model, NnError, Result};
+
+/// What `fit`'s epoch loop needs besides the data.
+pub(crate) struct EpochRun<'a> {
+    pub(crate) epochs: usize,
+    pub(crate) initial_epoch: usize,
+    pub(crate) seed: u64,
+    pub(crate) verbose: u8,
+    pub(crate) callbacks: Vec<&'a mut dyn Callback>,
+    pub(crate) output: Option<&'a mut dyn Write>,
+}
 
 impl Model {
     /// Keras's `fit`: trains on `x` and `y` (one target tensor per output) for `options.epochs`
@@ -32,10 +48,11 @@ impl Model {
             verbose,
             validation_split,
             validation_data,
+            validation_stream,
             validation_batch_size,
             sample_weight,
             class_weight,
-            mut callbacks,
+            callbacks,
             output,
         } = options;
         let x = x.into();
@@ -45,22 +62,15 @@ impl Model {
         self.require_compiled("fit")?.check_targets(&targets, &output_shapes)?;
         let data =
             Dataset::new(self, x, &targets, "fit")?.with_weights(self, sample_weight.as_ref(), "fit")?;
-        let (train, validation) = match validation_data {
-            Some((x_val, y_val, weights_val)) => {
-                let targets = y_val.per_output(self, "validation_data")?;
-                self.require_compiled("fit")?.check_targets(&targets, &output_shapes)?;
-                let validation = Dataset::new(self, x_val, &targets, "validation_data")?.with_weights(
-                    self,
-                    weights_val.as_ref(),
-                    "validation_data",
-                )?;
-                (data, Some(validation))
-            }
-            None if validation_split > 0.0 => {
-                let (train, validation) = data.split_tail(validation_split)?;
-                (train, Some(validation))
-            }
-            None => (data, None),
+        let validation_batch_size = validation_batch_size.unwrap_or(batch_size);
+        let split = validation_data.is_none() && validation_stream.is_none() && validation_split > 0.0;
+        let (train, mut validation) = if split {
+            let (train, validation) = data.split_tail(validation_split)?;
+            let validation =
+                TensorBatches { data: validation, batch_size: validation_batch_size, shuffle: false, seed };
+            (train, Some(Box::new(validation) as Box<dyn BatchSource>))
+        } else {
+            (data, self.validation_source(validation_data, validation_stream, validation_batch_size)?)
         };
         // Keras turns class weights into sample weights for the training data only, after the
         // validation split.
@@ -71,6 +81,49 @@ impl Model {
             }
             None => train,
         };
+        let mut train = TensorBatches { data: train, batch_size, shuffle, seed };
+        let run = EpochRun { epochs, initial_epoch, seed, verbose, callbacks, output };
+        self.run_epochs(&mut train, validation.as_deref_mut(), run)
+    }
+
+    /// The validation data of `fit` and `fit_stream`: tensors, in batches of `batch_size`, or
+    /// a stream (not both); `None` without either.
+    pub(crate) fn validation_source<'s>(
+        &self,
+        tensors: Option<(Inputs, Targets, Option<Tensor>)>,
+        stream: Option<&'s mut dyn BatchStream>,
+        batch_size: usize,
+    ) -> Result<Option<Box<dyn BatchSource + 's>>> {
+        Ok(match (tensors, stream) {
+            (Some(_), Some(_)) => {
+                return Err(NnError::Usage(
+                    "fit: give validation_data or validation_stream, not both".to_string(),
+                ));
+            }
+            (Some((x_val, y_val, weights_val)), None) => {
+                let targets = y_val.per_output(self, "validation_data")?;
+                self.require_compiled("fit")?.check_targets(&targets, &self.output_shapes())?;
+                let data = Dataset::new(self, x_val, &targets, "validation_data")?.with_weights(
+                    self,
+                    weights_val.as_ref(),
+                    "validation_data",
+                )?;
+                Some(Box::new(TensorBatches { data, batch_size, shuffle: false, seed: 0 }))
+            }
+            (None, Some(stream)) => Some(Box::new(StreamBatches::new(self, stream, "validation_stream")?)),
+            (None, None) => None,
+        })
+    }
+
+    /// `fit`'s epochs over `train`, validating on `validation` after each, whatever the data
+    /// is: the progress display, the callbacks and the history.
+    pub(crate) fn run_epochs(
+        &mut self,
+        train: &mut dyn BatchSource,
+        mut validation: Option<&mut (dyn BatchSource + '_)>,
+        run: EpochRun<'_>,
+    ) -> Result<History> {
+        let EpochRun { epochs, initial_epoch, seed, verbose, mut callbacks, output } = run;
         let mut progress = Progress::new(verbose, output, self.log_order());
         let mut history = History::default();
         let mut stop = self.notify(&mut callbacks, &mut progress, |c, ctx| c.on_train_begin(ctx))?;
@@ -78,22 +131,14 @@ impl Model {
             progress.epoch(epoch, epochs)?;
             stop |= self.notify(&mut callbacks, &mut progress, |c, ctx| c.on_epoch_begin(epoch, ctx))?;
             let mut tracker = self.require_compiled("fit")?.tracker()?;
-            let order = sample_order(train.samples(), shuffle, step_seed(seed, epoch as u64).rotate_left(32));
-            progress.start(order.len().div_ceil(batch_size));
-            for (step, chunk) in order.chunks(batch_size).enumerate() {
-                let (inputs, targets, weights) = train.batch(chunk)?;
+            progress.start(train.steps());
+            for (step, batch) in train.epoch(epoch)?.enumerate() {
+                let ((inputs, targets, weights), samples) = batch?;
                 let iteration = self.require_compiled("fit")?.optimizer.iterations();
                 let weights = weights.as_ref();
                 let (losses, predictions) =
                     self.train_step(&inputs, &targets, weights, step_seed(seed, iteration))?;
-                tracker.update(
-                    &losses.total,
-                    &losses.per_output,
-                    chunk.len(),
-                    &targets,
-                    &predictions,
-                    weights,
-                )?;
+                tracker.update(&losses.total, &losses.per_output, samples, &targets, &predictions, weights)?;
                 progress.step(step + 1, || tracker.read(""))?;
                 let logs = BatchLogs::new(&tracker);
                 stop |= self
@@ -103,9 +148,8 @@ impl Model {
                 }
             }
             let mut logs = tracker.read("")?;
-            if let Some(validation) = &validation {
-                let batch_size = validation_batch_size.unwrap_or(batch_size);
-                logs.extend(self.run_test(validation, batch_size, None)?.read("val_")?);
+            if let Some(validation) = validation.as_deref_mut() {
+                logs.extend(self.run_test(validation, None)?.read("val_")?);
             }
             progress.finish(&logs)?;
             stop |=

@@ -12,8 +12,10 @@ mod config;
 mod data;
 mod evaluate;
 mod fit;
+mod fit_stream;
 mod introspect;
 mod options;
+mod source;
 mod step;
 mod weights;
 

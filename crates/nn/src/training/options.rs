@@ -7,6 +7,7 @@ use tensor_core::Tensor;
 
 use super::{Inputs, Targets};
 use crate::callbacks::Callback;
+use crate::data::BatchStream;
 use crate::{NnError, Result};
 
 /// `fit`'s arguments besides the data. `FitOptions::default()` is Keras's: batch size 32, one
@@ -24,6 +25,7 @@ pub struct FitOptions<'a> {
     pub(crate) verbose: u8,
     pub(crate) validation_split: f64,
     pub(crate) validation_data: Option<(Inputs, Targets, Option<Tensor>)>,
+    pub(crate) validation_stream: Option<&'a mut dyn BatchStream>,
     pub(crate) validation_batch_size: Option<usize>,
     pub(crate) sample_weight: Option<Tensor>,
     pub(crate) class_weight: Option<BTreeMap<usize, f64>>,
@@ -42,6 +44,7 @@ impl Default for FitOptions<'_> {
             verbose: 1,
             validation_split: 0.0,
             validation_data: None,
+            validation_stream: None,
             validation_batch_size: None,
             sample_weight: None,
             class_weight: None,
@@ -110,6 +113,13 @@ impl<'a> FitOptions<'a> {
         sample_weight: &Tensor,
     ) -> Self {
         self.validation_data = Some((x.into(), y.into(), Some(sample_weight.clone())));
+        self
+    }
+
+    /// A stream to validate on after each epoch (its first epoch's batches, every time), for
+    /// `fit` or `fit_stream`; not together with `validation_data`.
+    pub fn validation_stream(mut self, stream: &'a mut dyn BatchStream) -> Self {
+        self.validation_stream = Some(stream);
         self
     }
 

@@ -27,7 +27,7 @@ pub(crate) fn class_weights_for(
 /// out. The class is a sparse target's id, the arg-max of a target row (the first maximum), or a
 /// single-column target rounded (0 or 1). `output` is the model's output shape without the batch
 /// axis; a class index it cannot produce is an error, as is a weight that is not finite.
-fn class_sample_weights(
+pub(crate) fn class_sample_weights(
     class_weight: &BTreeMap<usize, f64>,
     targets: &Tensor,
     loss: &AnyLoss,

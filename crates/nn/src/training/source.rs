@@ -1,0 +1,150 @@
+//! Where a pass over data takes its batches from: tensors already on the model's device
+//! ([`TensorBatches`]: batches gathered there by index) or a user's [`BatchStream`]
+//! ([`StreamBatches`]: batches made on the host, moved to the device one at a time). `fit`'s
+//! epoch loop and `evaluate`'s pass read either through [`BatchSource`], so both kinds of data
+//! share one loop: progress, callbacks, validation and history.
+
+use std::collections::BTreeMap;
+
+use super::data::{Batch, Dataset, Placement, sample_order};
+use super::step::step_seed;
+use super::weights::class_sample_weights;
+use crate::data::{BatchStream, HostBatch};
+use crate::losses::AnyLoss;
+use crate::{Model, NnError, Result};
+
+/// One epoch's batches, each with its number of samples.
+pub(crate) type EpochBatches<'s> = Box<dyn Iterator<Item = Result<(Batch, usize)>> + 's>;
+
+/// Batches with a known count per epoch.
+pub(crate) trait BatchSource {
+    /// Batches per epoch: what the progress bar counts to.
+    fn steps(&self) -> usize;
+
+    /// The batches of epoch `epoch`, on the model's device.
+    fn epoch(&mut self, epoch: usize) -> Result<EpochBatches<'_>>;
+}
+
+/// A [`Dataset`] on the device, in batches of `batch_size`, visited in an order shuffled per
+/// epoch from `seed` when `shuffle` is set.
+pub(crate) struct TensorBatches {
+    pub(crate) data: Dataset,
+    pub(crate) batch_size: usize,
+    pub(crate) shuffle: bool,
+    pub(crate) seed: u64,
+}
+
+impl BatchSource for TensorBatches {
+    fn steps(&self) -> usize {
+        self.data.samples().div_ceil(self.batch_size)
+    }
+
+    fn epoch(&mut self, epoch: usize) -> Result<EpochBatches<'_>> {
+        let order = sample_order(
+            self.data.samples(),
+            self.shuffle,
+            step_seed(self.seed, epoch as u64).rotate_left(32),
+        );
+        let (data, batch_size) = (&self.data, self.batch_size);
+        let chunks: Vec<Vec<usize>> = order.chunks(batch_size).map(<[usize]>::to_vec).collect();
+        Ok(Box::new(chunks.into_iter().map(move |chunk| Ok((data.batch(&chunk)?, chunk.len())))))
+    }
+}
+
+/// A stream's batches moved to the model's device and dtype, their targets checked against
+/// the compiled loss, and class weights (if any) turned into sample weights batch by batch.
+pub(crate) struct StreamBatches<'s> {
+    stream: &'s mut dyn BatchStream,
+    conversion: Conversion,
+}
+
+/// What [`StreamBatches`] does to each batch.
+struct Conversion {
+    placement: Placement,
+    loss: AnyLoss,
+    output_shape: Vec<usize>,
+    class_weight: Option<BTreeMap<usize, f64>>,
+    /// Names the data in errors ("fit", "validation_data"...).
+    what: &'static str,
+}
+
+impl<'s> StreamBatches<'s> {
+    pub(crate) fn new(model: &Model, stream: &'s mut dyn BatchStream, what: &'static str) -> Result<Self> {
+        let conversion = Conversion {
+            placement: Placement::of(model),
+            // A stream's batches hold one target tensor, so they train a model of one output.
+            loss: model.require_compiled(what)?.single_loss(what)?.clone(),
+            output_shape: model.output_shape(),
+            class_weight: None,
+            what,
+        };
+        Ok(StreamBatches { stream, conversion })
+    }
+
+    /// Weighs each sample's loss by its class's weight (Keras's `class_weight`).
+    pub(crate) fn with_class_weight(mut self, class_weight: Option<BTreeMap<usize, f64>>) -> Self {
+        self.conversion.class_weight = class_weight;
+        self
+    }
+}
+
+impl Conversion {
+    /// A stream's batch as a training or test batch: targets required, counts checked.
+    fn convert(&self, step: usize, batch: HostBatch) -> Result<(Batch, usize)> {
+        let what = self.what;
+        let HostBatch { inputs, targets, sample_weights } = batch;
+        let Some(targets) = targets else {
+            return Err(NnError::Data(format!(
+                "{what}: batch {step} of the stream has no targets; training and evaluation need labelled \
+                 data (a label_mode other than None)"
+            )));
+        };
+        let samples = match inputs.first().map(|x| x.dims().first()) {
+            Some(Some(&n)) if n > 0 => n,
+            _ => {
+                return Err(NnError::Data(format!(
+                    "{what}: batch {step} of the stream has no samples in its first input (inputs: {})",
+                    inputs.iter().map(|x| x.shape().to_string()).collect::<Vec<_>>().join(", ")
+                )));
+            }
+        };
+        let counted = inputs.iter().chain([&targets]).chain(&sample_weights);
+        if let Some(t) = counted.clone().find(|t| t.dims().first() != Some(&samples)) {
+            return Err(NnError::Data(format!(
+                "{what}: batch {step} of the stream has {samples} samples in its first input but a tensor of \
+                 shape {}; every input, the targets and the weights need one entry per sample",
+                t.shape()
+            )));
+        }
+        self.loss.check_targets(&targets, &self.output_shape)?;
+        let weights = match (&sample_weights, &self.class_weight) {
+            (Some(_), Some(_)) => {
+                return Err(NnError::Usage(format!(
+                    "{what}: the stream gives sample weights and class_weight is set; give one of them"
+                )));
+            }
+            (Some(w), None) => Some(w.clone()),
+            (None, Some(class_weight)) => {
+                Some(class_sample_weights(class_weight, &targets, &self.loss, &self.output_shape)?)
+            }
+            (None, None) => None,
+        };
+        let inputs = inputs.iter().map(|x| self.placement.place(x)).collect::<Result<Vec<_>>>()?;
+        let weights = weights.as_ref().map(|w| self.placement.place(w)).transpose()?;
+        Ok(((inputs, vec![self.placement.place(&targets)?], weights), samples))
+    }
+}
+
+impl BatchSource for StreamBatches<'_> {
+    fn steps(&self) -> usize {
+        self.stream.steps_per_epoch()
+    }
+
+    fn epoch(&mut self, epoch: usize) -> Result<EpochBatches<'_>> {
+        let steps = self.stream.steps_per_epoch();
+        let StreamBatches { stream, conversion } = self;
+        let batches = stream.epoch(epoch)?;
+        let conversion = &*conversion;
+        Ok(Box::new(batches.take(steps).enumerate().map(move |(step, b)| conversion.convert(step, b?))))
+    }
+}
