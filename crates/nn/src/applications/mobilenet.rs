@@ -178,7 +178,8 @@ impl MobileNet {
     pub fn build(&self) -> Result<Model> {
         let label = self.name.as_deref().unwrap_or("mobilenet");
         validate_weights(label, &self.weights, self.include_top, self.classes)?;
-        if !(self.alpha > 0.0) {
+        // NaN is refused with the non-positive widths.
+        if self.alpha.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater) {
             return Err(usage(label, format!("alpha should be positive; received alpha={}", self.alpha)));
         }
         // Keras takes the input size as the default where ImageNet weights exist for it.
