@@ -1,8 +1,8 @@
-//! `nn::applications`: VGG16 as Keras 3 builds it (keras/src/applications/vgg16.py of Keras
-//! 3.15.1: layer names, output shapes, parameter counts), Keras's option rules as errors, its
-//! weights from a file in the layout of Keras's own VGG16 weight files (and Keras 3's
-//! `.weights.h5`) predicting exactly as the model they came from, on the CPU and the GPU, and
-//! `preprocess_input`'s known answers.
+//! `nn::applications`: VGG16 and MobileNet as Keras 3 builds them (keras/src/applications/vgg16.py
+//! and mobilenet.py of Keras 3.15.1: layer names, output shapes, parameter counts), Keras's
+//! option rules as errors, their weights from a file in the layout of Keras's own weight files
+//! (and Keras 3's `.weights.h5`) predicting exactly as the model they came from, on the CPU and
+//! the GPU, and `preprocess_input`'s known answers.
 
 mod common;
 
@@ -12,6 +12,7 @@ use std::time::Instant;
 
 use common::fixtures::{scratch, write};
 use hdf5_pure::{AttrValue, FileBuilder};
+use tessera::nn::applications::mobilenet::{self, MobileNet};
 use tessera::nn::applications::vgg16::{self, Vgg16};
 use tessera::nn::applications::{Pooling, Weights};
 use tessera::nn::io::{load_keras, save_keras, save_keras_weights};
@@ -121,6 +122,28 @@ fn usage_error(result: Result<Model, NnError>, needle: &str) -> String {
 /// attribute (empty for a layer without weights, which h5py writes as an empty float array);
 /// each weight a dataset `<layer>_W_1:0` or `<layer>_b_1:0` in its layer's group.
 fn legacy_weights_file(model: &Model, dir: &Path, name: &str) -> PathBuf {
+    legacy_file(model, dir, name, |layer, index, _| format!("{layer}_{}_1:0", ["W", "b"][index]))
+}
+
+/// `model`'s weights in the legacy layout of Keras 2's weight files, Keras's own MobileNet files
+/// (`mobilenet_2_5_224_tf_no_top.h5`) among them: as [`legacy_weights_file`], each weight a
+/// dataset `<layer>/<weight>:0`, a depthwise kernel `<layer>/depthwise_kernel:0`.
+fn keras2_weights_file(model: &Model, dir: &Path, name: &str) -> PathBuf {
+    legacy_file(model, dir, name, |layer, _, weight| {
+        let weight =
+            if layer.starts_with("conv_dw_") && weight == "kernel" { "depthwise_kernel" } else { weight };
+        format!("{layer}/{weight}:0")
+    })
+}
+
+/// A legacy HDF5 weight file of `model`, each weight's dataset named by `dataset(layer, index,
+/// weight name)`.
+fn legacy_file(
+    model: &Model,
+    dir: &Path,
+    name: &str,
+    dataset: impl Fn(&str, usize, &str) -> String,
+) -> PathBuf {
     let mut file = FileBuilder::new();
     let layers = model.layers();
     let layer_names: Vec<String> = layers.iter().map(|l| l.name().to_string()).collect();
@@ -131,10 +154,19 @@ fn legacy_weights_file(model: &Model, dir: &Path, name: &str) -> PathBuf {
         let mut group = file.create_group(layer.name());
         let weights = layer.weights();
         let weight_names: Vec<String> =
-            ["W", "b"][..weights.len()].iter().map(|kind| format!("{}_{kind}_1:0", layer.name())).collect();
+            weights.iter().enumerate().map(|(k, w)| dataset(layer.name(), k, w.name())).collect();
+        // Keras 2 nests its datasets a level deeper, `<layer>/<layer>/<weight>:0`.
+        let mut nested = group.create_group(layer.name());
         for (weight, dataset) in weights.iter().zip(&weight_names) {
             let shape: Vec<u64> = weight.value().dims().iter().map(|&d| d as u64).collect();
-            group.create_dataset(dataset).with_f32_data(&values(weight.value())).with_shape(&shape);
+            let (holder, leaf) = match dataset.split_once('/') {
+                Some((_, leaf)) => (&mut nested, leaf),
+                None => (&mut group, dataset.as_str()),
+            };
+            holder.create_dataset(leaf).with_f32_data(&values(weight.value())).with_shape(&shape);
+        }
+        if weight_names.iter().any(|name| name.contains('/')) {
+            group.add_group(nested.finish());
         }
         group.set_attr(
             "weight_names",
@@ -385,5 +417,263 @@ fn preprocess_input_is_keras_caffe_mode() {
     if let Some(gpu) = common::gpu() {
         let on_gpu = vgg16::preprocess_input(&x.to_dtype(DType::F32).unwrap().to(&gpu).unwrap()).unwrap();
         common::assert_close(&on_gpu.to_vec_f64().unwrap(), &expected, 1e-5);
+    }
+}
+
+/// Layers of MobileNet with the top at alpha 1 and 224x224x3, as Keras 3.15.1's `summary()`
+/// gives them: name, output shape (batch excluded) and parameter count.
+const KERAS_MOBILENET: &[(&str, &[usize], usize)] = &[
+    ("conv1", &[112, 112, 32], 864),
+    ("conv1_bn", &[112, 112, 32], 128),
+    ("conv_dw_1", &[112, 112, 32], 288),
+    ("conv_pw_1", &[112, 112, 64], 2_048),
+    ("conv_pad_2", &[113, 113, 64], 0),
+    ("conv_dw_2", &[56, 56, 64], 576),
+    ("conv_pw_13", &[7, 7, 1_024], 1_048_576),
+    ("conv_pw_13_relu", &[7, 7, 1_024], 0),
+    ("global_average_pooling2d", &[1, 1, 1_024], 0),
+    ("dropout", &[1, 1, 1_024], 0),
+    ("conv_preds", &[1, 1, 1_000], 1_025_000),
+    ("reshape_2", &[1_000], 0),
+    ("predictions", &[1_000], 0),
+];
+
+/// The GPU's f32 convolutions sum in another order than the CPU's; over MobileNet's 27
+/// convolutions and batch normalizations the outputs move by a few 1e-6 of the largest on
+/// lavapipe, other GPUs may sum in other orders again.
+const MOBILENET_GPU_RELATIVE_TOLERANCE: f32 = 1e-4;
+
+/// A batch of `n` RGB images of `size`x`size` pixels in [0, 255], preprocessed for MobileNet.
+fn mobilenet_images(n: usize, size: usize, seed: u64) -> Tensor {
+    let pixels = Tensor::uniform(vec![n, size, size, 3], 0.0, 255.0, seed, DType::F32, &Device::Cpu).unwrap();
+    mobilenet::preprocess_input(&pixels).unwrap()
+}
+
+/// Gives every batch normalization of `model` statistics and an affine part away from their
+/// initial values (variances and scales in [0.5, 1.5], means and offsets in [-0.1, 0.1]), so
+/// that a file read into the wrong one of the four is seen.
+fn perturb_batch_normalizations(model: &Model, seed: u64) {
+    for (k, weight) in model.weights().iter().enumerate() {
+        let (low, high) = match weight.name() {
+            "gamma" | "moving_variance" => (0.5, 1.5),
+            "beta" | "moving_mean" => (-0.1, 0.1),
+            _ => continue,
+        };
+        let dims = weight.value().dims().to_vec();
+        weight
+            .assign(&Tensor::uniform(dims, low, high, seed + k as u64, DType::F32, &Device::Cpu).unwrap())
+            .unwrap();
+    }
+}
+
+/// The usage error of `result`, which must be one, containing `needle`.
+fn mobilenet_error(result: Result<Model, NnError>, needle: &str) -> String {
+    match result {
+        Err(NnError::Usage(message)) => {
+            assert!(message.starts_with("mobilenet: ") && message.contains(needle), "{message}");
+            message
+        }
+        Err(other) => panic!("expected a usage error containing {needle:?}, got {other}"),
+        Ok(_) => panic!("expected a usage error containing {needle:?}, got a model"),
+    }
+}
+
+#[test]
+fn mobilenet_has_keras_layers_shapes_and_counts() {
+    let model = MobileNet::new().build().unwrap();
+    assert_eq!(model.name(), "mobilenet_1.00_224");
+    let names = names(&model);
+    assert_eq!(names.len(), 91, "Keras's MobileNet has 91 layers, its input included");
+    assert_eq!(
+        names[..8],
+        [
+            "input_layer",
+            "conv1",
+            "conv1_bn",
+            "conv1_relu",
+            "conv_dw_1",
+            "conv_dw_1_bn",
+            "conv_dw_1_relu",
+            "conv_pw_1"
+        ]
+    );
+    let pads: Vec<&String> = names.iter().filter(|n| n.starts_with("conv_pad_")).collect();
+    assert_eq!(pads, ["conv_pad_2", "conv_pad_4", "conv_pad_6", "conv_pad_12"]);
+    let graph = model.graph().unwrap();
+    for &(layer, shape, count) in KERAS_MOBILENET {
+        assert_eq!(output_shape(&graph, layer), shape, "output shape of {layer}");
+        assert_eq!(params(&model, layer), count, "parameters of {layer}");
+    }
+    assert_eq!(names.last().map(String::as_str), Some("predictions"));
+    // Keras: 4,253,864 parameters, 21,888 of them the batch normalizations' moving statistics.
+    assert_eq!(model.count_params(), (4_253_864 - 21_888, 21_888));
+    let summary = model.summary();
+    assert!(summary.contains("Model: \"mobilenet_1.00_224\""), "{summary}");
+    assert!(summary.contains("Total params: 4,253,864"), "{summary}");
+    assert!(
+        summary.contains("conv_dw_1 (DepthwiseConv2D)") && summary.contains("conv_pad_2 (ZeroPadding2D)"),
+        "{summary}"
+    );
+
+    let notop = MobileNet::new().include_top(false).build().unwrap();
+    assert_eq!(notop.count_params(), (3_228_864 - 21_888, 21_888));
+    assert_eq!(notop.layers().len(), 86);
+    assert_eq!(notop.output_shape(), [7, 7, 1024]);
+    assert_eq!(notop.layers().last().unwrap().name(), "conv_pw_13_relu");
+    // Keras: MobileNet(alpha=0.25, input_shape=(32, 32, 3), include_top=False, pooling="avg").
+    let small =
+        MobileNet::new().alpha(0.25).input_shape([32, 32, 3]).include_top(false).pooling(Pooling::Avg);
+    let small = small.build().unwrap();
+    assert_eq!((small.name(), small.output_shape()), ("mobilenet_0.25_32", vec![256]));
+    assert_eq!(small.count_params().0 + small.count_params().1, 218_544);
+    // A depth multiplier doubles the depthwise outputs; the name keeps Keras's size rule.
+    let wide = MobileNet::new().depth_multiplier(2).input_shape([160, 160, 3]).alpha(0.5).classes(7);
+    let wide = wide.build().unwrap();
+    assert_eq!(wide.name(), "mobilenet_0.50_160");
+    assert_eq!(output_shape(&wide.graph().unwrap(), "conv_dw_1"), [80, 80, 32]);
+    assert_eq!(params(&wide, "conv_dw_1"), 3 * 3 * 16 * 2);
+    assert_eq!(wide.output_shape(), [7]);
+    let max = MobileNet::new().include_top(false).input_shape([33, 40, 1]).pooling(Pooling::Max).name("m");
+    let max = max.build().unwrap();
+    assert_eq!((max.name(), max.output_shape()), ("m", vec![1024]));
+    assert_eq!(max.layers().last().unwrap().name(), "global_max_pooling2d");
+}
+
+#[test]
+fn mobilenet_keras_option_rules_are_errors() {
+    let dir = scratch("mobilenet-rules");
+    let imagenet = Weights::ImageNet(write(&dir, "mobilenet_1_0_224_tf.h5", b"-"));
+    let with = |options: MobileNet| options.weights(imagenet.clone()).build();
+    mobilenet_error(
+        with(MobileNet::new().depth_multiplier(2)),
+        "depth multiplier must be 1; received depth_multiplier=2",
+    );
+    mobilenet_error(
+        with(MobileNet::new().alpha(0.3)),
+        "alpha can be one of 0.25, 0.50, 0.75 or 1.0 only; received alpha=0.3",
+    );
+    mobilenet_error(with(MobileNet::new().input_shape([32, 32, 3])), "input_shape should be (224, 224, 3)");
+    mobilenet_error(with(MobileNet::new().input_shape([160, 192, 3])), "input_shape should be (224, 224, 3)");
+    mobilenet_error(with(MobileNet::new().classes(10)), "classes should be 1000; received classes=10");
+    mobilenet_error(
+        with(MobileNet::new().classifier_activation(Some("relu"))),
+        "classifier_activation=\"relu\"",
+    );
+    mobilenet_error(
+        with(MobileNet::new().include_top(false).input_shape([64, 64, 1])),
+        "must have 3 channels",
+    );
+    mobilenet_error(MobileNet::new().alpha(0.0).build(), "alpha should be positive; received alpha=0");
+    mobilenet_error(MobileNet::new().include_top(false).input_shape([31, 64, 3]).build(), "at least 32x32");
+    // Keras's ImageNet weights exist at 128, 160, 192 and 224: with the top, a 160 input is
+    // accepted (the file, not a weight file, fails to load); without, any other size takes the
+    // 224 ones with a warning.
+    let loaded = with(MobileNet::new().input_shape([160, 160, 3])).err().unwrap();
+    assert!(!matches!(loaded, NnError::Usage(_)), "{loaded}");
+    warnings_about("");
+    let loaded =
+        with(MobileNet::new().include_top(false).input_shape([96, 128, 3]).name("odd")).err().unwrap();
+    assert!(!matches!(loaded, NnError::Usage(_)), "{loaded}");
+    let warned = warnings_about("odd: input_shape is undefined or non-square");
+    assert_eq!(warned.len(), 1, "{warned:?}");
+    assert!(warned[0].contains("(224, 224) will be loaded"), "{warned:?}");
+}
+
+#[test]
+fn mobilenet_weights_files_and_archives_load_to_the_same_predictions() {
+    let dir = scratch("mobilenet-weights");
+    set_random_seed(17);
+    let options =
+        MobileNet::new().alpha(0.25).input_shape([32, 32, 3]).classes(10).classifier_activation(None);
+    let source = options.clone().build().unwrap();
+    perturb_batch_normalizations(&source, 100);
+    let x = mobilenet_images(3, 32, 18);
+    let expected = values(&source.predict(&x, 3).unwrap());
+    let spread = expected.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+    assert!(spread > 0.0 && expected.iter().any(|v| *v != expected[0]), "{expected:?}");
+
+    let legacy = keras2_weights_file(&source, &dir, "mobilenet_2_5_32_tf.h5");
+    save_keras_weights(&source, dir.join("mobilenet.weights.h5")).unwrap();
+    for weights in [Weights::File(legacy.clone()), Weights::File(dir.join("mobilenet.weights.h5"))] {
+        let loaded = options.clone().weights(weights.clone()).build().unwrap();
+        assert_eq!(values(&loaded.predict(&x, 3).unwrap()), expected, "{weights:?}");
+    }
+    // A .keras archive: the top's keepdims pooling, reshape and activation, the paddings and
+    // depthwise convolutions go through Keras's config and come back whole.
+    let archive = dir.join("mobilenet.keras");
+    save_keras(&source, &archive).unwrap();
+    let loaded = load_keras(&archive).unwrap();
+    assert_eq!((loaded.name(), names(&loaded)), (source.name(), names(&source)));
+    assert_eq!(values(&loaded.predict(&x, 3).unwrap()), expected);
+
+    // A file with the top for a model without it: the convolutional weights serve any size.
+    let notop = options.clone().include_top(false).input_shape([40, 33, 3]).pooling(Pooling::Max);
+    let error = notop.clone().weights(Weights::File(legacy)).build().err().unwrap().to_string();
+    assert!(error.contains("holds weights for 55 layers, the model has 54"), "{error}");
+    // Other classes than the file's name the layer and both shapes.
+    let error =
+        options.classes(5).weights(Weights::File(dir.join("mobilenet.weights.h5"))).build().err().unwrap();
+    let message = error.to_string();
+    assert!(
+        message.contains("layer conv_preds")
+            && message.contains("[1, 1, 256, 10]")
+            && message.contains("[1, 1, 256, 5]"),
+        "{message}"
+    );
+}
+
+#[test]
+fn loaded_mobilenet_predicts_on_the_gpu_as_on_the_cpu() {
+    let Some(gpu) = common::gpu() else { return };
+    let dir = scratch("mobilenet-gpu");
+    set_random_seed(19);
+    let source = MobileNet::new().alpha(0.25).input_shape([32, 32, 3]).classes(7).build().unwrap();
+    perturb_batch_normalizations(&source, 200);
+    let file = keras2_weights_file(&source, &dir, "mobilenet.h5");
+    let x = mobilenet_images(2, 35, 20);
+    // 33x35 images: odd sizes, which the strided depthwise convolutions after their padding floor.
+    for (include_top, shape, pooling) in
+        [(true, [32, 32, 3], Pooling::None), (false, [33, 35, 3], Pooling::Avg)]
+    {
+        let options =
+            MobileNet::new().alpha(0.25).include_top(include_top).input_shape(shape).pooling(pooling);
+        let options =
+            if include_top { options.classes(7).weights(Weights::File(file.clone())) } else { options };
+        let mut model = options.build().unwrap();
+        if !include_top {
+            perturb_batch_normalizations(&model, 300);
+        }
+        let x = x.slice(1, 0, shape[0]).unwrap().slice(2, 0, shape[1]).unwrap();
+        let cpu = values(&model.predict(&x, 2).unwrap());
+        model.to_device(&gpu).unwrap();
+        let on_gpu = values(&model.predict(x.to(&gpu).unwrap(), 2).unwrap());
+        let scale = cpu.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+        let difference = cpu.iter().zip(&on_gpu).map(|(c, g)| (c - g).abs()).fold(0.0f32, f32::max);
+        println!("top {include_top} {shape:?}: max difference {difference:e} of outputs up to {scale:e}");
+        assert!(scale > 0.0, "outputs all zero would compare nothing");
+        assert!(
+            difference <= MOBILENET_GPU_RELATIVE_TOLERANCE * scale,
+            "{difference} > {MOBILENET_GPU_RELATIVE_TOLERANCE} x {scale}"
+        );
+    }
+}
+
+#[test]
+fn mobilenet_preprocess_input_is_keras_tf_mode() {
+    // Keras: x / 127.5 - 1.
+    let pixels = [0.0, 127.5, 255.0, 51.0, 204.0, 1.0];
+    let expected: Vec<f64> = pixels.iter().map(|p| p / 127.5 - 1.0).collect();
+    assert_eq!(expected[..3], [-1.0, 0.0, 1.0]);
+    let x = Tensor::from_slice(&pixels, [1, 2, 1, 3], &Device::Cpu).unwrap();
+    let out = mobilenet::preprocess_input(&x).unwrap();
+    assert_eq!((out.dims(), out.dtype()), (&[1, 2, 1, 3][..], DType::F64));
+    assert_eq!(out.to_vec_f64().unwrap(), expected);
+    // f32 divides as Keras does in f32: bit for bit, any shape.
+    let x32 = x.reshape([6]).unwrap().to_dtype(DType::F32).unwrap();
+    let keras: Vec<f32> = pixels.iter().map(|&p| p as f32 / 127.5f32 - 1.0).collect();
+    assert_eq!(values(&mobilenet::preprocess_input(&x32).unwrap()), keras);
+    if let Some(gpu) = common::gpu() {
+        let on_gpu = mobilenet::preprocess_input(&x32.to(&gpu).unwrap()).unwrap();
+        common::assert_close(&on_gpu.to_vec_f64().unwrap(), &expected, 1e-6);
     }
 }

@@ -339,6 +339,41 @@ fn a_transposed_convolution_with_output_padding_agrees_on_cpu_and_gpu() {
     trains_alike(build, &gpu, &x, &y);
 }
 
+/// MobileNet's building blocks (ZeroPadding2D, DepthwiseConv2D strided and not, with a depth
+/// multiplier, global pooling keeping its axes) agree on both devices over three SGD steps on 7x9
+/// images of 3 channels.
+#[test]
+fn depthwise_separable_blocks_agree_on_cpu_and_gpu() {
+    use tessera::nn::{DepthwiseConv2D, GlobalAveragePooling2D, Reshape, ZeroPadding2D};
+    let Some(gpu) = common::gpu() else { return };
+    let build = |device: &Device| {
+        set_random_seed(23);
+        let mut model = Model::sequential(vec![
+            Box::new(
+                DepthwiseConv2D::new(3)
+                    .strides(2)
+                    .padding("same")
+                    .depth_multiplier(2)
+                    .bias_initializer("random_normal")
+                    .activation("relu")
+                    .input_shape(&[7, 9, 3]),
+            ),
+            Box::new(ZeroPadding2D::new().padding(((0, 1), (1, 2)))),
+            Box::new(DepthwiseConv2D::new((3, 2)).strides((2, 1)).activation("tanh")),
+            Box::new(Conv2D::new(4, 1).use_bias(false)),
+            Box::new(GlobalAveragePooling2D::new().keepdims(true)),
+            Box::new(Reshape::new(&[-1])),
+        ])
+        .unwrap();
+        model.compile(Sgd { learning_rate: 0.5, ..Sgd::default() }, "mse", &[]).unwrap();
+        model.to_device(device).unwrap();
+        model
+    };
+    let x = Tensor::uniform([3, 7, 9, 3], -1.0, 1.0, 24, DType::F32, &Device::Cpu).unwrap();
+    let y = Tensor::uniform([3, 4], 0.0, 1.0, 25, DType::F32, &Device::Cpu).unwrap();
+    trains_alike(build, &gpu, &x, &y);
+}
+
 /// Builds the model `build` makes on the CPU and on `gpu`, takes three training steps on `x`,
 /// `y` with each, and asserts that the losses and the final weights agree within [`TOLERANCE`].
 fn trains_alike(build: impl Fn(&Device) -> Model, gpu: &Device, x: &Tensor, y: &Tensor) {

@@ -7,9 +7,9 @@ mod common;
 use common::{assert_close, rand, rand_in, tensor};
 use tessera::nn::{
     Activation, ActivationLayer, Add, AveragePooling2D, BatchNormalization, Concatenate, Conv2D,
-    Conv2DTranspose, Dense, Dropout, Embedding, Flatten, ForwardCtx, GRU, GlobalAveragePooling2D,
-    GlobalMaxPooling2D, Initializer, LSTM, Layer, LeakyReLU, MaxPooling2D, NnError, PReLU, ReLU, Regularizer,
-    Reshape, SimpleRNN, Softmax, SpatialDropout2D, UpSampling2D,
+    Conv2DTranspose, Dense, DepthwiseConv2D, Dropout, Embedding, Flatten, ForwardCtx, GRU,
+    GlobalAveragePooling2D, GlobalMaxPooling2D, Initializer, LSTM, Layer, LeakyReLU, MaxPooling2D, NnError,
+    PReLU, ReLU, Regularizer, Reshape, SimpleRNN, Softmax, SpatialDropout2D, UpSampling2D, ZeroPadding2D,
 };
 use tessera::tensor_core::gradcheck::{self, GradCheck};
 use tessera::{DType, Device, Tape, Tensor};
@@ -301,6 +301,140 @@ fn conv2d_transpose_output_padding_matches_keras() {
     assert!(Conv2DTranspose::new(2, 3).config().unwrap()["output_padding"].is_null());
     let err = Conv2DTranspose::new(2, 3).strides(2).output_padding(2).build(&[vec![3, 3, 1]]).unwrap_err();
     assert!(err.to_string().contains("output_padding (2, 2) must be less than the strides (2, 2)"), "{err}");
+}
+
+#[test]
+fn depthwise_conv2d_gradients() {
+    for (kernel, strides, padding, multiplier) in [
+        ((3, 3), (1, 1), "valid", 1),
+        ((3, 3), (2, 2), "same", 2),
+        ((2, 3), (1, 2), "same", 1),
+        ((1, 1), (2, 1), "valid", 3),
+    ] {
+        let layer = DepthwiseConv2D::new(kernel)
+            .strides(strides)
+            .padding(padding)
+            .depth_multiplier(multiplier)
+            .activation("tanh")
+            .bias_initializer("random_normal")
+            .dtype(DType::F64);
+        let name = format!("DepthwiseConv2D {kernel:?} {strides:?} {padding} x{multiplier}");
+        check_layer(&name, layer, &[&[5, 7, 3]], 2, false).assert_within(BOUND);
+    }
+}
+
+/// A hand-computed depthwise convolution: 3x3 images of 2 channels, 2x2 kernels, two per
+/// channel, `valid`, so 2x2 outputs of 4 channels in Keras's order (channel c's kernel m at
+/// c * 2 + m).
+#[test]
+fn depthwise_conv2d_known_answer() {
+    // Channel a: 1..9 row by row; channel b: the identity. Interleaved, channels last.
+    let a = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0];
+    let b = [1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0];
+    let x: Vec<f64> = a.iter().zip(&b).flat_map(|(&a, &b)| [a, b]).collect();
+    let mut layer = DepthwiseConv2D::new(2).depth_multiplier(2).dtype(DType::F64);
+    layer.build(&[vec![3, 3, 2]]).unwrap();
+    // Kernels, as (row, column) -> [a m0, a m1, b m0, b m1]: a's m0 is [[1, 2], [3, 4]], a's m1
+    // takes minus the bottom-right pixel, b's m0 sums the window, b's m1 is 10 x top-left.
+    let kernel = [1.0, 0.0, 1.0, 10.0, 2.0, 0.0, 1.0, 0.0, 3.0, 0.0, 1.0, 0.0, 4.0, -1.0, 1.0, 0.0];
+    layer.weights()[0].assign(&tensor(&kernel, &[2, 2, 2, 2])).unwrap();
+    layer.weights()[1].assign(&tensor(&[0.5, 0.0, 0.0, -1.0], &[4])).unwrap();
+    let y = layer.forward(&[tensor(&x, &[1, 3, 3, 2])], &mut ForwardCtx::inference()).unwrap();
+    assert_eq!(y.dims(), [1, 2, 2, 4]);
+    // Top-left window: a = [[1, 2], [4, 5]] gives 1 + 4 + 12 + 20 = 37 and -5; b = [[1, 0],
+    // [0, 1]] gives 2 and 10; then the bias.
+    let expected = [37.5, -5.0, 2.0, 9.0, 47.5, -6.0, 1.0, -1.0, 67.5, -8.0, 1.0, -1.0, 77.5, -9.0, 2.0, 9.0];
+    assert_eq!(y.to_vec_f64().unwrap(), expected);
+}
+
+/// DepthwiseConv2D is the Conv2D whose kernel joins input channel c only to its own outputs
+/// c * M + m: the same answers at odd sizes, strided, under `same` padding.
+#[test]
+fn depthwise_conv2d_is_a_block_diagonal_conv2d() {
+    let (channels, multiplier) = (3, 2);
+    let outputs = channels * multiplier;
+    for (strides, padding) in [((2, 2), "same"), ((1, 2), "valid"), ((1, 1), "same")] {
+        let mut depthwise = DepthwiseConv2D::new((3, 2))
+            .strides(strides)
+            .padding(padding)
+            .depth_multiplier(multiplier)
+            .bias_initializer("random_normal")
+            .dtype(DType::F64);
+        let mut conv = Conv2D::new(outputs, (3, 2)).strides(strides).padding(padding).dtype(DType::F64);
+        let shape = vec![7, 9, channels];
+        assert_eq!(depthwise.build(std::slice::from_ref(&shape)).unwrap(), conv.build(&[shape]).unwrap());
+        let kernel = depthwise.weights()[0].value().to_vec_f64().unwrap();
+        let mut full = vec![0.0; 3 * 2 * channels * outputs];
+        for (k, &value) in kernel.iter().enumerate() {
+            let (position, c, m) = (k / outputs, (k / multiplier) % channels, k % multiplier);
+            full[(position * channels + c) * outputs + c * multiplier + m] = value;
+        }
+        conv.weights()[0].assign(&tensor(&full, &[3, 2, channels, outputs])).unwrap();
+        conv.weights()[1].assign(depthwise.weights()[1].value()).unwrap();
+        let x = rand(&[2, 7, 9, channels], 31);
+        let run = |layer: &dyn Layer| {
+            layer
+                .forward(std::slice::from_ref(&x), &mut ForwardCtx::inference())
+                .unwrap()
+                .to_vec_f64()
+                .unwrap()
+        };
+        assert_close(&run(&depthwise), &run(&conv), 1e-12);
+    }
+}
+
+#[test]
+fn depthwise_conv2d_shapes_and_errors() {
+    let mut layer = DepthwiseConv2D::new(3).depth_multiplier(4).use_bias(false);
+    assert_eq!(layer.build(&[vec![8, 8, 5]]).unwrap(), [6, 6, 20]);
+    let shapes: Vec<Vec<usize>> = layer.weights().iter().map(|w| w.value().dims().to_vec()).collect();
+    assert_eq!(shapes, [vec![3, 3, 5, 4]]);
+    assert_eq!(layer.weights()[0].name(), "kernel");
+    let mut layer = DepthwiseConv2D::new(3).depth_multiplier(2).strides(2).padding("same");
+    assert_eq!(layer.build(&[vec![7, 9, 3]]).unwrap(), [4, 5, 6]);
+    assert_eq!(layer.weights()[1].value().dims(), [6]);
+    let err = DepthwiseConv2D::new(3).depth_multiplier(0).build(&[vec![8, 8, 1]]).unwrap_err().to_string();
+    assert!(err.contains("depthwise_conv2d") && err.contains("depth_multiplier"), "{err}");
+    let err = DepthwiseConv2D::new(3).build(&[vec![8, 8]]).unwrap_err().to_string();
+    assert!(err.contains("depthwise_conv2d") && err.contains("(height, width, channels)"), "{err}");
+    let err = DepthwiseConv2D::new(5).build(&[vec![3, 8, 1]]).unwrap_err().to_string();
+    assert!(err.contains("depthwise_conv2d") && err.contains("(None, 3, 8, 1)"), "{err}");
+}
+
+#[test]
+fn zero_padding_and_keepdims_pooling() {
+    for padding in [((0, 1), (2, 0)), ((1, 1), (1, 1)), ((3, 0), (0, 2))] {
+        let layer = ZeroPadding2D::new().padding(padding);
+        check_layer(&format!("ZeroPadding2D {padding:?}"), layer, &[&[3, 2, 2]], 2, false)
+            .assert_within(BOUND);
+    }
+    check_layer(
+        "GlobalAveragePooling2D keepdims",
+        GlobalAveragePooling2D::new().keepdims(true),
+        &[&[3, 4, 2]],
+        2,
+        false,
+    )
+    .assert_within(BOUND);
+
+    // [[1, 2], [3, 4]] with a row below and two columns left.
+    let y = apply(&mut ZeroPadding2D::new().padding(((0, 1), (2, 0))), &[1.0, 2.0, 3.0, 4.0], &[1, 2, 2, 1]);
+    assert_eq!(y, [0.0, 0.0, 1.0, 2.0, 0.0, 0.0, 3.0, 4.0, 0.0, 0.0, 0.0, 0.0]);
+    assert_eq!(ZeroPadding2D::new().build(&[vec![5, 7, 3]]).unwrap(), [7, 9, 3]);
+    assert_eq!(ZeroPadding2D::new().padding((2, 0)).build(&[vec![5, 7, 3]]).unwrap(), [9, 7, 3]);
+    let err = ZeroPadding2D::new().build(&[vec![5, 7]]).unwrap_err().to_string();
+    assert!(err.contains("zero_padding2d") && err.contains("(height, width, channels)"), "{err}");
+
+    let mut pool = GlobalAveragePooling2D::new().keepdims(true);
+    assert_eq!(pool.build(&[vec![2, 2, 1]]).unwrap(), [1, 1, 1]);
+    let y =
+        pool.forward(&[tensor(&[1.0, 2.0, 3.0, 6.0], &[1, 2, 2, 1])], &mut ForwardCtx::inference()).unwrap();
+    assert_eq!((y.dims(), y.to_vec_f64().unwrap()), (&[1, 1, 1, 1][..], vec![3.0]));
+    let mut pool = GlobalMaxPooling2D::new().keepdims(true);
+    assert_eq!(pool.build(&[vec![2, 2, 1]]).unwrap(), [1, 1, 1]);
+    let y =
+        pool.forward(&[tensor(&[1.0, 2.0, 3.0, 6.0], &[1, 2, 2, 1])], &mut ForwardCtx::inference()).unwrap();
+    assert_eq!(y.to_vec_f64().unwrap(), [6.0]);
 }
 
 #[test]

@@ -34,8 +34,9 @@ pub use initializers::{Initializer, set_random_seed};
 pub use layer::Layer;
 pub use layers::{
     ActivationLayer, Add, AveragePooling2D, BatchNormalization, Concatenate, Conv2D, Conv2DTranspose, Dense,
-    Dropout, Embedding, Flatten, GRU, GlobalAveragePooling2D, GlobalMaxPooling2D, Input, LSTM, LeakyReLU,
-    MaxPooling2D, PReLU, ReLU, Reshape, SimpleRNN, Size2, Softmax, SpatialDropout2D, Spec, UpSampling2D,
+    DepthwiseConv2D, Dropout, Embedding, Flatten, GRU, GlobalAveragePooling2D, GlobalMaxPooling2D, Input,
+    LSTM, LeakyReLU, MaxPooling2D, PReLU, Pads2D, ReLU, Reshape, SimpleRNN, Size2, Softmax, SpatialDropout2D,
+    Spec, UpSampling2D, ZeroPadding2D,
 };
 pub use model::{Apply, Graph, Model, Outputs, SharedLayer, SymbolicTensor};
 pub use regularizers::Regularizer;

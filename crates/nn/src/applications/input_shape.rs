@@ -1,6 +1,7 @@
 //! Keras's checks of an application's options, from `keras.applications.imagenet_utils`:
 //! `obtain_input_shape` (which input shapes a model takes) and `validate_activation` (which
-//! classifier activations pretrained weights allow), with Keras's messages as errors.
+//! classifier activations pretrained weights allow), and the checks of `weights` and `classes`
+//! every application starts with, with Keras's messages as errors.
 
 use super::Weights;
 use crate::{NnError, Result};
@@ -11,6 +12,41 @@ pub(super) struct InputSizes {
     pub(super) default: usize,
     /// The smallest height and width the model's downsampling leaves non-empty.
     pub(super) min: usize,
+}
+
+/// The classes of ImageNet, which the ImageNet weights' classifiers predict.
+pub(super) const IMAGENET_CLASSES: usize = 1000;
+
+/// The checks every application makes of `weights` first: a file to load must exist, and
+/// ImageNet weights with the top predict ImageNet's 1000 classes.
+pub(super) fn validate_weights(
+    model: &str,
+    weights: &Weights,
+    include_top: bool,
+    classes: usize,
+) -> Result<()> {
+    if let Some(path) = weights.path()
+        && !path.exists()
+    {
+        return Err(usage(
+            model,
+            format!(
+                "weights should be random, ImageNet's or those of a file to load; the file {} does not \
+                 exist",
+                path.display()
+            ),
+        ));
+    }
+    if matches!(weights, Weights::ImageNet(_)) && include_top && classes != IMAGENET_CLASSES {
+        return Err(usage(
+            model,
+            format!(
+                "with ImageNet weights and include_top=true, classes should be {IMAGENET_CLASSES}; received \
+                 classes={classes}"
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// Keras's `obtain_input_shape` for channels-last images: the input shape `model` takes, given

@@ -8,6 +8,7 @@
 //! the model is ([`Weights::File`]).
 
 mod input_shape;
+pub mod mobilenet;
 mod preprocess;
 pub mod vgg16;
 mod weights;
@@ -22,9 +23,10 @@ pub enum Weights {
     #[default]
     Random,
     /// Keras's ImageNet weights (`weights="imagenet"`) from the file Keras downloads for them
-    /// (`vgg16_weights_tf_dim_ordering_tf_kernels.h5`, or `..._notop.h5` without the top), kept
-    /// wherever you keep it. Keras's ImageNet rules apply: with the top, 1000 classes and the
-    /// default input shape; 3 input channels; a softmax or no classifier activation.
+    /// (`vgg16_weights_tf_dim_ordering_tf_kernels.h5`, or `..._notop.h5` without the top;
+    /// `mobilenet_1_0_224_tf.h5` or `..._tf_no_top.h5` for MobileNet at alpha 1 and 224x224),
+    /// kept wherever you keep it. Keras's ImageNet rules apply: with the top, 1000 classes and
+    /// the default input shape; 3 input channels; a softmax or no classifier activation.
     ImageNet(PathBuf),
     /// A Keras weight file of the same architecture (Keras's `weights=path`): the legacy HDF5
     /// layout of Keras 2 and `keras.applications`, or Keras 3's `.weights.h5`.

@@ -5,6 +5,9 @@ use tensor_core::Tensor;
 
 use crate::{NnError, Result};
 
+/// Half the range of pixel values, which Keras's "tf" mode divides by.
+const TF_HALF_RANGE: f64 = 127.5;
+
 /// The ImageNet mean of each channel in BGR order, which Keras's "caffe" mode subtracts.
 const CAFFE_BGR_MEAN: [f64; 3] = [103.939, 116.779, 123.68];
 
@@ -25,4 +28,11 @@ pub(super) fn caffe(model: &str, x: &Tensor) -> Result<Tensor> {
         .to_dtype(x.dtype())?
         .to(x.device())?;
     Ok(bgr.sub(&mean)?)
+}
+
+/// Keras's "tf" mode: values in [0, 255] to [-1, 1], as `x / 127.5 - 1` (a division, as Keras
+/// computes it, so the values round as Keras's do), any shape.
+pub(super) fn tf(x: &Tensor) -> Result<Tensor> {
+    let half_range = Tensor::scalar(TF_HALF_RANGE, x.dtype(), x.device())?;
+    Ok(x.div(&half_range)?.add_scalar(-1.0)?)
 }

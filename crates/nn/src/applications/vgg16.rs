@@ -24,7 +24,9 @@
 
 use tensor_core::{Padding, Tensor};
 
-use super::input_shape::{InputSizes, obtain_input_shape, usage, validate_activation};
+use super::input_shape::{
+    IMAGENET_CLASSES, InputSizes, obtain_input_shape, validate_activation, validate_weights,
+};
 use super::{Pooling, Weights, preprocess, weights};
 use crate::{
     Apply, Conv2D, Dense, Flatten, GlobalAveragePooling2D, GlobalMaxPooling2D, Input, MaxPooling2D, Model,
@@ -40,9 +42,6 @@ const FC_UNITS: usize = 4096;
 
 /// The input sizes VGG16 takes: trained at 224x224, and five 2x2 poolings need at least 32x32.
 const SIZES: InputSizes = InputSizes { default: 224, min: 32 };
-
-/// The classes of ImageNet, which the ImageNet weights' classifier predicts.
-const IMAGENET_CLASSES: usize = 1000;
 
 /// The options of Keras's `keras.applications.VGG16(...)`, each at Keras's default but
 /// `weights`, which is random until a file is given (tessera downloads nothing); [`Vgg16::build`]
@@ -129,31 +128,7 @@ impl Vgg16 {
     /// weights file that does not fit is an error naming the layer and both shapes.
     pub fn build(&self) -> Result<Model> {
         let name = &self.name;
-        if let Some(path) = self.weights.path()
-            && !path.exists()
-        {
-            return Err(usage(
-                name,
-                format!(
-                    "weights should be random, ImageNet's or those of a file to load; the file {} does not \
-                     exist",
-                    path.display()
-                ),
-            ));
-        }
-        if matches!(self.weights, Weights::ImageNet(_))
-            && self.include_top
-            && self.classes != IMAGENET_CLASSES
-        {
-            return Err(usage(
-                name,
-                format!(
-                    "with ImageNet weights and include_top=true, classes should be {IMAGENET_CLASSES}; \
-                     received classes={}",
-                    self.classes
-                ),
-            ));
-        }
+        validate_weights(name, &self.weights, self.include_top, self.classes)?;
         let shape = obtain_input_shape(name, self.input_shape, &SIZES, self.include_top, &self.weights)?;
         if self.include_top {
             validate_activation(name, self.classifier_activation.as_deref(), &self.weights)?;

@@ -125,24 +125,33 @@ pooling_layer!(
 );
 
 /// A global pooling layer: one value per channel over height and width, (H, W, C) images to
-/// (C,) vectors (Keras's default `keepdims=False`).
+/// (C,) vectors, or to (1, 1, C) images with `keepdims` (Keras's default `keepdims=False`).
 macro_rules! global_pooling_layer {
     ($(#[$doc:meta])* $layer:ident, $class:literal, $base_name:literal, |$x:ident| $pool:expr) => {
         $(#[$doc])*
         pub struct $layer {
             base: LayerBase,
+            keepdims: bool,
         }
 
         impl $layer {
-            /// Pools over height and width.
+            /// Pools over height and width, dropping them.
             pub fn new() -> $layer {
-                $layer { base: LayerBase::new($base_name) }
+                $layer { base: LayerBase::new($base_name), keepdims: false }
+            }
+
+            /// Whether to keep height and width as axes of size 1, (1, 1, C) rather than (C,)
+            /// (false by default).
+            pub fn keepdims(mut self, keepdims: bool) -> Self {
+                self.keepdims = keepdims;
+                self
             }
 
             /// Keras's `from_config`: the layer a [`Layer::config`] describes.
             pub fn from_config(config: &Config) -> Result<$layer> {
                 let mut fields = Fields::layer($class, config);
                 let mut layer = $layer::new();
+                fields.update("keepdims", &mut layer.keepdims)?;
                 layer.base.read_config(&mut fields)?;
                 fields.finish()?;
                 Ok(layer)
@@ -161,7 +170,9 @@ macro_rules! global_pooling_layer {
             layer_basics!($class, $base_name);
 
             fn config(&self) -> Result<Config> {
-                Ok(self.base.config())
+                let mut config = self.base.config();
+                config.insert("keepdims".into(), serde_json::Value::Bool(self.keepdims));
+                Ok(config)
             }
 
             fn build(&mut self, inputs: &[Vec<usize>]) -> Result<Vec<usize>> {
@@ -170,13 +181,21 @@ macro_rules! global_pooling_layer {
                     return Err(self.base.shape_error("images of shape (height, width, channels)", input));
                 };
                 self.base.build_weights(inputs, |_| Ok(()))?;
-                Ok(vec![channels])
+                Ok(if self.keepdims { vec![1, 1, channels] } else { vec![channels] })
             }
 
             fn forward(&self, inputs: &[Tensor], _ctx: &mut ForwardCtx<'_>) -> Result<Tensor> {
                 self.base.check_inputs(inputs)?;
                 let $x = &inputs[0];
-                Ok($pool?)
+                let pooled: Tensor = $pool?;
+                if self.keepdims {
+                    let &[n, channels] = pooled.dims() else {
+                        return Err(self.base.shape_error("pooled (N, C) features", pooled.dims()));
+                    };
+                    Ok(pooled.reshape([n, 1, 1, channels])?)
+                } else {
+                    Ok(pooled)
+                }
             }
         }
     };

@@ -7,8 +7,9 @@ use std::sync::{OnceLock, RwLock};
 use super::config::{Fields, config};
 use super::{
     ActivationLayer, Add, AveragePooling2D, BatchNormalization, Concatenate, Config, Conv2D, Conv2DTranspose,
-    Dense, Dropout, Embedding, Flatten, GRU, GlobalAveragePooling2D, GlobalMaxPooling2D, Input, LSTM,
-    LeakyReLU, MaxPooling2D, PReLU, ReLU, Reshape, SimpleRNN, Softmax, SpatialDropout2D, UpSampling2D,
+    Dense, DepthwiseConv2D, Dropout, Embedding, Flatten, GRU, GlobalAveragePooling2D, GlobalMaxPooling2D,
+    Input, LSTM, LeakyReLU, MaxPooling2D, PReLU, ReLU, Reshape, SimpleRNN, Softmax, SpatialDropout2D,
+    UpSampling2D, ZeroPadding2D,
 };
 use crate::{Layer, Model, NnError, Result};
 
@@ -22,6 +23,7 @@ const CLASSES: &[&str] = &[
     "Conv2D",
     "Conv2DTranspose",
     "Dense",
+    "DepthwiseConv2D",
     "Dropout",
     "Embedding",
     "Flatten",
@@ -41,6 +43,7 @@ const CLASSES: &[&str] = &[
     "Softmax",
     "SpatialDropout2D",
     "UpSampling2D",
+    "ZeroPadding2D",
 ];
 
 /// Makes a layer of a class registered with [`register`] from its config.
@@ -106,6 +109,7 @@ pub fn from_config(class_name: &str, config: &Config) -> Result<Box<dyn Layer>> 
         "Conv2D" => Box::new(Conv2D::from_config(config)?),
         "Conv2DTranspose" => Box::new(Conv2DTranspose::from_config(config)?),
         "Dense" => Box::new(Dense::from_config(config)?),
+        "DepthwiseConv2D" => Box::new(DepthwiseConv2D::from_config(config)?),
         "Dropout" => Box::new(Dropout::from_config(config)?),
         "Embedding" => Box::new(Embedding::from_config(config)?),
         "Flatten" => Box::new(Flatten::from_config(config)?),
@@ -127,6 +131,7 @@ pub fn from_config(class_name: &str, config: &Config) -> Result<Box<dyn Layer>> 
         "Softmax" => Box::new(Softmax::from_config(config)?),
         "SpatialDropout2D" => Box::new(SpatialDropout2D::from_config(config)?),
         "UpSampling2D" => Box::new(UpSampling2D::from_config(config)?),
+        "ZeroPadding2D" => Box::new(ZeroPadding2D::from_config(config)?),
         _ => {
             let registered = registered().read().unwrap_or_else(|poisoned| poisoned.into_inner());
             if let Some(constructor) = registered.get(class_name) {
@@ -238,6 +243,21 @@ mod tests {
                 ),
                 vec![vec![4]],
             ),
+            (
+                Box::new(
+                    DepthwiseConv2D::new((3, 2))
+                        .strides((2, 1))
+                        .padding("same")
+                        .depth_multiplier(2)
+                        .activation("relu")
+                        .depthwise_initializer(Initializer::RandomNormal { mean: 0.1, stddev: 0.2 })
+                        .bias_initializer(Initializer::Constant(0.1))
+                        .depthwise_regularizer("l2")
+                        .bias_regularizer("l1")
+                        .seed(17),
+                ),
+                image.clone(),
+            ),
             (Box::new(Dropout::new(0.25)), vec![vec![4]]),
             (
                 Box::new(
@@ -262,7 +282,7 @@ mod tests {
                 ),
                 vec![vec![3, 2]],
             ),
-            (Box::new(GlobalAveragePooling2D::new()), image.clone()),
+            (Box::new(GlobalAveragePooling2D::new().keepdims(true)), image.clone()),
             (Box::new(GlobalMaxPooling2D::new()), image.clone()),
             (Box::new(Input::new(&[6, 6, 3]).named("pixels")), vec![]),
             (
@@ -306,7 +326,8 @@ mod tests {
             ),
             (Box::new(Softmax::new().axis(1)), vec![vec![3, 2]]),
             (Box::new(SpatialDropout2D::new(0.5)), image.clone()),
-            (Box::new(UpSampling2D::new().size((3, 2))), image),
+            (Box::new(UpSampling2D::new().size((3, 2))), image.clone()),
+            (Box::new(ZeroPadding2D::new().padding(((0, 1), (2, 3)))), image),
         ]
     }
 

@@ -16,7 +16,7 @@ fn fixed_value(key: &str) -> Option<Value> {
         "data_format" => json!("channels_last"),
         "groups" => json!(1),
         "center" | "scale" => json!(true),
-        "synchronized" | "renorm" | "sparse" | "ragged" | "optional" | "keepdims" => json!(false),
+        "synchronized" | "renorm" | "sparse" | "ragged" | "optional" => json!(false),
         "activity_regularizer"
         | "kernel_constraint"
         | "bias_constraint"
@@ -25,6 +25,7 @@ fn fixed_value(key: &str) -> Option<Value> {
         | "beta_regularizer"
         | "gamma_regularizer"
         | "embeddings_constraint"
+        | "depthwise_constraint"
         | "alpha_constraint"
         | "renorm_clipping"
         | "noise_shape"

@@ -267,6 +267,8 @@ mod tests {
             ("GlobalAveragePooling2D", "global_average_pooling2d"),
             ("GlobalMaxPooling2D", "global_max_pooling2d"),
             ("SpatialDropout2D", "spatial_dropout2d"),
+            ("DepthwiseConv2D", "depthwise_conv2d"),
+            ("ZeroPadding2D", "zero_padding2d"),
         ] {
             assert_eq!(super::snake_case(class), key);
         }
