@@ -52,6 +52,11 @@ fn workers_end_when_the_consumer_stops() {
     // Dropped after one batch of 200: the workers, blocked on full channels, end and are joined.
     let mut epoch = stream.epoch(0).unwrap();
     epoch.next().unwrap().unwrap();
+    // A thread takes its name once it runs, which may be after the first batch came.
+    let named = Instant::now();
+    while data_threads() < 4 && named.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(5));
+    }
     assert_eq!(data_threads(), 4, "the pass runs four workers");
     drop(epoch);
     assert_eq!(data_threads(), 0, "dropping the epoch joins its workers");
