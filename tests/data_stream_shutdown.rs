@@ -52,10 +52,10 @@ fn workers_end_when_the_consumer_stops() {
     // Dropped after one batch of 200: the workers, blocked on full channels, end and are joined.
     let mut epoch = stream.epoch(0).unwrap();
     epoch.next().unwrap().unwrap();
-    // A spawned thread names itself once it first runs, which a loaded machine may delay.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while data_threads() < 4 && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(10));
+    // A thread takes its name once it runs, which may be after the first batch came.
+    let named = Instant::now();
+    while data_threads() < 4 && named.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(5));
     }
     assert_eq!(data_threads(), 4, "the pass runs four workers");
     drop(epoch);

@@ -143,8 +143,9 @@ impl DirectoryOptions {
         self
     }
 
-    /// How many finished batches may wait for the consumer (default 4): the bound on the
-    /// memory reading ahead takes.
+    /// How many finished batches may wait for the consumer (default 4), shared among the
+    /// workers (each holds `prefetch / workers`, rounded up, plus the one it is handing over):
+    /// the bound on the memory reading ahead takes.
     pub fn prefetch(mut self, batches: usize) -> Self {
         self.prefetch = batches;
         self
