@@ -372,6 +372,31 @@ impl Storage {
         }
     }
 
+    pub(crate) fn depthwise_conv2d(
+        &self,
+        kernel: &Storage,
+        g: &Conv2dGeometry,
+        multiplier: usize,
+        batch: usize,
+    ) -> Result<Storage> {
+        let x = self;
+        on_backend!("depthwise_conv2d"; x, kernel => x.depthwise_conv2d(kernel, g, multiplier, batch))
+    }
+
+    pub(crate) fn depthwise_conv2d_backward(
+        &self,
+        kernel: &Storage,
+        grad: &Storage,
+        g: &Conv2dGeometry,
+        multiplier: usize,
+        batch: usize,
+        needs: [bool; 2],
+    ) -> Result<(Option<Storage>, Option<Storage>)> {
+        let x = self;
+        on_backend!("depthwise_conv2d"; x, kernel, grad =>
+            x.depthwise_conv2d_backward(kernel, grad, g, multiplier, batch, needs))
+    }
+
     // Pooling.
 
     pub(crate) fn max_pool(&self, g: &Conv2dGeometry, batch: usize) -> Result<(Storage, Storage)> {

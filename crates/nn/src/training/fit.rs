@@ -138,7 +138,14 @@ impl Model {
                 let weights = weights.as_ref();
                 let (losses, predictions) =
                     self.train_step(&inputs, &targets, weights, step_seed(seed, iteration))?;
-                tracker.update(&losses.total, &losses.per_output, samples, &targets, &predictions, weights)?;
+                tracker.update(
+                    &losses.total,
+                    &losses.per_output,
+                    samples,
+                    &targets,
+                    &predictions,
+                    weights,
+                )?;
                 progress.step(step + 1, || tracker.read(""))?;
                 let logs = BatchLogs::new(&tracker);
                 stop |= self

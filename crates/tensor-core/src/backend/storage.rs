@@ -142,6 +142,27 @@ pub(crate) trait BackendStorage: Sized {
         needs: [bool; 3],
     ) -> Result<Gradients3<Self>>;
 
+    /// The depthwise convolution of `batch` NHWC images with a (KH, KW, C, `multiplier`)
+    /// kernel: output channel `c * multiplier + m` is channel c under its kernel m.
+    fn depthwise_conv2d(
+        &self,
+        kernel: &Self,
+        g: &Conv2dGeometry,
+        multiplier: usize,
+        batch: usize,
+    ) -> Result<Self>;
+    /// The gradients of [`BackendStorage::depthwise_conv2d`] with respect to the images `self`
+    /// and the kernel, as `needs` asks, given the output gradient `grad`.
+    fn depthwise_conv2d_backward(
+        &self,
+        kernel: &Self,
+        grad: &Self,
+        g: &Conv2dGeometry,
+        multiplier: usize,
+        batch: usize,
+        needs: [bool; 2],
+    ) -> Result<(Option<Self>, Option<Self>)>;
+
     // Pooling.
 
     /// The maximum of each window, and which tap of the window won it (`ky * window_w + kx`).

@@ -4,8 +4,8 @@
 use std::ops::Range;
 
 use super::{
-    CpuStorage, batch_norm, binary, conv, cross_entropy, host_vec_from, layout, matmul, optim, pool,
-    recurrent, reduce, softmax, unary,
+    CpuStorage, batch_norm, binary, conv, cross_entropy, depthwise_conv, host_vec_from, layout, matmul,
+    optim, pool, recurrent, reduce, softmax, unary,
 };
 use crate::backend::{
     Activation, AxisSplit, BackendStorage, BatchNormConfig, BinaryOp, Conv2dGeometry, Gradients3, MatmulDims,
@@ -255,6 +255,45 @@ impl BackendStorage for CpuStorage {
             activation,
             needs,
         ))))
+    }
+
+    fn depthwise_conv2d(
+        &self,
+        kernel: &Self,
+        g: &Conv2dGeometry,
+        multiplier: usize,
+        batch: usize,
+    ) -> Result<Self> {
+        Ok(for_dtype!(self.dtype(), T => T::into_storage(depthwise_conv::depthwise_conv2d::<T>(
+            g,
+            multiplier,
+            batch,
+            self.typed(),
+            kernel.typed(),
+        ))))
+    }
+
+    fn depthwise_conv2d_backward(
+        &self,
+        kernel: &Self,
+        grad: &Self,
+        g: &Conv2dGeometry,
+        multiplier: usize,
+        batch: usize,
+        needs: [bool; 2],
+    ) -> Result<(Option<Self>, Option<Self>)> {
+        Ok(for_dtype!(self.dtype(), T => {
+            let (dx, dkernel) = depthwise_conv::depthwise_conv2d_backward::<T>(
+                g,
+                multiplier,
+                batch,
+                self.typed(),
+                kernel.typed(),
+                grad.typed(),
+                needs,
+            );
+            (dx.map(T::into_storage), dkernel.map(T::into_storage))
+        }))
     }
 
     fn max_pool(&self, g: &Conv2dGeometry, batch: usize) -> Result<(Self, Self)> {

@@ -38,6 +38,7 @@ mod batch_norm;
 mod binary;
 mod conv;
 mod cross_entropy;
+mod depthwise_conv;
 mod layout;
 mod matmul;
 mod optim;

@@ -6,7 +6,8 @@ use std::ops::Range;
 use super::GpuDevice;
 use super::kernels::matmul::Epilogue;
 use super::kernels::{
-    argmax, batch_norm, binary, conv, cross_entropy, fill, gather, matmul, optim, pool, random,
+    argmax, batch_norm, binary, conv, cross_entropy, depthwise_conv, fill, gather, matmul, optim, pool,
+    random,
 };
 use super::kernels::{recurrent, reduce, softmax, strided_copy, unary};
 use super::storage::GpuStorage;
@@ -185,6 +186,28 @@ impl BackendStorage for GpuStorage {
         needs: [bool; 3],
     ) -> Result<Gradients3<Self>> {
         conv::conv2d_backward(self, kernel, out, grad, activation, g, batch, needs)
+    }
+
+    fn depthwise_conv2d(
+        &self,
+        kernel: &Self,
+        g: &Conv2dGeometry,
+        multiplier: usize,
+        batch: usize,
+    ) -> Result<Self> {
+        depthwise_conv::depthwise_conv2d(self, kernel, g, multiplier, batch)
+    }
+
+    fn depthwise_conv2d_backward(
+        &self,
+        kernel: &Self,
+        grad: &Self,
+        g: &Conv2dGeometry,
+        multiplier: usize,
+        batch: usize,
+        needs: [bool; 2],
+    ) -> Result<(Option<Self>, Option<Self>)> {
+        depthwise_conv::depthwise_conv2d_backward(self, kernel, grad, g, multiplier, batch, needs)
     }
 
     fn max_pool(&self, g: &Conv2dGeometry, batch: usize) -> Result<(Self, Self)> {

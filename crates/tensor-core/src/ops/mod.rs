@@ -7,6 +7,7 @@ mod broadcast;
 mod concat;
 mod conv;
 mod cross_entropy;
+mod depthwise_conv;
 mod dropout;
 mod gather;
 mod matmul;

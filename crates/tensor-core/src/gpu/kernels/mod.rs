@@ -7,6 +7,7 @@ pub(crate) mod batch_norm;
 pub(crate) mod binary;
 pub(crate) mod conv;
 pub(crate) mod cross_entropy;
+pub(crate) mod depthwise_conv;
 pub(crate) mod fill;
 pub(crate) mod gather;
 pub(crate) mod matmul;
@@ -98,6 +99,7 @@ pub(crate) fn all() -> Vec<&'static super::kernel::Kernel> {
         binary::KERNELS,
         conv::KERNELS,
         cross_entropy::KERNELS,
+        depthwise_conv::KERNELS,
         fill::KERNELS,
         gather::KERNELS,
         optim::KERNELS,

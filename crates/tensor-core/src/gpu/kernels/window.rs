@@ -32,16 +32,31 @@ kernel_params! {
     }
 }
 
+/// The (rows, columns) of taps an invocation walks over one window.
+pub(super) fn window_taps(g: &Conv2dGeometry) -> (usize, usize) {
+    (g.window_h, g.window_w)
+}
+
+/// The (rows, columns) of windows an invocation walks over the windows covering one pixel.
+pub(super) fn windows_covering(g: &Conv2dGeometry) -> (usize, usize) {
+    (g.window_h.div_ceil(g.stride_h.max(1)), g.window_w.div_ceil(g.stride_w.max(1)))
+}
+
+/// The loop iterations of a walk over `rows` by `columns` places doing `inner` iterations at
+/// each: each place costs its inner loop (one iteration when there is none), and each row one
+/// more for the loop over rows.
+pub(super) fn walk(rows: usize, columns: usize, inner: usize) -> usize {
+    rows.saturating_mul(columns).saturating_mul(inner).saturating_add(rows)
+}
+
 impl WindowParams {
     /// The block for `g`, before a dispatch fills in its size and offsets. Fails when an
     /// invocation walking one window (pooling) or the windows covering one pixel (pooling's
     /// gradient, col2im) would loop past [`DATA_LOOP_ITERATIONS`]: windows that large are
     /// global reductions, which `mean` and `max` over the spatial axes compute at any size.
     pub(super) fn new(op: &'static str, g: &Conv2dGeometry) -> Result<WindowParams> {
-        // Each row of taps costs its taps and one more for the loop over rows.
-        let walk = |rows: usize, columns: usize| rows.saturating_mul(columns).saturating_add(rows);
-        let taps = walk(g.window_h, g.window_w);
-        let covering = walk(g.window_h.div_ceil(g.stride_h.max(1)), g.window_w.div_ceil(g.stride_w.max(1)));
+        let [taps, covering] =
+            [window_taps(g), windows_covering(g)].map(|(rows, columns)| walk(rows, columns, 1));
         if taps.max(covering) > DATA_LOOP_ITERATIONS {
             return Err(Error::Limit(format!(
                 "{op}: a {}x{} window with strides {}x{} makes GPU kernels loop over {} taps per output, \
