@@ -1,7 +1,8 @@
 //! Cases longer than one GPU invocation may loop over (the kernels' bound of 16,384 loop
 //! iterations per invocation; Mesa's llvmpipe silently stops a shader at 65,535): reductions,
 //! inner products, softmax and cross-entropy rows, batch-norm channels and argmax rows of
-//! millions, and a row gathered 70,000 times, so that the segmented paths those kernels take are
+//! millions, a row gathered 70,000 times, and a depthwise convolution's kernel gradient summed
+//! over 34,060 positions (17,030 per image), so that the segmented paths those kernels take are
 //! checked on every adapter and a driver's cap can never pass silently.
 
 use super::{Case, ELEMENTWISE_TOLERANCE, REDUCTION_TOLERANCE, input};
@@ -63,5 +64,11 @@ pub(super) fn cases() -> Vec<Case> {
         vec![input(&[5, 3], -1.0, 1.0, 1511)],
         move |x| x[0].gather_rows(&repeated),
     ));
+    // Each kernel element's gradient sums over every output position of the batch, in segments.
+    let images = input(&[2, 130, 131, 3], -1.0, 1.0, 1512);
+    let kernel = input(&[3, 3, 3, 2], -1.0, 1.0, 1513);
+    cases.push(Case::new("depthwise_conv2d", REDUCTION_TOLERANCE, vec![images, kernel], |x| {
+        x[0].depthwise_conv2d(&x[1], (1, 1), tensor_core::Padding::Same)
+    }));
     cases
 }

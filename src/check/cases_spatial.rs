@@ -1,5 +1,5 @@
 //! Cases for convolution and pooling: im2col and col2im, conv2d, conv2d_transpose (the same
-//! geometries run backwards) and the pooling ops over images
+//! geometries run backwards), depthwise_conv2d and the pooling ops over images
 //! of 1x1, 7x5 and 13x13 pixels, `valid` and `same` padding, square and unequal windows and
 //! strides, batches of 1 and 3. Matrix sizes are not multiples of the matmul tile.
 
@@ -22,6 +22,17 @@ const CONVOLUTIONS: &[Conv] = &[
     (1, (13, 13), 4, 2, (3, 3), (2, 2), Valid),
     (3, (13, 13), 3, 5, (5, 5), (1, 1), Valid),
     (3, (13, 13), 4, 5, (3, 3), (1, 1), Same),
+];
+
+/// One depthwise convolution: batch, image (height, width), channels, kernels per channel,
+/// kernel (height, width), strides and padding.
+const DEPTHWISE: &[Conv] = &[
+    (2, (7, 9), 3, 1, (3, 3), (1, 1), Valid),
+    (2, (7, 9), 3, 2, (3, 3), (2, 2), Same),
+    (1, (13, 5), 5, 2, (3, 2), (1, 1), Same),
+    (3, (13, 5), 5, 1, (5, 5), (2, 2), Valid),
+    (1, (1, 1), 3, 2, (3, 3), (1, 1), Same),
+    (2, (7, 9), 5, 1, (3, 3), (2, 1), Same),
 ];
 
 /// One pooling: input shape, window, strides and padding.
@@ -73,6 +84,17 @@ pub(super) fn cases() -> Vec<Case> {
             let col2im = Case::new("col2im", REDUCTION_TOLERANCE, vec![cols], move |x| x[0].col2im(&g));
             cases.extend([described(im2col, detail.clone()), described(col2im, detail)]);
         }
+    }
+    for (i, &(batch, (h, w), c, m, window, strides, padding)) in DEPTHWISE.iter().enumerate() {
+        let seed = 860 + 2 * i as u64;
+        let inputs = vec![
+            input(&[batch, h, w, c], -1.0, 1.0, seed),
+            input(&[window.0, window.1, c, m], -1.0, 1.0, seed + 1),
+        ];
+        let depthwise = Case::new("depthwise_conv2d", REDUCTION_TOLERANCE, inputs, move |x| {
+            x[0].depthwise_conv2d(&x[1], strides, padding)
+        });
+        cases.push(described(depthwise, format!("{strides:?} {padding:?}")));
     }
     for (i, &(dims, window, strides, padding)) in POOLINGS.iter().enumerate() {
         let x = input(&dims, -1.0, 1.0, 900 + i as u64);
