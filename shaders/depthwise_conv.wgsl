@@ -47,6 +47,12 @@ struct DepthwiseParams {
 @group(0) @binding(2) var<storage, read> b: array<f32>;
 @group(0) @binding(3) var<storage, read_write> dst: array<f32>;
 
+// The same bindings as vectors of four channels, for the `_vec4` entry points: one kernel per
+// channel (M = 1, so output channel c is input channel c), channels and offsets multiples of four.
+@group(0) @binding(1) var<storage, read> a4: array<vec4f>;
+@group(0) @binding(2) var<storage, read> b4: array<vec4f>;
+@group(0) @binding(3) var<storage, read_write> dst4: array<vec4f>;
+
 // Where input pixel (image, y, x), channel c, sits in the images' binding.
 fn pixel_index(image: u32, y: u32, x: u32, c: u32) -> u32 {
     return p.src_offset + ((image * p.in_h + y) * p.in_w + x) * p.channels + c;
@@ -110,6 +116,51 @@ fn input_gradient(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgro
         }
     }
     dst[p.dst_offset + i] = sum;
+}
+
+// forward over four channels at once (M = 1): one vector load per tap and per kernel element,
+// and the window's geometry worked out once for the four, adding in the same order.
+@compute @workgroup_size(256)
+fn forward_vec4(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) groups: vec3u) {
+    let i = 4u * linear_index(id, groups, 256u);
+    if i >= p.n {
+        return;
+    }
+    let o = window_position(i, p.out_h, p.out_w);
+    let rows = window_inside(o.y, p.stride_h, p.pad_top, p.window_h, p.in_h);
+    let columns = window_inside(o.z, p.stride_w, p.pad_left, p.window_w, p.in_w);
+    var sum = vec4f(0.0);
+    for (var ky = rows.x; ky < rows.y; ky++) {
+        for (var kx = columns.x; kx < columns.y; kx++) {
+            let v = a4[pixel_index(o.x, o.y * p.stride_h + ky - p.pad_top, o.z * p.stride_w + kx - p.pad_left, o.w) / 4u];
+            sum += v * b4[kernel_index(ky, kx, o.w, 0u) / 4u];
+        }
+    }
+    dst4[(p.dst_offset + i) / 4u] = sum;
+}
+
+// input_gradient over four channels at once (M = 1), adding in the same order.
+@compute @workgroup_size(256)
+fn input_gradient_vec4(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) groups: vec3u) {
+    let i = 4u * linear_index(id, groups, 256u);
+    if i >= p.n {
+        return;
+    }
+    let q = window_position(i, p.in_h, p.in_w);
+    let qy = q.y + p.pad_top;
+    let qx = q.z + p.pad_left;
+    let rows = window_covering(qy, p.window_h, p.stride_h, p.out_h);
+    let columns = window_covering(qx, p.window_w, p.stride_w, p.out_w);
+    var sum = vec4f(0.0);
+    for (var oy = rows.x; oy < rows.y; oy++) {
+        for (var ox = columns.x; ox < columns.y; ox++) {
+            let ky = qy - oy * p.stride_h;
+            let kx = qx - ox * p.stride_w;
+            let grads = p.src_offset + ((q.x * p.out_h + oy) * p.out_w + ox) * p.channels + q.w;
+            sum += a4[grads / 4u] * b4[kernel_index(ky, kx, q.w, 0u) / 4u];
+        }
+    }
+    dst4[(p.dst_offset + i) / 4u] = sum;
 }
 
 @compute @workgroup_size(256)

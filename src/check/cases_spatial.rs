@@ -33,6 +33,9 @@ const DEPTHWISE: &[Conv] = &[
     (3, (13, 5), 5, 1, (5, 5), (2, 2), Valid),
     (1, (1, 1), 3, 2, (3, 3), (1, 1), Same),
     (2, (7, 9), 5, 1, (3, 3), (2, 1), Same),
+    // Whole vectors of channels under one kernel each (the four-channel kernels).
+    (3, (9, 7), 8, 1, (3, 3), (2, 1), Same),
+    (2, (13, 5), 4, 1, (3, 2), (1, 1), Valid),
 ];
 
 /// One pooling: input shape, window, strides and padding.

@@ -61,9 +61,29 @@ kernel!(
     [INDEX, WINDOW]
 );
 
+kernel!(
+    FORWARD_VEC4 = "depthwise_conv.wgsl",
+    "forward_vec4",
+    DepthwiseParams,
+    [Read, Read, ReadWrite],
+    [INDEX, WINDOW]
+);
+kernel!(
+    INPUT_GRADIENT_VEC4 = "depthwise_conv.wgsl",
+    "input_gradient_vec4",
+    DepthwiseParams,
+    [Read, Read, ReadWrite],
+    [INDEX, WINDOW]
+);
+
 #[cfg(test)]
-pub(crate) static KERNELS: &[&crate::gpu::kernel::Kernel] =
-    &[&FORWARD.kernel, &INPUT_GRADIENT.kernel, &KERNEL_PARTIALS.kernel];
+pub(crate) static KERNELS: &[&crate::gpu::kernel::Kernel] = &[
+    &FORWARD.kernel,
+    &INPUT_GRADIENT.kernel,
+    &KERNEL_PARTIALS.kernel,
+    &FORWARD_VEC4.kernel,
+    &INPUT_GRADIENT_VEC4.kernel,
+];
 
 const OP: &str = "depthwise_conv2d";
 
@@ -111,10 +131,43 @@ impl DepthwiseParams {
     /// Records `spec` writing `n` elements, each chunk starting `offsets` (source, gradient,
     /// destination) elements into its binding. The values fit u32: they are within one binding.
     fn dispatch(
-        mut self,
+        self,
         spec: &'static KernelSpec<DepthwiseParams>,
         device: &GpuDevice,
         n: usize,
+        offsets: (usize, usize, usize),
+        bindings: &[Binding<'_>],
+    ) -> Result<()> {
+        self.dispatch_per_invocation(spec, device, (n, 1), offsets, bindings)
+    }
+
+    /// Records the `_vec4` variant of `specs` where one kernel per channel (so output channel c
+    /// is input channel c) and whole vectors of channels at `skews` allow it, the scalar kernel
+    /// elsewhere.
+    fn dispatch_vectors_where_whole(
+        self,
+        (spec, vec4_spec): (&'static KernelSpec<DepthwiseParams>, &'static KernelSpec<DepthwiseParams>),
+        device: &GpuDevice,
+        n: usize,
+        (src_skew, dst_skew): (usize, usize),
+        bindings: &[Binding<'_>],
+    ) -> Result<()> {
+        let offsets = (src_skew, 0, dst_skew);
+        let whole = [self.channels as usize, src_skew, dst_skew].iter().all(|v| v.is_multiple_of(4));
+        if self.multiplier == 1 && whole {
+            self.dispatch_per_invocation(vec4_spec, device, (n, 4), offsets, bindings)
+        } else {
+            self.dispatch(spec, device, n, offsets, bindings)
+        }
+    }
+
+    /// [`DepthwiseParams::dispatch`] for a kernel whose invocations each write `per_invocation`
+    /// consecutive elements (a divisor of `n`).
+    fn dispatch_per_invocation(
+        mut self,
+        spec: &'static KernelSpec<DepthwiseParams>,
+        device: &GpuDevice,
+        (n, per_invocation): (usize, usize),
         (src_offset, grad_offset, dst_offset): (usize, usize, usize),
         bindings: &[Binding<'_>],
     ) -> Result<()> {
@@ -123,7 +176,7 @@ impl DepthwiseParams {
         self.grad_offset = grad_offset as u32;
         self.dst_offset = dst_offset as u32;
         let ctx = &device.ctx;
-        ctx.dispatch(spec, &[], &self, bindings, ctx.linear_groups(n, WORKGROUP))
+        ctx.dispatch(spec, &[], &self, bindings, ctx.linear_groups(n / per_invocation, WORKGROUP))
     }
 }
 
@@ -149,7 +202,8 @@ pub(crate) fn depthwise_conv2d(
         let (src, src_skew) = x.window(chunk.start * image_len, chunk.len() * image_len);
         let (dst, dst_skew) = out.window(chunk.start * out_len, chunk.len() * out_len);
         let n = chunk.len() * out_len;
-        params.dispatch(&FORWARD, &x.device, n, (src_skew, 0, dst_skew), &[src, kernel.binding(), dst])
+        let (specs, bindings) = ((&FORWARD, &FORWARD_VEC4), [src, kernel.binding(), dst]);
+        params.dispatch_vectors_where_whole(specs, &x.device, n, (src_skew, dst_skew), &bindings)
     })?;
     Ok(out)
 }
@@ -187,13 +241,8 @@ fn input_gradient(
         let (src, src_skew) = grad.window(chunk.start * out_len, chunk.len() * out_len);
         let (dst, dst_skew) = dx.window(chunk.start * image_len, chunk.len() * image_len);
         let n = chunk.len() * image_len;
-        params.dispatch(
-            &INPUT_GRADIENT,
-            &grad.device,
-            n,
-            (src_skew, 0, dst_skew),
-            &[src, kernel.binding(), dst],
-        )
+        let (specs, bindings) = ((&INPUT_GRADIENT, &INPUT_GRADIENT_VEC4), [src, kernel.binding(), dst]);
+        params.dispatch_vectors_where_whole(specs, &grad.device, n, (src_skew, dst_skew), &bindings)
     })?;
     Ok(dx)
 }
