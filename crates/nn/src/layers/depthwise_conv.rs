@@ -1,6 +1,6 @@
 //! DepthwiseConv2D: each channel of channels-last images convolved with kernels of its own.
 
-use tensor_core::{Conv2dGeometry, Padding, Tensor};
+use tensor_core::{Padding, Tensor};
 
 use super::base::{LayerBase, layer_basics, layer_builders, weight_builders};
 use super::config::{Fields, config};
@@ -179,25 +179,19 @@ impl Layer for DepthwiseConv2D {
         Ok(vec![out_h, out_w, outputs])
     }
 
-    /// The windows as im2col rows (KH*KW window positions by C channels each), each channel's
-    /// column times its kernels and summed over the window: ops whose backward rules give the
-    /// layer's gradients on either device.
+    /// One depthwise convolution op (its backward rules give the layer's gradients on either
+    /// device), then the bias and the activation.
     fn forward(&self, inputs: &[Tensor], ctx: &mut ForwardCtx<'_>) -> Result<Tensor> {
         self.base.check_inputs(inputs)?;
         let x = &inputs[0];
-        let &[n, h, w, c] = x.dims() else {
+        if x.dims().len() != 4 {
             return Err(self.base.shape_error("a batch of images (N, H, W, C)", x.dims()));
-        };
+        }
         let padding = self.base.resolve(&self.padding)?;
-        let Size2(kh, kw) = self.kernel_size;
-        let geometry = Conv2dGeometry::new([h, w, c], (kh, kw), self.strides.pair(), padding)
+        let kernel = ctx.weight(self.base.weight(KERNEL)?);
+        let mut y = x
+            .depthwise_conv2d(&kernel, self.strides.pair(), padding)
             .map_err(|e| self.base.error(format!("input shape {:?}: {e}", x.dims())))?;
-        let (out_h, out_w) = geometry.output_size();
-        let positions = n * out_h * out_w;
-        let m = self.depth_multiplier;
-        let windows = x.im2col(&geometry)?.reshape([positions, kh * kw, c, 1])?;
-        let kernel = ctx.weight(self.base.weight(KERNEL)?).reshape([kh * kw, c, m])?;
-        let mut y = windows.mul(&kernel)?.sum(&[1], false)?.reshape([n, out_h, out_w, c * m])?;
         if self.use_bias {
             y = y.add(&ctx.weight(self.base.weight(BIAS)?))?;
         }
