@@ -363,7 +363,7 @@ fn fit_evaluate_and_validate_on_streams() {
     // The same numbers as evaluate on the same images as tensors.
     let (images, labels) = read_all(&mut validation);
     let direct = model
-        .evaluate(&images, &labels.unwrap(), EvaluateOptions::default().batch_size(5).verbose(0))
+        .evaluate(&images, labels.unwrap(), EvaluateOptions::default().batch_size(5).verbose(0))
         .unwrap();
     assert!((logs["loss"] - direct["loss"]).abs() <= 1e-6, "{logs:?} vs {direct:?}");
     assert_eq!(logs["accuracy"], direct["accuracy"]);
