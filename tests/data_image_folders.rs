@@ -116,8 +116,8 @@ fn color_modes_and_nearest_resizing() {
     let (images, _) = read_all(&mut image_dataset_from_directory(scratch.path(), options).unwrap());
     assert_eq!(images.dims(), &[5, 3, 1, 1]);
     let v = values(&images);
-    // Pure red has Rec. 709 luma 0.2126 * 255 = 54.2.
-    assert_close(&v[0..3], &[54.0; 3], 1.0);
+    // Pure red has ITU-R 601-2 luma 0.299 * 255 = 76.2, 76 as PIL rounds it.
+    assert_eq!(&v[0..3], [76.0; 3]);
     // The ramp's single column is the mean of its middle pixels (x = 1.5): 150.
     assert_eq!(&v[3..6], [150.0; 3]);
     let options = in_order().image_size(2, 2).color_mode(ColorMode::Rgba);
@@ -164,6 +164,12 @@ fn label_modes_give_keras_targets() {
     let mut flow =
         ImageDataGenerator::new().flow_from_directory(scratch.path(), in_order().image_size(1, 1)).unwrap();
     assert_eq!(read_all(&mut flow).1.unwrap().dims(), &[3, 2]);
+    // Keras 3.15.1's flow_from_directory gives class_mode="binary" labels of shape (batch,),
+    // its image_dataset_from_directory label_mode="binary" ones of shape (batch, 1).
+    let options = in_order().image_size(1, 1).label_mode(LabelMode::Binary);
+    let mut flow = ImageDataGenerator::new().flow_from_directory(scratch.path(), options).unwrap();
+    let binary = read_all(&mut flow).1.unwrap();
+    assert_eq!((binary.dims(), values(&binary)), (&[3][..], vec![0., 0., 1.]));
 }
 
 /// Ten images in class "a" and five in class "b", levels 0..15 in file order.

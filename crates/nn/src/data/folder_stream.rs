@@ -27,7 +27,9 @@ pub enum LabelMode {
     Int,
     /// One-hot rows, shape `(batch, classes)` (Keras's "categorical").
     Categorical,
-    /// 0 or 1, shape `(batch, 1)`, for exactly two classes (Keras's "binary").
+    /// 0 or 1 for exactly two classes (Keras's "binary"): shape `(batch, 1)` from
+    /// `image_dataset_from_directory`, `(batch,)` from `flow_from_directory`, as each does in
+    /// Keras.
     Binary,
     /// The batch's images themselves, for autoencoders (Keras's `class_mode="input"`).
     Input,
@@ -159,6 +161,8 @@ pub(crate) struct Reader {
     pub(crate) label_mode: LabelMode,
     pub(crate) interpolation: Interpolation,
     pub(crate) split_rule: SplitRule,
+    /// Whether binary labels come as a column `(batch, 1)` rather than a vector `(batch,)`.
+    pub(crate) binary_column: bool,
 }
 
 /// `image_dataset_from_directory`: integer labels, bilinear resizing, the shuffled-tail split.
@@ -167,6 +171,7 @@ const DATASET_READER: Reader = Reader {
     label_mode: LabelMode::Int,
     interpolation: Interpolation::Bilinear,
     split_rule: SplitRule::ShuffledTail,
+    binary_column: true,
 };
 
 /// `flow_from_directory`: one-hot labels, nearest-pixel resizing, the per-class split.
@@ -175,6 +180,7 @@ pub(crate) const FLOW_READER: Reader = Reader {
     label_mode: LabelMode::Categorical,
     interpolation: Interpolation::Nearest,
     split_rule: SplitRule::PerClassHead,
+    binary_column: false,
 };
 
 /// Keras's `image_dataset_from_directory`: a stream of batches of the images under `dir`,
@@ -226,6 +232,7 @@ pub struct ImageFolderStream {
     labels: Option<Vec<usize>>,
     class_names: Vec<String>,
     label_mode: LabelMode,
+    binary_column: bool,
     settings: Arc<ImageSettings>,
     batch_size: usize,
     shuffle: bool,
@@ -330,6 +337,7 @@ impl ImageFolderStream {
             labels: listing.labels,
             class_names: listing.class_names,
             label_mode,
+            binary_column: reader.binary_column,
             settings: Arc::new(settings),
             batch_size: options.batch_size,
             shuffle: options.shuffle,
@@ -379,7 +387,8 @@ impl ImageFolderStream {
         let values = || labels.iter().map(|&l| l as f32).collect::<Vec<_>>();
         Ok(match self.label_mode {
             LabelMode::Int => Some(Tensor::from_vec(values(), [n], &Device::Cpu)?),
-            LabelMode::Binary => Some(Tensor::from_vec(values(), [n, 1], &Device::Cpu)?),
+            LabelMode::Binary if self.binary_column => Some(Tensor::from_vec(values(), [n, 1], &Device::Cpu)?),
+            LabelMode::Binary => Some(Tensor::from_vec(values(), [n], &Device::Cpu)?),
             LabelMode::Categorical => Some(to_categorical(labels, self.class_names.len(), &Device::Cpu)?),
             LabelMode::Input => Some(images.clone()),
             LabelMode::None => None,
