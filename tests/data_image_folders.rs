@@ -13,6 +13,7 @@ use tessera::nn::data::{
     BatchStream, ColorMode, DirectoryOptions, ImageDataGenerator, ImageFolderStream, LabelMode, Labels,
     Subset, image_dataset_from_directory,
 };
+use tessera::nn::applications::{mobilenet, vgg16};
 use tessera::nn::{
     Dense, EvaluateOptions, FitOptions, Flatten, Model, NnError, optimizers::Sgd, set_random_seed,
 };
@@ -444,6 +445,28 @@ fn folders_list_as_keras_lists_them() {
     };
     assert_eq!(split(Subset::Validation), ["cats/.hidden.png", "cats/img0.png", "dogs/img0.png"]);
     assert_eq!(split(Subset::Training).len(), 13);
+    // image_dataset_from_directory shuffles every file with numpy's RandomState(1337) before
+    // it holds out the last int(0.25 * 15) = 3; Keras's file_paths, in its order.
+    let split = |subset| {
+        let o = options.clone().shuffle(true).seed(1337).validation_split(0.25).subset(subset);
+        relative(&image_dataset_from_directory(scratch.path(), o).unwrap(), &scratch)
+    };
+    assert_eq!(split(Subset::Validation), ["zebras/img0.png", "zebras/img1.PNG", "cats/sub/deep.png"]);
+    let training = [
+        "cats/img4.PNG",
+        "cats/img2.jpg",
+        "cats/img0.png",
+        "cats/.hidden.png",
+        "cats/img3.png",
+        "cats/sub-b.png",
+        "dogs/img3.png",
+        "cats/img1.PNG",
+        "dogs/img2.jpg",
+        "dogs/img1.PNG",
+        "zebras/img2.jpg",
+        "dogs/img0.png",
+    ];
+    assert_eq!(split(Subset::Training), training);
     for (names, expected) in [(vec!["cats", "birds"], "birds"), (vec!["cats", "cats"], "twice")] {
         let message = image_dataset_from_directory(scratch.path(), options.clone().class_names(names))
             .unwrap_err()
@@ -488,4 +511,31 @@ fn pixels_match_keras_readers() {
     // at most one level: Keras gives these values, PIL's luma resized here lands within 1.
     let keras_grey = [87.583336, 107.75, 164.41666, 150.58333, 80.75, 99.41667];
     assert_close(&read(grey, false), &keras_grey, 1.0);
+}
+
+/// Keras's `standardize` runs `preprocessing_function` before `rescale`: Keras 3.15.1 gives 45
+/// for 100 through `lambda x: x - 10` and `rescale=0.5`.
+#[test]
+fn preprocessing_function_runs_before_rescale_as_in_keras() {
+    let scratch = Scratch::new("stream-preprocessing-function");
+    scratch.write("a/grey.png", &grey(100));
+    scratch.write("b/colour.png", &png(&RgbImage::from_pixel(2, 2, Rgb([10, 20, 30]))));
+    let options = in_order().image_size(1, 1);
+    let read = |generator: ImageDataGenerator| {
+        values(&read_all(&mut generator.flow_from_directory(scratch.path(), options.clone()).unwrap()).0)
+    };
+    let generator =
+        ImageDataGenerator::new().preprocessing_function(|x: &Tensor| Ok(x.add_scalar(-10.0)?)).rescale(0.5);
+    assert_eq!(read(generator), [45., 45., 45., 0., 5., 10.]);
+    // VGG16's preprocess_input: BGR less the ImageNet means, as Keras's "caffe" mode.
+    let vgg = read(ImageDataGenerator::new().preprocessing_function(vgg16::preprocess_input));
+    let expected = [100. - 103.939, 100. - 116.779, 100. - 123.68, 30. - 103.939, 20. - 116.779, 10. - 123.68];
+    assert_close(&vgg, &expected, 1e-4);
+    let mobile = read(ImageDataGenerator::new().preprocessing_function(mobilenet::preprocess_input));
+    assert_close(&mobile, &[100. / 127.5 - 1.; 3].into_iter().chain([10., 20., 30.].map(|v| v / 127.5 - 1.)).collect::<Vec<_>>(), 1e-6);
+    // A function that changes the image's shape is an error naming it and both shapes.
+    let cut = ImageDataGenerator::new().preprocessing_function(|x: &Tensor| Ok(x.slice(-1, 0, 1)?));
+    let mut stream = cut.flow_from_directory(scratch.path(), options.clone()).unwrap();
+    let message = stream.epoch(0).unwrap().find_map(Result::err).unwrap().to_string();
+    assert!(message.contains("preprocessing_function") && message.contains("[1, 1, 3]") && message.contains("[1, 1, 1]"), "{message}");
 }

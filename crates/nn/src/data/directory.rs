@@ -5,7 +5,8 @@
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
-use super::{file_error, io_error, permutation};
+use super::numpy_shuffle::numpy_shuffled;
+use super::{file_error, io_error};
 use crate::{NnError, Result};
 
 /// How a Keras reader lists a folder; its two entry points differ.
@@ -50,8 +51,9 @@ pub enum Subset {
 /// How a validation split is taken; each Keras reader has its own rule.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum SplitRule {
-    /// `image_dataset_from_directory`: all files shuffled by the seed (when shuffling), then
-    /// the last `int(split * n)` validate and the rest train.
+    /// `image_dataset_from_directory`: all files shuffled by the seed (when shuffling) with
+    /// numpy's `RandomState(seed).shuffle`, as Keras does, then the last `int(split * n)`
+    /// validate and the rest train.
     ShuffledTail,
     /// `flow_from_directory`: in each class, the first `int(split * n_class)` files (sorted)
     /// validate and the rest train.
@@ -161,7 +163,15 @@ impl Listing {
             _ => vec![(0, self.len())],
         };
         let order: Vec<usize> = match rule {
-            SplitRule::ShuffledTail if shuffle => permutation(self.len(), seed),
+            SplitRule::ShuffledTail if shuffle => {
+                let seed = u32::try_from(seed).map_err(|_| {
+                    NnError::Usage(format!(
+                        "{what}: seed {seed} is too large; the validation split shuffles as Keras's does, with \
+                         numpy's RandomState, which takes seeds from 0 to 2^32 - 1"
+                    ))
+                })?;
+                numpy_shuffled(self.len(), seed)
+            }
             _ => (0..self.len()).collect(),
         };
         let mut chosen = Vec::new();

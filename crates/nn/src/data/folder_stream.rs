@@ -137,7 +137,9 @@ impl DirectoryOptions {
     }
 
     /// Seeds the shuffling (and the split, which `image_dataset_from_directory` takes after
-    /// shuffling): give the training and the validation reader the same seed.
+    /// shuffling, as Keras does with numpy's `RandomState(seed)`: the same seed, below 2^32,
+    /// holds out the same files as Keras): give the training and the validation reader the
+    /// same seed.
     pub fn seed(mut self, seed: u64) -> Self {
         self.seed = seed;
         self
