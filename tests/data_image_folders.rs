@@ -9,11 +9,11 @@ mod scratch;
 use image::{GrayImage, Luma, Rgb, RgbImage, Rgba, RgbaImage};
 use scratch::Scratch;
 use tessera::Tensor;
+use tessera::nn::applications::{mobilenet, vgg16};
 use tessera::nn::data::{
     BatchStream, ColorMode, DirectoryOptions, ImageDataGenerator, ImageFolderStream, LabelMode, Labels,
     Subset, image_dataset_from_directory,
 };
-use tessera::nn::applications::{mobilenet, vgg16};
 use tessera::nn::{
     Dense, EvaluateOptions, FitOptions, Flatten, Model, NnError, optimizers::Sgd, set_random_seed,
 };
@@ -373,7 +373,7 @@ fn fit_evaluate_and_validate_on_streams() {
     // The same numbers as evaluate on the same images as tensors.
     let (images, labels) = read_all(&mut validation);
     let direct = model
-        .evaluate(&images, &labels.unwrap(), EvaluateOptions::default().batch_size(5).verbose(0))
+        .evaluate(&images, labels.unwrap(), EvaluateOptions::default().batch_size(5).verbose(0))
         .unwrap();
     assert!((logs["loss"] - direct["loss"]).abs() <= 1e-6, "{logs:?} vs {direct:?}");
     assert_eq!(logs["accuracy"], direct["accuracy"]);
@@ -426,8 +426,12 @@ fn folders_list_as_keras_lists_them() {
     assert_eq!(relative(&flow, &scratch), [&[".hiddenclass/x.png"][..], &cats, &dogs, &zebras].concat());
     // Keras's len(): 15 files in batches of 5 make 3; flow's 16 make 4.
     let batches = |o: DirectoryOptions| o.batch_size(5);
-    assert_eq!(image_dataset_from_directory(scratch.path(), batches(options.clone())).unwrap().steps_per_epoch(), 3);
-    let flow = ImageDataGenerator::new().flow_from_directory(scratch.path(), batches(options.clone())).unwrap();
+    assert_eq!(
+        image_dataset_from_directory(scratch.path(), batches(options.clone())).unwrap().steps_per_epoch(),
+        3
+    );
+    let flow =
+        ImageDataGenerator::new().flow_from_directory(scratch.path(), batches(options.clone())).unwrap();
     assert_eq!(flow.steps_per_epoch(), 4);
     // class_names / classes choose and order the classes; binary labels follow that order.
     let binary = options.clone().class_names(["zebras", "cats"]).label_mode(LabelMode::Binary);
@@ -497,8 +501,8 @@ fn pixels_match_keras_readers() {
         values(&read_all(&mut stream).0)
     };
     let keras_rgb = [
-        58.583332, 85.583336, 176.58333, 56.25, 147.25, 46.25, 117.916656, 208.91666, 65.25, 144.08334, 171.08333,
-        70.083336, 141.75, 40.75, 131.75, 75.41669, 102.41666, 150.75,
+        58.583332, 85.583336, 176.58333, 56.25, 147.25, 46.25, 117.916656, 208.91666, 65.25, 144.08334,
+        171.08333, 70.083336, 141.75, 40.75, 131.75, 75.41669, 102.41666, 150.75,
     ];
     // f32 bilinear weights on both sides: within 1e-3 of 255.
     assert_close(&read(options.clone(), false), &keras_rgb, 1e-3);
@@ -529,13 +533,26 @@ fn preprocessing_function_runs_before_rescale_as_in_keras() {
     assert_eq!(read(generator), [45., 45., 45., 0., 5., 10.]);
     // VGG16's preprocess_input: BGR less the ImageNet means, as Keras's "caffe" mode.
     let vgg = read(ImageDataGenerator::new().preprocessing_function(vgg16::preprocess_input));
-    let expected = [100. - 103.939, 100. - 116.779, 100. - 123.68, 30. - 103.939, 20. - 116.779, 10. - 123.68];
+    let expected =
+        [100. - 103.939, 100. - 116.779, 100. - 123.68, 30. - 103.939, 20. - 116.779, 10. - 123.68];
     assert_close(&vgg, &expected, 1e-4);
     let mobile = read(ImageDataGenerator::new().preprocessing_function(mobilenet::preprocess_input));
-    assert_close(&mobile, &[100. / 127.5 - 1.; 3].into_iter().chain([10., 20., 30.].map(|v| v / 127.5 - 1.)).collect::<Vec<_>>(), 1e-6);
+    assert_close(
+        &mobile,
+        &[100. / 127.5 - 1.; 3]
+            .into_iter()
+            .chain([10., 20., 30.].map(|v| v / 127.5 - 1.))
+            .collect::<Vec<_>>(),
+        1e-6,
+    );
     // A function that changes the image's shape is an error naming it and both shapes.
     let cut = ImageDataGenerator::new().preprocessing_function(|x: &Tensor| Ok(x.slice(-1, 0, 1)?));
     let mut stream = cut.flow_from_directory(scratch.path(), options.clone()).unwrap();
     let message = stream.epoch(0).unwrap().find_map(Result::err).unwrap().to_string();
-    assert!(message.contains("preprocessing_function") && message.contains("[1, 1, 3]") && message.contains("[1, 1, 1]"), "{message}");
+    assert!(
+        message.contains("preprocessing_function")
+            && message.contains("[1, 1, 3]")
+            && message.contains("[1, 1, 1]"),
+        "{message}"
+    );
 }

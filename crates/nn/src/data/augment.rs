@@ -155,7 +155,8 @@ fn brightness_shift(image: &mut [f32], channels: usize, factor: f32) {
         }
         // numpy's cast to uint8 and PIL's to UINT8 both cut towards zero.
         let level = v.trunc();
-        let mut shifted = if channels == 4 && i % 4 == 3 { level } else { (factor * level).clamp(0.0, 255.0).trunc() };
+        let mut shifted =
+            if channels == 4 && i % 4 == 3 { level } else { (factor * level).clamp(0.0, 255.0).trunc() };
         if stretched {
             shifted = shifted / 255.0 * range + min;
         }

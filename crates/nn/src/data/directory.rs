@@ -74,7 +74,12 @@ impl Listing {
     /// Lists `dir` for a reader by `rules`: its class sub-folders' images (searched
     /// recursively in Keras's order, other files ignored) for [`Labels::Inferred`], or every
     /// image under it for [`Labels::None`]. `what` names the reader in errors.
-    pub(crate) fn read(dir: &Path, options: ListingOptions<'_>, rules: ListingRules, what: &str) -> Result<Listing> {
+    pub(crate) fn read(
+        dir: &Path,
+        options: ListingOptions<'_>,
+        rules: ListingRules,
+        what: &str,
+    ) -> Result<Listing> {
         let mut files = Vec::new();
         // The top folder and every class folder count as visited from the start, so that a
         // followed link from one class into another (or up to the top) does not read images
@@ -267,10 +272,16 @@ impl Walk {
     /// `os.walk(followlinks=...)`); one already in `visited` (by its canonical path) is
     /// skipped, so that a link back up the tree (a cycle) or to a folder read already does not
     /// read its images again.
-    fn collect_images(&self, dir: &Path, visited: &mut HashSet<PathBuf>, files: &mut Vec<PathBuf>) -> Result<()> {
+    fn collect_images(
+        &self,
+        dir: &Path,
+        visited: &mut HashSet<PathBuf>,
+        files: &mut Vec<PathBuf>,
+    ) -> Result<()> {
         let mut folders = Vec::new();
         self.walk(dir.to_path_buf(), visited, &mut folders)?;
-        folders.sort_by(|(a, _), (b, _)| a.as_os_str().as_encoded_bytes().cmp(b.as_os_str().as_encoded_bytes()));
+        folders
+            .sort_by(|(a, _), (b, _)| a.as_os_str().as_encoded_bytes().cmp(b.as_os_str().as_encoded_bytes()));
         files.extend(folders.into_iter().flat_map(|(_, images)| images));
         Ok(())
     }
@@ -286,7 +297,8 @@ impl Walk {
         let mut sub_folders = Vec::new();
         for path in sorted_entries(&dir)? {
             if path.is_dir() {
-                let is_link = path.symlink_metadata().map_err(|e| io_error(&path, e))?.file_type().is_symlink();
+                let is_link =
+                    path.symlink_metadata().map_err(|e| io_error(&path, e))?.file_type().is_symlink();
                 if (self.follow_links || !is_link) && visited.insert(canonical(&path)?) {
                     sub_folders.push(path);
                 }

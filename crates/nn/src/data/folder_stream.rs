@@ -198,10 +198,7 @@ const DATASET_READER: Reader = Reader {
     interpolation: Interpolation::Bilinear,
     split_rule: SplitRule::ShuffledTail,
     binary_column: true,
-    listing: ListingRules {
-        extensions: &["bmp", "gif", "jpeg", "jpg", "png"],
-        skip_hidden_classes: true,
-    },
+    listing: ListingRules { extensions: &["bmp", "gif", "jpeg", "jpg", "png"], skip_hidden_classes: true },
 };
 
 /// `flow_from_directory`: one-hot labels, nearest-pixel resizing, the per-class split, hidden
@@ -265,7 +262,10 @@ pub(crate) struct Preprocessing {
 /// A user's function of one `(height, width, channels)` image (Keras's
 /// `preprocessing_function`), shared by the worker threads.
 #[derive(Clone)]
-pub(crate) struct PreprocessingFunction(pub(crate) Arc<dyn Fn(&Tensor) -> Result<Tensor> + Send + Sync>);
+pub(crate) struct PreprocessingFunction(pub(crate) Arc<ImageFunction>);
+
+/// A function of one image tensor to another, callable from any thread.
+pub(crate) type ImageFunction = dyn Fn(&Tensor) -> Result<Tensor> + Send + Sync;
 
 impl std::fmt::Debug for PreprocessingFunction {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -459,7 +459,9 @@ impl ImageFolderStream {
         let values = || labels.iter().map(|&l| l as f32).collect::<Vec<_>>();
         Ok(match self.label_mode {
             LabelMode::Int => Some(Tensor::from_vec(values(), [n], &Device::Cpu)?),
-            LabelMode::Binary if self.binary_column => Some(Tensor::from_vec(values(), [n, 1], &Device::Cpu)?),
+            LabelMode::Binary if self.binary_column => {
+                Some(Tensor::from_vec(values(), [n, 1], &Device::Cpu)?)
+            }
             LabelMode::Binary => Some(Tensor::from_vec(values(), [n], &Device::Cpu)?),
             LabelMode::Categorical => Some(to_categorical(labels, self.class_names.len(), &Device::Cpu)?),
             LabelMode::Input => Some(images.clone()),

@@ -7,7 +7,9 @@ use std::sync::Arc;
 use tensor_core::Tensor;
 
 use super::augment::ImageAugmenter;
-use super::folder_stream::{DirectoryOptions, FLOW_READER, ImageFolderStream, Preprocessing, PreprocessingFunction};
+use super::folder_stream::{
+    DirectoryOptions, FLOW_READER, ImageFolderStream, Preprocessing, PreprocessingFunction,
+};
 use crate::Result;
 
 /// What to do to each image read: augment it (drawn per image from the augmenter's seed, the
