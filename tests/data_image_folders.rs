@@ -556,3 +556,22 @@ fn preprocessing_function_runs_before_rescale_as_in_keras() {
         "{message}"
     );
 }
+
+/// Keras's `follow_links` defaults to false: a class's sub-folder that is a symbolic link is
+/// read only when asked, and then once, even when it leads to a folder read already.
+#[test]
+fn linked_sub_folders_are_read_only_when_following_links() {
+    let scratch = Scratch::new("stream-follow-links");
+    scratch.write("a/1.png", &grey(1));
+    scratch.write("b/2.png", &grey(2));
+    let outside = Scratch::new("stream-follow-links-target");
+    outside.write("3.png", &grey(3));
+    std::os::unix::fs::symlink(outside.path(), scratch.path().join("a/linked")).unwrap();
+    std::os::unix::fs::symlink("../b", scratch.path().join("a/b-again")).unwrap();
+    let listed = |options: DirectoryOptions| {
+        relative(&image_dataset_from_directory(scratch.path(), options).unwrap(), &scratch)
+    };
+    assert_eq!(listed(in_order()), ["a/1.png", "b/2.png"]);
+    // Followed, the outside folder's image joins class a; b, read as a class, is not read twice.
+    assert_eq!(listed(in_order().follow_links(true)), ["a/1.png", "a/linked/3.png", "b/2.png"]);
+}
