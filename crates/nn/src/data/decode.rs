@@ -16,7 +16,9 @@ use crate::Result;
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum ColorMode {
     /// One channel of ITU-R 601-2 luma, `(299 R + 587 G + 114 B) / 1000` rounded to the
-    /// nearest level as PIL's `convert("L")` computes it (what Keras's `load_img` uses).
+    /// nearest level as PIL's `convert("L")` computes it (what Keras's `load_img` uses;
+    /// TensorFlow's decoder, behind Keras's `image_dataset_from_directory`, differs by at most
+    /// one level on PNGs and takes a JPEG's own luma plane).
     Grayscale,
     /// Three channels; an alpha channel is dropped. Keras's default.
     #[default]

@@ -66,7 +66,7 @@ pub(crate) struct Listing {
     pub(crate) files: Vec<PathBuf>,
     /// The class index of each file; `None` for a flat folder.
     pub(crate) labels: Option<Vec<usize>>,
-    /// The class folder names, sorted; empty for a flat folder.
+    /// The class folder names in class order; empty for a flat folder.
     pub(crate) class_names: Vec<String>,
 }
 

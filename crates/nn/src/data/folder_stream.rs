@@ -419,7 +419,8 @@ impl ImageFolderStream {
         })
     }
 
-    /// The class folder names, sorted: class `i` is `class_names()[i]`. Empty for a flat folder.
+    /// The class folder names, sorted or in the order `class_names` gave: class `i` is
+    /// `class_names()[i]`. Empty for a flat folder.
     pub fn class_names(&self) -> &[String] {
         &self.class_names
     }
