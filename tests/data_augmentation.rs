@@ -30,20 +30,20 @@ fn a_right_angle_shear_reads_the_centre_row_along_diagonals() {
 
 #[test]
 fn a_thirty_degree_shear_slides_rows_by_half_their_offset() {
-    // sin 30 = 1/2, cos 30 = 0.866: in a 3-row, 4-column image (centre (1, 1.5)) the bottom
-    // row (dr = 1) reads input row 1 + 0.866 and columns half a pixel to the left; the middle
-    // row reads itself.
-    let image = ramp(3, 4);
+    // sin 30 = 1/2, cos 30 = 0.866: in a 3 x 3 image (centre (1, 1); a square image, as
+    // Keras's centre is the image centre only then) the bottom row (dr = 1) reads input row
+    // 1 + 0.866 and columns half a pixel to the left; the middle row reads itself.
+    let image = ramp(3, 3);
     let shear = ImageTransform { shear_degrees: 30.0, ..ImageTransform::IDENTITY };
-    let out = transform(shear, &image, 3, 4, FillMode::Nearest);
-    assert_eq!(&out[4..8], [4., 5., 6., 7.], "the centre row does not move");
+    let out = transform(shear, &image, 3, 3, FillMode::Nearest);
+    assert_eq!(&out[3..6], [3., 4., 5.], "the centre row does not move");
     let cos = 30f64.to_radians().cos();
-    // Input row 1 + cos s blends rows 1 and 2 (values 4 + c and 8 + c) with weight cos s on
+    // Input row 1 + cos s blends rows 1 and 2 (values 3 + c and 6 + c) with weight cos s on
     // row 2; column c - 0.5 blends columns c - 1 and c, clamped at the left edge.
-    let value = |c: f64| 4.0 + 4.0 * cos + (c - 0.5).max(0.0);
-    for c in 0..4 {
+    let value = |c: f64| 3.0 + 3.0 * cos + (c - 0.5).max(0.0);
+    for c in 0..3 {
         let expected = value(c as f64);
-        assert!((f64::from(out[8 + c]) - expected).abs() <= 1e-5, "column {c}: {} vs {expected}", out[8 + c]);
+        assert!((f64::from(out[6 + c]) - expected).abs() <= 1e-5, "column {c}: {} vs {expected}", out[6 + c]);
     }
 }
 
@@ -103,4 +103,82 @@ fn shear_and_vertical_flip_are_drawn_in_their_ranges_and_checked() {
     assert_eq!(a.rotation_degrees, b.rotation_degrees);
     let error = ImageAugmenter::new(0).shear_range(-1.0).random_transform(0, 2, 2).unwrap_err().to_string();
     assert!(error.contains("shear_range"), "{error}");
+}
+
+/// The 4 x 5 ramp through Keras's own `ImageDataGenerator().apply_transform` (Keras 3.15.1,
+/// numpy 2.4.6, scipy's `affine_transform`, order 1, fill "nearest"): a non-square image shows
+/// Keras's centre, row (width - 1) / 2 = 2 and column (height - 1) / 2 = 1.5. Keras's
+/// `{"tx": 1, "ty": 2}` reads the input 1 column right and 2 rows down: shift_cols -1,
+/// shift_rows -2 here.
+#[test]
+fn affine_transforms_match_keras_apply_transform() {
+    let image = ramp(4, 5);
+    let cases = [
+        (
+            ImageTransform { rotation_degrees: 90.0, ..ImageTransform::IDENTITY },
+            [
+                6., 11., 16., 18.5, 18.5, 5., 10., 15., 17.5, 17.5, 4., 9., 14., 16.5, 16.5, 3., 8., 13.,
+                15.5, 15.5,
+            ],
+        ),
+        (
+            ImageTransform { zoom_rows: 0.5, zoom_cols: 0.5, ..ImageTransform::IDENTITY },
+            [
+                5.75, 6.25, 6.75, 7.25, 7.75, 8.25, 8.75, 9.25, 9.75, 10.25, 10.75, 11.25, 11.75, 12.25,
+                12.75, 13.25, 13.75, 14.25, 14.75, 15.25,
+            ],
+        ),
+        (
+            ImageTransform { shift_rows: -2.0, shift_cols: -1.0, ..ImageTransform::IDENTITY },
+            [
+                11., 12., 13., 14., 14., 16., 17., 18., 19., 19., 16., 17., 18., 19., 19., 16., 17., 18.,
+                19., 19.,
+            ],
+        ),
+        (
+            ImageTransform { shear_degrees: 30.0, ..ImageTransform::IDENTITY },
+            [
+                2.339746, 3.339746, 4.339746, 5.339746, 5.339746, 6.169873, 7.169873, 8.169873, 9.169873,
+                9.669873, 10., 11., 12., 13., 14., 14.330127, 14.830127, 15.830127, 16.830128, 17.830128,
+            ],
+        ),
+    ];
+    for (t, keras) in cases {
+        let out = transform(t, &image, 4, 5, FillMode::Nearest);
+        // Keras samples in f64 and stores f32; the sampling here blends in f32: 1e-4 of 20.
+        for (o, k) in out.iter().zip(keras) {
+            assert!((o - k).abs() <= 1e-4, "{t:?}: {out:?} vs Keras {keras:?}");
+        }
+    }
+}
+
+/// Keras 3.15.1's `apply_brightness_shift(x, factor, False)` (Pillow 13.0.0) on a 2 x 3 RGB
+/// image: values cut to whole levels, scaled, cut and clipped at 255; an image reaching below
+/// 0 is stretched to 0..=255 first and back after.
+#[test]
+fn brightness_matches_keras_apply_brightness_shift() {
+    let inside: Vec<f32> = vec![
+        0.6, 15.3, 30.0, 44.699997, 59.399998, 74.1, 88.799995, 103.5, 118.2, 132.90001, 147.6, 162.3, 177.0,
+        191.7, 206.40001, 221.1, 235.8, 250.5,
+    ];
+    let shift = |image: &[f32], factor: f64| {
+        ImageTransform { brightness: Some(factor), ..ImageTransform::IDENTITY }
+            .apply(image, 2, 3, 3, FillMode::Nearest)
+            .unwrap()
+    };
+    let brighter =
+        [0., 19., 39., 57., 76., 96., 114., 133., 153., 171., 191., 210., 230., 248., 255., 255., 255., 255.];
+    assert_eq!(shift(&inside, 1.3), brighter);
+    let darker =
+        [0., 10., 21., 30., 41., 51., 61., 72., 82., 92., 102., 113., 123., 133., 144., 154., 164., 175.];
+    assert_eq!(shift(&inside, 0.7), darker);
+    let below: Vec<f32> = inside.iter().map(|v| v - 100.0).collect();
+    let keras = [
+        -99.4, -80.78, -61.18, -42.56, -22.96, -4.340004, 14.279999, 33.879997, 53.480003, 72.1, 91.700005,
+        110.32, 128.94, 148.53998, 150.5, 150.5, 150.5, 150.5,
+    ];
+    for (o, k) in shift(&below, 1.3).iter().zip(keras) {
+        // Both compute in f32; the stretch's rounding may differ by an ulp or two of 150.
+        assert!((o - k).abs() <= 1e-4, "{o} vs Keras {k}");
+    }
 }

@@ -9,6 +9,7 @@ mod scratch;
 use image::{GrayImage, Luma, Rgb, RgbImage, Rgba, RgbaImage};
 use scratch::Scratch;
 use tessera::Tensor;
+use tessera::nn::applications::{mobilenet, vgg16};
 use tessera::nn::data::{
     BatchStream, ColorMode, DirectoryOptions, ImageDataGenerator, ImageFolderStream, LabelMode, Labels,
     Subset, image_dataset_from_directory,
@@ -43,7 +44,7 @@ fn grey(level: u8) -> Vec<u8> {
 }
 
 /// Two classes, a PNG and a grey ramp in "cats", a JPEG and a nested PNG in "dogs", plus a
-/// text file that is not an image and a hidden folder that is not a class.
+/// text file that is not an image and a hidden folder, a class only to `flow_from_directory`.
 fn class_folders(scratch: &Scratch) {
     scratch.write("cats/a.png", &png(&RgbImage::from_pixel(4, 4, Rgb([255, 0, 0]))));
     let ramp = GrayImage::from_fn(4, 1, |x, _| Luma([[0, 100, 200, 250][x as usize]]));
@@ -116,21 +117,24 @@ fn color_modes_and_nearest_resizing() {
     let (images, _) = read_all(&mut image_dataset_from_directory(scratch.path(), options).unwrap());
     assert_eq!(images.dims(), &[5, 3, 1, 1]);
     let v = values(&images);
-    // Pure red has Rec. 709 luma 0.2126 * 255 = 54.2.
-    assert_close(&v[0..3], &[54.0; 3], 1.0);
+    // Pure red has ITU-R 601-2 luma 0.299 * 255 = 76.2, 76 as PIL rounds it.
+    assert_eq!(&v[0..3], [76.0; 3]);
     // The ramp's single column is the mean of its middle pixels (x = 1.5): 150.
     assert_eq!(&v[3..6], [150.0; 3]);
     let options = in_order().image_size(2, 2).color_mode(ColorMode::Rgba);
     let (images, _) = read_all(&mut image_dataset_from_directory(scratch.path(), options.clone()).unwrap());
     let v = values(&images);
     assert_eq!(&v[0..4], [255., 0., 0., 255.], "an opaque image gets alpha 255");
-    assert_eq!(&v[v.len() - 4..], [1., 2., 3., 4.]);
+    // In Keras's walk order a folder's own files come before its sub-folders': dogs/z.png is
+    // the fourth image, before dogs/nested/d.png.
+    assert_eq!(&v[3 * 16..3 * 16 + 4], [1., 2., 3., 4.]);
     // flow_from_directory resizes by the nearest pixel, as Keras's PIL loader: the ramp's
-    // 4 columns halved keep columns 1 and 3 (centres 0.5 * 2 = 1 and 1.5 * 2 = 3).
+    // 4 columns halved keep columns 1 and 3 (centres 0.5 * 2 = 1 and 1.5 * 2 = 3). The hidden
+    // folder is its first class, as in Keras, so the ramp is its third image.
     let (images, _) =
         read_all(&mut ImageDataGenerator::new().flow_from_directory(scratch.path(), options).unwrap());
     let v = values(&images);
-    assert_eq!(&v[16..32], [100., 100., 100., 255., 250., 250., 250., 255.].repeat(2));
+    assert_eq!(&v[32..48], [100., 100., 100., 255., 250., 250., 250., 255.].repeat(2));
 }
 
 #[test]
@@ -164,6 +168,12 @@ fn label_modes_give_keras_targets() {
     let mut flow =
         ImageDataGenerator::new().flow_from_directory(scratch.path(), in_order().image_size(1, 1)).unwrap();
     assert_eq!(read_all(&mut flow).1.unwrap().dims(), &[3, 2]);
+    // Keras 3.15.1's flow_from_directory gives class_mode="binary" labels of shape (batch,),
+    // its image_dataset_from_directory label_mode="binary" ones of shape (batch, 1).
+    let options = in_order().image_size(1, 1).label_mode(LabelMode::Binary);
+    let mut flow = ImageDataGenerator::new().flow_from_directory(scratch.path(), options).unwrap();
+    let binary = read_all(&mut flow).1.unwrap();
+    assert_eq!((binary.dims(), values(&binary)), (&[3][..], vec![0., 0., 1.]));
 }
 
 /// Ten images in class "a" and five in class "b", levels 0..15 in file order.
@@ -369,4 +379,199 @@ fn fit_evaluate_and_validate_on_streams() {
     assert_eq!(logs["accuracy"], direct["accuracy"]);
     let refused = model.fit_stream(&mut train, FitOptions::default().validation_split(0.2)).unwrap_err();
     assert!(refused.to_string().contains("validation_split"), "{refused}");
+}
+
+/// The folder Keras was run on: 3 classes of PNGs (some with an upper-case extension) and
+/// JPEGs, a hidden file, a nested folder, a file beside it whose name sorts after the folder's,
+/// and a hidden folder.
+fn keras_tree(scratch: &Scratch) {
+    for (class, n) in [("cats", 5), ("dogs", 4), ("zebras", 3)] {
+        for i in 0..n {
+            let extension = ["png", "PNG", "jpg"][i % 3];
+            scratch.write(&format!("{class}/img{i}.{extension}"), &grey(i as u8));
+        }
+    }
+    for file in ["cats/.hidden.png", "cats/sub/deep.png", "cats/sub-b.png", ".hiddenclass/x.png"] {
+        scratch.write(file, &grey(0));
+    }
+}
+
+/// What Keras 3.15.1 (TensorFlow 2.21.0, numpy 2.4.6) lists for `keras_tree`: the files in
+/// `os.walk` order (a folder's own files before its sub-folders'), hidden files included, a
+/// hidden class folder passed over by `image_dataset_from_directory` but read as a class by
+/// `flow_from_directory`, the explicit class order, and the per-class split.
+#[test]
+fn folders_list_as_keras_lists_them() {
+    let scratch = Scratch::new("stream-keras-listing");
+    keras_tree(&scratch);
+    let options = in_order().image_size(1, 1);
+    let stream = image_dataset_from_directory(scratch.path(), options.clone()).unwrap();
+    let cats = [
+        "cats/.hidden.png",
+        "cats/img0.png",
+        "cats/img1.PNG",
+        "cats/img2.jpg",
+        "cats/img3.png",
+        "cats/img4.PNG",
+        "cats/sub-b.png",
+        "cats/sub/deep.png",
+    ];
+    let dogs = ["dogs/img0.png", "dogs/img1.PNG", "dogs/img2.jpg", "dogs/img3.png"];
+    let zebras = ["zebras/img0.png", "zebras/img1.PNG", "zebras/img2.jpg"];
+    assert_eq!(relative(&stream, &scratch), [&cats[..], &dogs, &zebras].concat());
+    assert_eq!(stream.class_names(), ["cats", "dogs", "zebras"]);
+    assert_eq!(stream.labels().unwrap(), [[0; 8].as_slice(), &[1; 4], &[2; 3]].concat());
+    let flow = ImageDataGenerator::new().flow_from_directory(scratch.path(), options.clone()).unwrap();
+    assert_eq!(flow.class_names(), [".hiddenclass", "cats", "dogs", "zebras"]);
+    assert_eq!(relative(&flow, &scratch), [&[".hiddenclass/x.png"][..], &cats, &dogs, &zebras].concat());
+    // Keras's len(): 15 files in batches of 5 make 3; flow's 16 make 4.
+    let batches = |o: DirectoryOptions| o.batch_size(5);
+    assert_eq!(
+        image_dataset_from_directory(scratch.path(), batches(options.clone())).unwrap().steps_per_epoch(),
+        3
+    );
+    let flow =
+        ImageDataGenerator::new().flow_from_directory(scratch.path(), batches(options.clone())).unwrap();
+    assert_eq!(flow.steps_per_epoch(), 4);
+    // class_names / classes choose and order the classes; binary labels follow that order.
+    let binary = options.clone().class_names(["zebras", "cats"]).label_mode(LabelMode::Binary);
+    let mut stream = image_dataset_from_directory(scratch.path(), binary.clone()).unwrap();
+    assert_eq!(relative(&stream, &scratch), [&zebras[..], &cats].concat());
+    let labels = read_all(&mut stream).1.unwrap();
+    assert_eq!((labels.dims(), values(&labels)), (&[11, 1][..], [[0.; 3].as_slice(), &[1.; 8]].concat()));
+    let mut flow = ImageDataGenerator::new().flow_from_directory(scratch.path(), binary).unwrap();
+    let labels = read_all(&mut flow).1.unwrap();
+    assert_eq!((labels.dims(), values(&labels)), (&[11][..], [[0.; 3].as_slice(), &[1.; 8]].concat()));
+    // flow_from_directory's validation_split=0.25 holds out int(0.25 n) files of each class.
+    let split = |subset| {
+        let o = options.clone().validation_split(0.25).subset(subset);
+        relative(&ImageDataGenerator::new().flow_from_directory(scratch.path(), o).unwrap(), &scratch)
+    };
+    assert_eq!(split(Subset::Validation), ["cats/.hidden.png", "cats/img0.png", "dogs/img0.png"]);
+    assert_eq!(split(Subset::Training).len(), 13);
+    // image_dataset_from_directory shuffles every file with numpy's RandomState(1337) before
+    // it holds out the last int(0.25 * 15) = 3; Keras's file_paths, in its order.
+    let split = |subset| {
+        let o = options.clone().shuffle(true).seed(1337).validation_split(0.25).subset(subset);
+        relative(&image_dataset_from_directory(scratch.path(), o).unwrap(), &scratch)
+    };
+    assert_eq!(split(Subset::Validation), ["zebras/img0.png", "zebras/img1.PNG", "cats/sub/deep.png"]);
+    let training = [
+        "cats/img4.PNG",
+        "cats/img2.jpg",
+        "cats/img0.png",
+        "cats/.hidden.png",
+        "cats/img3.png",
+        "cats/sub-b.png",
+        "dogs/img3.png",
+        "cats/img1.PNG",
+        "dogs/img2.jpg",
+        "dogs/img1.PNG",
+        "zebras/img2.jpg",
+        "dogs/img0.png",
+    ];
+    assert_eq!(split(Subset::Training), training);
+    for (names, expected) in [(vec!["cats", "birds"], "birds"), (vec!["cats", "cats"], "twice")] {
+        let message = image_dataset_from_directory(scratch.path(), options.clone().class_names(names))
+            .unwrap_err()
+            .to_string();
+        assert!(message.contains(expected) && message.contains("class_names"), "{message}");
+    }
+}
+
+/// A 3 x 5 RGB image, pixel k = 5 r + c holding (37 k, 37 k + 91, 37 k + 182) mod 256, read at
+/// 2 x 3 by Keras 3.15.1 (TensorFlow 2.21.0, Pillow 13.0.0): TensorFlow's bilinear resize for
+/// `image_dataset_from_directory`, PIL's nearest pixel and `convert("L")` for
+/// `flow_from_directory`.
+#[test]
+fn pixels_match_keras_readers() {
+    let scratch = Scratch::new("stream-keras-pixels");
+    let image = RgbImage::from_fn(5, 3, |c, r| {
+        let k = (5 * r + c) * 37;
+        Rgb([k % 256, (k + 91) % 256, (k + 182) % 256].map(|v| v as u8))
+    });
+    scratch.write("a/rgb.png", &png(&image));
+    let options = in_order().image_size(2, 3);
+    let read = |options: DirectoryOptions, flow: bool| {
+        let mut stream = if flow {
+            ImageDataGenerator::new().flow_from_directory(scratch.path(), options).unwrap()
+        } else {
+            image_dataset_from_directory(scratch.path(), options).unwrap()
+        };
+        values(&read_all(&mut stream).0)
+    };
+    let keras_rgb = [
+        58.583332, 85.583336, 176.58333, 56.25, 147.25, 46.25, 117.916656, 208.91666, 65.25, 144.08334,
+        171.08333, 70.083336, 141.75, 40.75, 131.75, 75.41669, 102.41666, 150.75,
+    ];
+    // f32 bilinear weights on both sides: within 1e-3 of 255.
+    assert_close(&read(options.clone(), false), &keras_rgb, 1e-3);
+    let flow_rgb =
+        [0., 91., 182., 74., 165., 0., 148., 239., 74., 114., 205., 40., 188., 23., 114., 6., 97., 188.];
+    assert_eq!(read(options.clone(), true), flow_rgb);
+    let grey = options.color_mode(ColorMode::Grayscale);
+    assert_eq!(read(grey.clone(), true), [74., 119., 193., 159., 83., 80.]);
+    // TensorFlow's PNG decoder converts to grey by libpng's rule, which differs from PIL's by
+    // at most one level: Keras gives these values, PIL's luma resized here lands within 1.
+    let keras_grey = [87.583336, 107.75, 164.41666, 150.58333, 80.75, 99.41667];
+    assert_close(&read(grey, false), &keras_grey, 1.0);
+}
+
+/// Keras's `standardize` runs `preprocessing_function` before `rescale`: Keras 3.15.1 gives 45
+/// for 100 through `lambda x: x - 10` and `rescale=0.5`.
+#[test]
+fn preprocessing_function_runs_before_rescale_as_in_keras() {
+    let scratch = Scratch::new("stream-preprocessing-function");
+    scratch.write("a/grey.png", &grey(100));
+    scratch.write("b/colour.png", &png(&RgbImage::from_pixel(2, 2, Rgb([10, 20, 30]))));
+    let options = in_order().image_size(1, 1);
+    let read = |generator: ImageDataGenerator| {
+        values(&read_all(&mut generator.flow_from_directory(scratch.path(), options.clone()).unwrap()).0)
+    };
+    let generator =
+        ImageDataGenerator::new().preprocessing_function(|x: &Tensor| Ok(x.add_scalar(-10.0)?)).rescale(0.5);
+    assert_eq!(read(generator), [45., 45., 45., 0., 5., 10.]);
+    // VGG16's preprocess_input: BGR less the ImageNet means, as Keras's "caffe" mode.
+    let vgg = read(ImageDataGenerator::new().preprocessing_function(vgg16::preprocess_input));
+    let expected =
+        [100. - 103.939, 100. - 116.779, 100. - 123.68, 30. - 103.939, 20. - 116.779, 10. - 123.68];
+    assert_close(&vgg, &expected, 1e-4);
+    let mobile = read(ImageDataGenerator::new().preprocessing_function(mobilenet::preprocess_input));
+    assert_close(
+        &mobile,
+        &[100. / 127.5 - 1.; 3]
+            .into_iter()
+            .chain([10., 20., 30.].map(|v| v / 127.5 - 1.))
+            .collect::<Vec<_>>(),
+        1e-6,
+    );
+    // A function that changes the image's shape is an error naming it and both shapes.
+    let cut = ImageDataGenerator::new().preprocessing_function(|x: &Tensor| Ok(x.slice(-1, 0, 1)?));
+    let mut stream = cut.flow_from_directory(scratch.path(), options.clone()).unwrap();
+    let message = stream.epoch(0).unwrap().find_map(Result::err).unwrap().to_string();
+    assert!(
+        message.contains("preprocessing_function")
+            && message.contains("[1, 1, 3]")
+            && message.contains("[1, 1, 1]"),
+        "{message}"
+    );
+}
+
+/// Keras's `follow_links` defaults to false: a class's sub-folder that is a symbolic link is
+/// read only when asked, and then once, even when it leads to a folder read already.
+#[test]
+fn linked_sub_folders_are_read_only_when_following_links() {
+    let scratch = Scratch::new("stream-follow-links");
+    scratch.write("a/1.png", &grey(1));
+    scratch.write("b/2.png", &grey(2));
+    let outside = Scratch::new("stream-follow-links-target");
+    outside.write("3.png", &grey(3));
+    std::os::unix::fs::symlink(outside.path(), scratch.path().join("a/linked")).unwrap();
+    std::os::unix::fs::symlink("../b", scratch.path().join("a/b-again")).unwrap();
+    let listed = |options: DirectoryOptions| {
+        relative(&image_dataset_from_directory(scratch.path(), options).unwrap(), &scratch)
+    };
+    assert_eq!(listed(in_order()), ["a/1.png", "b/2.png"]);
+    // Followed, the outside folder's image joins class a; b, read as a class, is not read twice.
+    assert_eq!(listed(in_order().follow_links(true)), ["a/1.png", "a/linked/3.png", "b/2.png"]);
 }

@@ -229,22 +229,25 @@ fn shifts_move_content_and_fill_the_gap() {
 
 #[test]
 fn zoom_below_one_magnifies_about_the_centre() {
-    let row = [0.0, 1.0, 2.0, 3.0, 4.0];
+    // Five equal rows 0..5: a square image, whose centre Keras's is (2, 2).
+    let rows = [0.0, 1.0, 2.0, 3.0, 4.0].repeat(5);
+    let first_row = |t, fill| transform(t, &rows, 5, 5, fill)[..5].to_vec();
     let zoom_in = ImageTransform { zoom_cols: 0.5, ..ImageTransform::IDENTITY };
-    assert_eq!(transform(zoom_in, &row, 1, 5, FillMode::Nearest), [1., 1.5, 2., 2.5, 3.]);
+    assert_eq!(first_row(zoom_in, FillMode::Nearest), [1., 1.5, 2., 2.5, 3.]);
     let zoom_out = ImageTransform { zoom_cols: 2.0, ..ImageTransform::IDENTITY };
-    assert_eq!(transform(zoom_out, &row, 1, 5, FillMode::Constant(0.0)), [0., 0., 2., 4., 0.]);
+    assert_eq!(first_row(zoom_out, FillMode::Constant(0.0)), [0., 0., 2., 4., 0.]);
 }
 
 #[test]
 fn flips_and_brightness_are_exact() {
     let image = ramp(2, 3);
-    let flip = ImageTransform { flip_horizontal: true, brightness: 0.5, ..ImageTransform::IDENTITY };
-    assert_eq!(transform(flip, &image, 2, 3, FillMode::Nearest), [1., 0.5, 0., 2.5, 2., 1.5]);
+    let flip = ImageTransform { flip_horizontal: true, brightness: Some(0.5), ..ImageTransform::IDENTITY };
+    // Keras's brightness shift halves whole levels and cuts the result: 5 becomes 2.
+    assert_eq!(transform(flip, &image, 2, 3, FillMode::Nearest), [1., 0., 0., 2., 2., 1.]);
     let rgb: Vec<f32> = (0..12).map(|v| v as f32).collect();
     let flipped = flip.apply(&rgb, 2, 2, 3, FillMode::Nearest).unwrap();
     // Channels travel with their pixel.
-    assert_eq!(flipped, [1.5, 2., 2.5, 0., 0.5, 1., 4.5, 5., 5.5, 3., 3.5, 4.]);
+    assert_eq!(flipped, [1., 2., 2., 0., 0., 1., 4., 5., 5., 3., 3., 4.]);
     assert!(flip.apply(&rgb, 2, 2, 2, FillMode::Nearest).is_err());
 }
 
@@ -280,7 +283,8 @@ fn full_augmenter(seed: u64) -> ImageAugmenter {
 
 #[test]
 fn augmentation_is_reproducible_per_seed_and_image_index() {
-    let images = Tensor::uniform([6, 8, 8, 1], 0.0, 1.0, 5, DType::F32, &CPU).unwrap();
+    // Pixel levels 0..255: Keras's brightness shift cuts values to whole levels.
+    let images = Tensor::uniform([6, 8, 8, 1], 0.0, 255.0, 5, DType::F32, &CPU).unwrap();
     let augmenter = full_augmenter(42);
     let whole = values(&augmenter.augment(&images, 100).unwrap());
     assert_eq!(whole, values(&augmenter.augment(&images, 100).unwrap()));
@@ -314,7 +318,7 @@ fn random_parameters_stay_in_their_ranges_and_fill_them() {
     check("shift_cols", &|t| t.shift_cols, -0.1 * 40.0, 0.1 * 40.0);
     check("zoom_rows", &|t| t.zoom_rows, 0.85, 1.15);
     check("zoom_cols", &|t| t.zoom_cols, 0.85, 1.15);
-    check("brightness", &|t| t.brightness, 0.8, 1.2);
+    check("brightness", &|t| t.brightness.unwrap_or(f64::NAN), 0.8, 1.2);
     // Half are flipped: 1000 expected, standard deviation 22; allow 4.5 of them.
     let flips = draws.iter().filter(|t| t.flip_horizontal).count();
     assert!((900..=1100).contains(&flips), "{flips} flips in 2000");

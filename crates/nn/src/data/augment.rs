@@ -1,6 +1,6 @@
 //! Random image augmentation in the manner of Keras's `ImageDataGenerator`: rotation, shifts,
-//! shear and zoom composed into one affine map about the image centre and sampled bilinearly,
-//! then horizontal and vertical flips, then a brightness factor.
+//! shear and zoom composed into one affine map about Keras's centre and sampled bilinearly,
+//! then horizontal and vertical flips, then Keras's brightness shift.
 //!
 //! Augmentation runs on the host, on NHWC f32 batches: inside `fit_stream` as
 //! [`super::ImageDataGenerator`] reads each image, or on a tensor with
@@ -32,6 +32,11 @@ mod slot {
 /// The transform of one image. Its geometric part maps each output pixel to the input position
 /// it samples: relative to the centre, scaled by the zoom factors, sheared, moved by the shift,
 /// rotated (Keras's order: its matrix is rotation · shift · shear · zoom).
+///
+/// The centre is Keras 3's: `transform_matrix_offset_center` offsets its first coordinate by
+/// `height / 2 - 0.5` and its second by `width / 2 - 0.5`, and `apply_affine_transform` then
+/// swaps the coordinates, so the map turns about row `(width - 1) / 2`, column
+/// `(height - 1) / 2`: the image centre when the image is square, a point off it otherwise.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct ImageTransform {
     /// Counter-clockwise rotation of the content about the image centre, in degrees.
@@ -53,9 +58,11 @@ pub struct ImageTransform {
     pub flip_horizontal: bool,
     /// Mirror top to bottom, after the geometric transform.
     pub flip_vertical: bool,
-    /// Factor every value is multiplied by, last (as PIL's brightness enhancement, which
-    /// Keras uses; nothing is clipped).
-    pub brightness: f64,
+    /// Keras's brightness shift by this factor, last, or none. As Keras's
+    /// `apply_brightness_shift` (PIL's `ImageEnhance.Brightness` on an 8-bit image): values
+    /// are cut to whole levels, multiplied in f32, cut again and clipped to 0..=255. An image
+    /// with values outside 0..=255 is first stretched to 0..=255, and stretched back after.
+    pub brightness: Option<f64>,
 }
 
 impl Default for ImageTransform {
@@ -75,7 +82,7 @@ impl ImageTransform {
         shear_degrees: 0.0,
         flip_horizontal: false,
         flip_vertical: false,
-        brightness: 1.0,
+        brightness: None,
     };
 
     /// The transformed copy of one `height x width x channels` image (channels last).
@@ -103,9 +110,9 @@ impl ImageTransform {
     fn apply_into(&self, src: &HostImage<'_>, fill: FillMode, out: &mut [f32]) {
         let (sin, cos) = self.rotation_degrees.to_radians().sin_cos();
         let (shear_sin, shear_cos) = self.shear_degrees.to_radians().sin_cos();
-        let centre_row = (src.height as f64 - 1.0) / 2.0;
-        let centre_col = (src.width as f64 - 1.0) / 2.0;
-        let brightness = self.brightness as f32;
+        // Keras's centre, its coordinates crossed (see the type's documentation).
+        let centre_row = (src.width as f64 - 1.0) / 2.0;
+        let centre_col = (src.height as f64 - 1.0) / 2.0;
         for (row, out_row) in out.chunks_exact_mut(src.width * src.channels).enumerate() {
             // The flips come last, so output pixel (row, col) shows what the unflipped
             // transform puts at the mirrored position.
@@ -121,9 +128,39 @@ impl ImageTransform {
                 let y = centre_row + dr * cos + dc * sin;
                 let x = centre_col - dr * sin + dc * cos;
                 src.sample(y, x, fill, pixel);
-                pixel.iter_mut().for_each(|v| *v *= brightness);
             }
         }
+        if let Some(factor) = self.brightness {
+            brightness_shift(out, src.channels, factor as f32);
+        }
+    }
+}
+
+/// Keras's `apply_brightness_shift(x, factor, scale=False)` on one image, in place: the image
+/// to 8 bits (stretched to 0..=255 first if it leaves that range), PIL's blend with black,
+/// `(u8)(factor * v)` clipped to 0..=255 in f32, and back. A fourth channel is alpha, which
+/// PIL's enhancement keeps.
+fn brightness_shift(image: &mut [f32], channels: usize, factor: f32) {
+    let (min, max) = image.iter().fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), &v| (a.min(v), b.max(v)));
+    let stretched = min < 0.0 || max > 255.0;
+    let range = max - min;
+    for (i, value) in image.iter_mut().enumerate() {
+        let mut v = *value;
+        if stretched {
+            v -= min;
+            if range != 0.0 {
+                v /= range;
+            }
+            v *= 255.0;
+        }
+        // numpy's cast to uint8 and PIL's to UINT8 both cut towards zero.
+        let level = v.trunc();
+        let mut shifted =
+            if channels == 4 && i % 4 == 3 { level } else { (factor * level).clamp(0.0, 255.0).trunc() };
+        if stretched {
+            shifted = shifted / 255.0 * range + min;
+        }
+        *value = shifted;
     }
 }
 
@@ -158,7 +195,7 @@ pub struct ImageAugmenter {
     shear_range: f64,
     horizontal_flip: bool,
     vertical_flip: bool,
-    brightness_range: (f64, f64),
+    brightness_range: Option<(f64, f64)>,
     fill_mode: FillMode,
 }
 
@@ -174,7 +211,7 @@ impl ImageAugmenter {
             shear_range: 0.0,
             horizontal_flip: false,
             vertical_flip: false,
-            brightness_range: (1.0, 1.0),
+            brightness_range: None,
             fill_mode: FillMode::Nearest,
         }
     }
@@ -221,9 +258,11 @@ impl ImageAugmenter {
         self
     }
 
-    /// Brightness factors uniform in `[low, high]` (1 leaves an image unchanged).
+    /// Brightness factors uniform in `[low, high]`, applied as Keras's brightness shift (see
+    /// [`ImageTransform::brightness`]: the image is cut to whole levels even where the factor
+    /// is 1). Unset, no shift.
     pub fn brightness_range(mut self, low: f64, high: f64) -> Self {
-        self.brightness_range = (low, high);
+        self.brightness_range = Some((low, high));
         self
     }
 
@@ -235,7 +274,7 @@ impl ImageAugmenter {
 
     /// Checks the ranges, so that a typo fails loudly instead of producing garbage images.
     pub(crate) fn check(&self) -> Result<()> {
-        let (low, high) = self.brightness_range;
+        let (low, high) = self.brightness_range.unwrap_or((1.0, 1.0));
         let problem = if !(self.rotation_range.is_finite() && self.rotation_range >= 0.0) {
             format!("rotation_range must be finite and >= 0 degrees, got {}", self.rotation_range)
         } else if !(0.0..=1.0).contains(&self.width_shift_range) {
@@ -276,7 +315,7 @@ impl ImageAugmenter {
             shear_degrees: symmetric(slot::SHEAR, self.shear_range),
             flip_horizontal: self.horizontal_flip && rng::uniform(stream, slot::FLIP) < 0.5,
             flip_vertical: self.vertical_flip && rng::uniform(stream, slot::FLIP_VERTICAL) < 0.5,
-            brightness: uniform(slot::BRIGHTNESS, self.brightness_range.0, self.brightness_range.1),
+            brightness: self.brightness_range.map(|(low, high)| uniform(slot::BRIGHTNESS, low, high)),
         }
     }
 

@@ -15,7 +15,10 @@ use crate::Result;
 /// The channels images are converted to (Keras's `color_mode`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum ColorMode {
-    /// One channel of luma (Rec. 709 weights).
+    /// One channel of ITU-R 601-2 luma, `(299 R + 587 G + 114 B) / 1000` rounded to the
+    /// nearest level as PIL's `convert("L")` computes it (what Keras's `load_img` uses;
+    /// TensorFlow's decoder, behind Keras's `image_dataset_from_directory`, differs by at most
+    /// one level on PNGs and takes a JPEG's own luma plane).
     Grayscale,
     /// Three channels; an alpha channel is dropped. Keras's default.
     #[default]
@@ -36,11 +39,19 @@ impl ColorMode {
     /// The image's 8-bit values in this mode, row-major, channels last.
     fn bytes(self, image: &DynamicImage) -> Vec<u8> {
         match self {
-            ColorMode::Grayscale => image.to_luma8().into_raw(),
+            ColorMode::Grayscale => image.to_rgb8().pixels().map(|p| luma_601(p.0)).collect(),
             ColorMode::Rgb => image.to_rgb8().into_raw(),
             ColorMode::Rgba => image.to_rgba8().into_raw(),
         }
     }
+}
+
+/// PIL's ITU-R 601-2 luma in its fixed point: the weights scaled by 2^16 (they sum to
+/// exactly 2^16, so white stays 255), rounded half up.
+fn luma_601([r, g, b]: [u8; 3]) -> u8 {
+    let weighted = u32::from(r) * 19_595 + u32::from(g) * 38_470 + u32::from(b) * 7_471;
+    // At most 255 * 2^16 + 2^15 before the shift: the result fits in a byte.
+    ((weighted + (1 << 15)) >> 16) as u8
 }
 
 /// How an image is resized to the requested size (Keras's `interpolation`).

@@ -9,11 +9,11 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use tensor_core::{Device, Tensor, cpu};
+use tensor_core::{DType, Device, Tensor, cpu};
 
 use super::augment::ImageAugmenter;
 use super::decode::{ColorMode, Interpolation, load_image};
-use super::directory::{Labels, Listing, SplitRule, Subset};
+use super::directory::{Labels, Listing, ListingOptions, ListingRules, SplitRule, Subset};
 use super::prefetch::Prefetch;
 use super::sampling::HostImage;
 use super::stream::{BatchStream, HostBatch};
@@ -27,7 +27,9 @@ pub enum LabelMode {
     Int,
     /// One-hot rows, shape `(batch, classes)` (Keras's "categorical").
     Categorical,
-    /// 0 or 1, shape `(batch, 1)`, for exactly two classes (Keras's "binary").
+    /// 0 or 1 for exactly two classes (Keras's "binary"): shape `(batch, 1)` from
+    /// `image_dataset_from_directory`, `(batch,)` from `flow_from_directory`, as each does in
+    /// Keras.
     Binary,
     /// The batch's images themselves, for autoencoders (Keras's `class_mode="input"`).
     Input,
@@ -38,11 +40,14 @@ pub enum LabelMode {
 /// The options of [`image_dataset_from_directory`] and
 /// [`super::ImageDataGenerator::flow_from_directory`], with Keras's names. Left unset,
 /// `label_mode` and `interpolation` take each entry point's Keras default; the rest default
-/// as both do in Keras: images of 256 x 256 RGB, batches of 32, shuffled, no split. The seed
-/// defaults to 0 rather than to a random one, so runs repeat.
+/// as both do in Keras: images of 256 x 256 RGB, batches of 32, shuffled, no split, every
+/// class folder, symbolic links to sub-folders not followed. The seed defaults to 0 rather
+/// than to a random one, so runs repeat.
 #[derive(Clone, Debug)]
 pub struct DirectoryOptions {
     labels: Labels,
+    class_names: Option<Vec<String>>,
+    follow_links: bool,
     label_mode: Option<LabelMode>,
     color_mode: ColorMode,
     image_size: (usize, usize),
@@ -60,6 +65,8 @@ impl Default for DirectoryOptions {
     fn default() -> Self {
         DirectoryOptions {
             labels: Labels::Inferred,
+            class_names: None,
+            follow_links: false,
             label_mode: None,
             color_mode: ColorMode::Rgb,
             image_size: (256, 256),
@@ -79,6 +86,23 @@ impl DirectoryOptions {
     /// Where labels come from: the class sub-folders (default) or none (a flat folder).
     pub fn labels(mut self, labels: Labels) -> Self {
         self.labels = labels;
+        self
+    }
+
+    /// The classes to read, in this order: class `i` is the folder `names[i]` (Keras's
+    /// `class_names` in `image_dataset_from_directory`, `classes` in `flow_from_directory`).
+    /// Other class folders are left out. Each name must be a class sub-folder (Keras's
+    /// `flow_from_directory` reads a missing one as an empty class; here it is an error).
+    pub fn class_names<S: Into<String>>(mut self, names: impl IntoIterator<Item = S>) -> Self {
+        self.class_names = Some(names.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// Whether to read the images of sub-folders that are symbolic links (Keras's
+    /// `follow_links`, default false). Followed or not, a folder is read once: a link to a
+    /// folder read already, or back up the tree, is passed over.
+    pub fn follow_links(mut self, follow: bool) -> Self {
+        self.follow_links = follow;
         self
     }
 
@@ -113,7 +137,9 @@ impl DirectoryOptions {
     }
 
     /// Seeds the shuffling (and the split, which `image_dataset_from_directory` takes after
-    /// shuffling): give the training and the validation reader the same seed.
+    /// shuffling, as Keras does with numpy's `RandomState(seed)`: the same seed, below 2^32,
+    /// holds out the same files as Keras): give the training and the validation reader the
+    /// same seed.
     pub fn seed(mut self, seed: u64) -> Self {
         self.seed = seed;
         self
@@ -159,22 +185,36 @@ pub(crate) struct Reader {
     pub(crate) label_mode: LabelMode,
     pub(crate) interpolation: Interpolation,
     pub(crate) split_rule: SplitRule,
+    /// Whether binary labels come as a column `(batch, 1)` rather than a vector `(batch,)`.
+    pub(crate) binary_column: bool,
+    pub(crate) listing: ListingRules,
 }
 
-/// `image_dataset_from_directory`: integer labels, bilinear resizing, the shuffled-tail split.
+/// `image_dataset_from_directory`: integer labels, bilinear resizing, the shuffled-tail split,
+/// hidden class folders passed over.
 const DATASET_READER: Reader = Reader {
     name: "image_dataset_from_directory",
     label_mode: LabelMode::Int,
     interpolation: Interpolation::Bilinear,
     split_rule: SplitRule::ShuffledTail,
+    binary_column: true,
+    listing: ListingRules { extensions: &["bmp", "gif", "jpeg", "jpg", "png"], skip_hidden_classes: true },
 };
 
-/// `flow_from_directory`: one-hot labels, nearest-pixel resizing, the per-class split.
+/// `flow_from_directory`: one-hot labels, nearest-pixel resizing, the per-class split, hidden
+/// folders read as classes (as Keras does: a `.ipynb_checkpoints` folder is a class).
 pub(crate) const FLOW_READER: Reader = Reader {
     name: "flow_from_directory",
     label_mode: LabelMode::Categorical,
     interpolation: Interpolation::Nearest,
     split_rule: SplitRule::PerClassHead,
+    binary_column: false,
+    // Keras lists PPM and TIFF files too; they are not decoded here, so one is an error
+    // naming it rather than a file silently left out.
+    listing: ListingRules {
+        extensions: &["bmp", "jpeg", "jpg", "png", "ppm", "tif", "tiff"],
+        skip_hidden_classes: false,
+    },
 };
 
 /// Keras's `image_dataset_from_directory`: a stream of batches of the images under `dir`,
@@ -211,11 +251,44 @@ pub fn image_dataset_from_directory(
     ImageFolderStream::open(dir.as_ref(), options, DATASET_READER, Preprocessing::default())
 }
 
-/// What is done to each resized image before it is batched.
+/// What is done to each resized image before it is batched, in this order.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Preprocessing {
     pub(crate) augmenter: Option<ImageAugmenter>,
+    pub(crate) function: Option<PreprocessingFunction>,
     pub(crate) rescale: Option<f32>,
+}
+
+/// A user's function of one `(height, width, channels)` image (Keras's
+/// `preprocessing_function`), shared by the worker threads.
+#[derive(Clone)]
+pub(crate) struct PreprocessingFunction(pub(crate) Arc<ImageFunction>);
+
+/// A function of one image tensor to another, callable from any thread.
+pub(crate) type ImageFunction = dyn Fn(&Tensor) -> Result<Tensor> + Send + Sync;
+
+impl std::fmt::Debug for PreprocessingFunction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PreprocessingFunction")
+    }
+}
+
+impl PreprocessingFunction {
+    /// Replaces `image` (of `shape`) by the function's result, which must keep the shape.
+    fn apply(&self, image: &mut [f32], shape: [usize; 3], reader: &str) -> Result<()> {
+        let input = Tensor::from_slice(image, shape, &Device::Cpu)?;
+        let output = (self.0)(&input)?;
+        if output.dims() != shape {
+            return Err(NnError::Data(format!(
+                "{reader}: preprocessing_function must return an image of the shape it was given, {shape:?}; \
+                 it returned shape {:?}",
+                output.dims()
+            )));
+        }
+        let values = output.to_dtype(DType::F32)?.to_vec::<f32>()?;
+        image.copy_from_slice(&values);
+        Ok(())
+    }
 }
 
 /// Batches of a folder of images, read by worker threads as they are consumed (see
@@ -226,6 +299,7 @@ pub struct ImageFolderStream {
     labels: Option<Vec<usize>>,
     class_names: Vec<String>,
     label_mode: LabelMode,
+    binary_column: bool,
     settings: Arc<ImageSettings>,
     batch_size: usize,
     shuffle: bool,
@@ -295,7 +369,12 @@ impl ImageFolderStream {
             options.batch_size
         );
         cpu::check_host_bytes(name, &what, batch_len, size_of::<f32>())?;
-        let mut listing = Listing::read(dir, options.labels)?;
+        let listing_options = ListingOptions {
+            labels: options.labels,
+            class_names: options.class_names.as_deref(),
+            follow_links: options.follow_links,
+        };
+        let mut listing = Listing::read(dir, listing_options, reader.listing, name)?;
         let label_mode = match listing.labels {
             Some(_) => options.label_mode.unwrap_or(reader.label_mode),
             None => LabelMode::None,
@@ -330,6 +409,7 @@ impl ImageFolderStream {
             labels: listing.labels,
             class_names: listing.class_names,
             label_mode,
+            binary_column: reader.binary_column,
             settings: Arc::new(settings),
             batch_size: options.batch_size,
             shuffle: options.shuffle,
@@ -339,7 +419,8 @@ impl ImageFolderStream {
         })
     }
 
-    /// The class folder names, sorted: class `i` is `class_names()[i]`. Empty for a flat folder.
+    /// The class folder names, sorted or in the order `class_names` gave: class `i` is
+    /// `class_names()[i]`. Empty for a flat folder.
     pub fn class_names(&self) -> &[String] {
         &self.class_names
     }
@@ -379,7 +460,10 @@ impl ImageFolderStream {
         let values = || labels.iter().map(|&l| l as f32).collect::<Vec<_>>();
         Ok(match self.label_mode {
             LabelMode::Int => Some(Tensor::from_vec(values(), [n], &Device::Cpu)?),
-            LabelMode::Binary => Some(Tensor::from_vec(values(), [n, 1], &Device::Cpu)?),
+            LabelMode::Binary if self.binary_column => {
+                Some(Tensor::from_vec(values(), [n, 1], &Device::Cpu)?)
+            }
+            LabelMode::Binary => Some(Tensor::from_vec(values(), [n], &Device::Cpu)?),
             LabelMode::Categorical => Some(to_categorical(labels, self.class_names.len(), &Device::Cpu)?),
             LabelMode::Input => Some(images.clone()),
             LabelMode::None => None,
@@ -434,7 +518,7 @@ impl ImageSettings {
         let what = format_args!("a batch of {} images of {height}x{width}x{channels}", chosen.len());
         let mut pixels = cpu::host_vec::<f32>(self.reader, &what, chosen.len() * image_len)?;
         pixels.resize(chosen.len() * image_len, 0.0);
-        let Preprocessing { augmenter, rescale } = &self.preprocessing;
+        let Preprocessing { augmenter, function, rescale } = &self.preprocessing;
         let mut resized = match augmenter {
             Some(_) => vec![0.0; image_len],
             None => Vec::new(),
@@ -449,7 +533,10 @@ impl ImageSettings {
                 }
                 None => load_image(file, self.color_mode, self.image_size, self.interpolation, out)?,
             }
-            // Keras's order: the random transform first, then the rescaling.
+            // Keras's order: the random transform, the preprocessing function, the rescaling.
+            if let Some(function) = function {
+                function.apply(out, [height, width, channels], self.reader)?;
+            }
             if let Some(scale) = rescale {
                 out.iter_mut().for_each(|v| *v *= scale);
             }

@@ -2,14 +2,20 @@
 //! it is read, with `flow_from_directory` to read a folder through them.
 
 use std::path::Path;
+use std::sync::Arc;
+
+use tensor_core::Tensor;
 
 use super::augment::ImageAugmenter;
-use super::folder_stream::{DirectoryOptions, FLOW_READER, ImageFolderStream, Preprocessing};
+use super::folder_stream::{
+    DirectoryOptions, FLOW_READER, ImageFolderStream, Preprocessing, PreprocessingFunction,
+};
 use crate::Result;
 
 /// What to do to each image read: augment it (drawn per image from the augmenter's seed, the
-/// epoch and the image's index, whichever thread reads it), then multiply it by `rescale`, as
-/// Keras's `ImageDataGenerator` does in that order.
+/// epoch and the image's index, whichever thread reads it), pass it through the
+/// `preprocessing_function`, then multiply it by `rescale`, as Keras's `ImageDataGenerator`
+/// does in that order.
 ///
 /// ```no_run
 /// use nn::data::{DirectoryOptions, ImageAugmenter, ImageDataGenerator};
@@ -37,6 +43,27 @@ impl ImageDataGenerator {
     /// Multiplies every value by `factor` after augmentation (Keras's `rescale`).
     pub fn rescale(mut self, factor: f32) -> Self {
         self.preprocessing.rescale = Some(factor);
+        self
+    }
+
+    /// Passes every image, after augmentation and before `rescale` (Keras's order), through
+    /// `function` (Keras's `preprocessing_function`): it gets one image as an f32
+    /// `(height, width, channels)` tensor on the CPU and must return one of that shape, such as
+    /// [`crate::applications::vgg16::preprocess_input`]. Worker threads call it, so it must be
+    /// `Send + Sync`; an error it returns ends the epoch with that error.
+    ///
+    /// ```no_run
+    /// use nn::applications::vgg16;
+    /// use nn::data::ImageDataGenerator;
+    ///
+    /// let generator = ImageDataGenerator::new().preprocessing_function(vgg16::preprocess_input);
+    /// # let _ = generator;
+    /// ```
+    pub fn preprocessing_function(
+        mut self,
+        function: impl Fn(&Tensor) -> Result<Tensor> + Send + Sync + 'static,
+    ) -> Self {
+        self.preprocessing.function = Some(PreprocessingFunction(Arc::new(function)));
         self
     }
 

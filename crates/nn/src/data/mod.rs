@@ -31,6 +31,7 @@ mod folder_stream;
 mod generator;
 mod idx;
 mod labels;
+mod numpy_shuffle;
 mod prefetch;
 mod sampling;
 mod scaling;
