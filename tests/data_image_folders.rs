@@ -3,9 +3,13 @@
 //! label mode, each reader's validation split, flat folders for `predict`, decoding errors
 //! that name the file, and training on a stream.
 
+#[path = "fixtures/close.rs"]
+mod close;
+
 #[path = "fixtures/scratch.rs"]
 mod scratch;
 
+use close::{assert_close, values};
 use image::{GrayImage, Luma, Rgb, RgbImage, Rgba, RgbaImage};
 use scratch::Scratch;
 use tessera::Tensor;
@@ -17,20 +21,6 @@ use tessera::nn::data::{
 use tessera::nn::{
     Dense, EvaluateOptions, FitOptions, Flatten, Model, NnError, optimizers::Sgd, set_random_seed,
 };
-
-fn values(t: &Tensor) -> Vec<f64> {
-    t.to_vec_f64().unwrap()
-}
-
-fn assert_close(actual: &[f64], expected: &[f64], tol: f64) {
-    assert_eq!(actual.len(), expected.len(), "lengths differ: {actual:?} vs {expected:?}");
-    for (i, (a, e)) in actual.iter().zip(expected).enumerate() {
-        assert!(
-            (a - e).abs() <= tol,
-            "element {i}: got {a}, expected {e} (tolerance {tol}); all: {actual:?}"
-        );
-    }
-}
 
 fn png(image: &RgbImage) -> Vec<u8> {
     let mut bytes = std::io::Cursor::new(Vec::new());

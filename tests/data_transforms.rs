@@ -1,6 +1,10 @@
 //! Data preparation: one-hot labels, scaling, shuffling, splitting and batching, and image
 //! augmentation (folders of images: data_image_folders.rs).
 
+#[path = "fixtures/close.rs"]
+mod close;
+
+use close::{assert_close, values};
 use tessera::nn::NnError;
 use tessera::nn::data::{
     Dataset, FillMode, ImageAugmenter, ImageTransform, MinMaxScaler, StandardScaler, labels_to_tensor,
@@ -16,20 +20,6 @@ fn f32_tensor(values: &[f32], shape: &[usize]) -> Tensor {
 
 fn f64_tensor(values: &[f64], shape: &[usize]) -> Tensor {
     Tensor::from_slice(values, shape.to_vec(), &CPU).unwrap()
-}
-
-fn values(t: &Tensor) -> Vec<f64> {
-    t.to_vec_f64().unwrap()
-}
-
-fn assert_close(actual: &[f64], expected: &[f64], tol: f64) {
-    assert_eq!(actual.len(), expected.len(), "lengths differ: {actual:?} vs {expected:?}");
-    for (i, (a, e)) in actual.iter().zip(expected).enumerate() {
-        assert!(
-            (a - e).abs() <= tol,
-            "element {i}: got {a}, expected {e} (tolerance {tol}); all: {actual:?}"
-        );
-    }
 }
 
 fn data_error<T: std::fmt::Debug>(result: tessera::nn::Result<T>) -> String {
