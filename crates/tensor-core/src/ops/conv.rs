@@ -25,6 +25,27 @@ pub(super) fn of_images(
     Ok((n, Conv2dGeometry::resolve(op, [h, w, c], window, strides, padding)?))
 }
 
+/// Checks that a kernel reading `kernel_channels` input channels fits the `channels` of `x`.
+pub(super) fn check_kernel_channels(
+    op: &'static str,
+    kernel: &Tensor,
+    kernel_channels: usize,
+    x: &Tensor,
+    channels: usize,
+) -> Result<()> {
+    if kernel_channels == channels {
+        return Ok(());
+    }
+    Err(Error::shape(
+        op,
+        format!(
+            "kernel {} expects {kernel_channels} input channels, but input {} has {channels}",
+            kernel.shape(),
+            x.shape()
+        ),
+    ))
+}
+
 /// Checks that `x` is an NHWC batch of `g`'s images; returns the batch size.
 fn check_images(op: &'static str, g: &Conv2dGeometry, x: &Tensor) -> Result<usize> {
     let [n, h, w, c] = nhwc(op, x)?;
@@ -118,16 +139,7 @@ impl Tensor {
                 format!("expected a kernel of shape (KH, KW, F, C), got {}", kernel.shape()),
             ));
         };
-        if kc != c {
-            return Err(Error::shape(
-                op,
-                format!(
-                    "kernel {} expects {kc} input channels, but input {} has {c}",
-                    kernel.shape(),
-                    self.shape()
-                ),
-            ));
-        }
+        check_kernel_channels(op, kernel, kc, self, c)?;
         let geometry = Conv2dGeometry::resolve_transposed(op, [h, w], filters, (kh, kw), strides, padding)?;
         let rows = self.reshape([n * h * w, c])?;
         let matrix = kernel.reshape([geometry.patch_len(), c])?;
@@ -155,17 +167,7 @@ impl Tensor {
             ));
         };
         let (batch, geometry) = of_images(op, self, (kh, kw), strides, padding)?;
-        if kc != geometry.channels {
-            return Err(Error::shape(
-                op,
-                format!(
-                    "kernel {} expects {kc} input channels, but input {} has {}",
-                    kernel.shape(),
-                    self.shape(),
-                    geometry.channels
-                ),
-            ));
-        }
+        check_kernel_channels(op, kernel, kc, self, geometry.channels)?;
         if let Some(bias) = bias {
             self.same_kind(op, bias)?;
             if bias.dims() != [filters] {

@@ -1,7 +1,7 @@
 //! Depthwise 2-D convolution of NHWC image batches: each channel convolved with kernels of its
 //! own, in one pass over the images (no window data written out).
 
-use super::conv::of_images;
+use super::conv::{check_kernel_channels, of_images};
 use crate::autodiff::{Backward, record};
 use crate::backend::{Conv2dGeometry, Padding};
 use crate::{Error, Result, Tensor};
@@ -32,17 +32,7 @@ impl Tensor {
             ));
         }
         let (batch, geometry) = of_images(op, self, (kh, kw), strides, padding)?;
-        if kc != geometry.channels {
-            return Err(Error::shape(
-                op,
-                format!(
-                    "kernel {} expects {kc} input channels, but input {} has {}",
-                    kernel.shape(),
-                    self.shape(),
-                    geometry.channels
-                ),
-            ));
-        }
+        check_kernel_channels(op, kernel, kc, self, geometry.channels)?;
         let out_channels = kc.checked_mul(multiplier).ok_or_else(|| {
             Error::shape(op, format!("{kc} channels times {multiplier} kernels each overflows"))
         })?;
