@@ -94,3 +94,48 @@ fn the_gpu_trains_from_a_stream_as_the_cpu_does() {
         assert!(error <= TOLERANCE, "weight {i}: relative L2 error {error:e} between the CPU and the GPU");
     }
 }
+
+/// A user's stream of fixed batches, the last one given in `batches`.
+struct FixedBatches(Vec<tessera::nn::data::HostBatch>);
+
+impl tessera::nn::data::BatchStream for FixedBatches {
+    fn steps_per_epoch(&self) -> usize {
+        self.0.len()
+    }
+
+    fn epoch(
+        &mut self,
+        _epoch: usize,
+    ) -> tessera::nn::Result<Box<dyn Iterator<Item = tessera::nn::Result<tessera::nn::data::HostBatch>> + '_>>
+    {
+        Ok(Box::new(self.0.iter().cloned().map(Ok)))
+    }
+}
+
+/// A batch whose targets or weights count other samples than its inputs is an error naming the
+/// batch and the tensor, before the model trains on it.
+#[test]
+fn a_stream_batch_with_mismatched_counts_is_an_error() {
+    use tessera::nn::data::HostBatch;
+    use tessera::{DType, Tensor};
+    let cpu = Device::Cpu;
+    let x = Tensor::zeros([4, 3], DType::F32, &cpu).unwrap();
+    let batch = |targets: usize, weights: Option<usize>| HostBatch {
+        inputs: vec![x.clone()],
+        targets: Some(Tensor::zeros([targets, 2], DType::F32, &cpu).unwrap()),
+        sample_weights: weights.map(|n| Tensor::ones([n], DType::F32, &cpu).unwrap()),
+    };
+    let mut model = Model::sequential(vec![Box::new(Dense::new(2).input_shape(&[3]))]).unwrap();
+    model.compile(Sgd::default(), "mse", &[]).unwrap();
+    let fit = |model: &mut Model, batches| {
+        let mut stream = FixedBatches(batches);
+        model.fit_stream(&mut stream, FitOptions::default().verbose(0)).unwrap_err().to_string()
+    };
+    let error = fit(&mut model, vec![batch(4, None), batch(3, None)]);
+    assert!(error.contains("batch 1 of the stream") && error.contains("y has shape (3, 2)"), "{error}");
+    let error = fit(&mut model, vec![batch(4, Some(5))]);
+    assert!(
+        error.contains("batch 0 of the stream") && error.contains("sample_weight has shape (5,)"),
+        "{error}"
+    );
+}

@@ -207,7 +207,7 @@ pub(crate) fn sample_weights_of(
 }
 
 /// Checks that each named tensor holds `samples` samples.
-fn check_samples<'t>(
+pub(crate) fn check_samples<'t>(
     what: &str,
     samples: usize,
     mut named: impl Iterator<Item = (String, &'t Tensor)>,

@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use super::data::{Batch, Dataset, Placement, sample_order};
+use super::data::{Batch, Dataset, Placement, check_samples, sample_order};
 use super::step::step_seed;
 use super::weights::class_sample_weights;
 use crate::data::{BatchStream, HostBatch};
@@ -108,14 +108,11 @@ impl Conversion {
                 )));
             }
         };
-        let counted = inputs.iter().chain([&targets]).chain(&sample_weights);
-        if let Some(t) = counted.clone().find(|t| t.dims().first() != Some(&samples)) {
-            return Err(NnError::Data(format!(
-                "{what}: batch {step} of the stream has {samples} samples in its first input but a tensor of \
-                 shape {}; every input, the targets and the weights need one entry per sample",
-                t.shape()
-            )));
-        }
+        let named = inputs.iter().enumerate().map(|(i, x)| (format!("input {i}"), x));
+        let named = named
+            .chain([("y".to_string(), &targets)])
+            .chain(sample_weights.iter().map(|w| ("sample_weight".to_string(), w)));
+        check_samples(&format!("{what}: batch {step} of the stream"), samples, named)?;
         self.loss.check_targets(&targets, &self.output_shape)?;
         let weights = match (&sample_weights, &self.class_weight) {
             (Some(_), Some(_)) => {
