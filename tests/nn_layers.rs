@@ -904,3 +904,19 @@ fn recurrent_and_transposed_weights_have_keras_shapes() {
     let mut same = Conv2DTranspose::new(4, 3).strides((2, 3)).padding("same");
     assert_eq!(same.build(&[vec![5, 6, 7]]).unwrap(), [10, 18, 4]);
 }
+
+/// Image layers read Keras's `data_format` as channels_last (or null) and refuse another,
+/// naming the layer.
+#[test]
+fn image_layers_refuse_channels_first() {
+    let mut config = ZeroPadding2D::new().padding(1).config().unwrap();
+    config.insert("data_format".into(), serde_json::Value::Null);
+    assert!(ZeroPadding2D::from_config(&config).is_ok());
+    config.insert("data_format".into(), "channels_first".into());
+    let err = ZeroPadding2D::from_config(&config).err().unwrap().to_string();
+    assert!(err.contains("zero_padding2d") && err.contains("data_format \"channels_first\""), "{err}");
+    let mut config = UpSampling2D::new().config().unwrap();
+    config.insert("data_format".into(), "channels_first".into());
+    let err = UpSampling2D::from_config(&config).err().unwrap().to_string();
+    assert!(err.contains("up_sampling2d") && err.contains("expected \"channels_last\""), "{err}");
+}

@@ -85,6 +85,19 @@ impl LayerBase {
         fields.update("seed", &mut self.seed)
     }
 
+    /// Reads Keras's `data_format`, which tessera's image layers take as "channels_last" (or
+    /// null, Keras's default, which is the same); any other is an error naming the layer.
+    pub(crate) fn read_channels_last(&self, fields: &mut Fields<'_>) -> Result<()> {
+        let format: Option<Option<String>> = fields.get("data_format")?;
+        match format.flatten().filter(|f| f != "channels_last") {
+            Some(other) => {
+                Err(self
+                    .error(format!("data_format \"{other}\" is not supported; expected \"channels_last\"")))
+            }
+            None => Ok(()),
+        }
+    }
+
     /// An error that names this layer.
     pub(crate) fn error(&self, detail: impl Into<String>) -> NnError {
         NnError::layer(&self.name, detail)

@@ -175,12 +175,7 @@ impl UpSampling2D {
                 .base
                 .error(format!("interpolation \"{other}\" is not supported; expected \"nearest\"")));
         }
-        let format: Option<Option<String>> = fields.get("data_format")?;
-        if let Some(other) = format.flatten().filter(|f| f != "channels_last") {
-            return Err(layer
-                .base
-                .error(format!("data_format \"{other}\" is not supported; expected \"channels_last\"")));
-        }
+        layer.base.read_channels_last(&mut fields)?;
         layer.base.read_config(&mut fields)?;
         fields.finish()?;
         Ok(layer)

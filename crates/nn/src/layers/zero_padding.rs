@@ -86,12 +86,7 @@ impl ZeroPadding2D {
         let mut fields = Fields::layer("ZeroPadding2D", config);
         let mut layer = ZeroPadding2D::new();
         fields.update("padding", &mut layer.padding)?;
-        let format: Option<Option<String>> = fields.get("data_format")?;
-        if let Some(other) = format.flatten().filter(|f| f != "channels_last") {
-            return Err(layer
-                .base
-                .error(format!("data_format \"{other}\" is not supported; expected \"channels_last\"")));
-        }
+        layer.base.read_channels_last(&mut fields)?;
         layer.base.read_config(&mut fields)?;
         fields.finish()?;
         Ok(layer)
