@@ -7,9 +7,12 @@ use crate::cpu::CpuStorage;
 /// The element type of a tensor.
 ///
 /// f32 is what models train in; f64 exists on the CPU backend so that gradient checks by
-/// finite differences are precise enough to catch a wrong backward rule.
+/// finite differences are precise enough to catch a wrong backward rule; f16 is a storage type
+/// (half the memory and traffic): kernels read it, compute in f32 and round what they store, on
+/// GPUs with `SHADER_F16` and on the CPU.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum DType {
+    F16,
     F32,
     F64,
 }
@@ -18,6 +21,7 @@ impl DType {
     /// Bytes per element.
     pub fn size_in_bytes(self) -> usize {
         match self {
+            DType::F16 => 2,
             DType::F32 => 4,
             DType::F64 => 8,
         }
@@ -27,6 +31,7 @@ impl DType {
 impl fmt::Display for DType {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
+            DType::F16 => "f16",
             DType::F32 => "f32",
             DType::F64 => "f64",
         })
@@ -59,46 +64,33 @@ pub trait Element:
     }
 }
 
-impl Element for f32 {
-    const DTYPE: DType = DType::F32;
+/// Implements [`Element`] for a host type held by one [`CpuStorage`] variant.
+macro_rules! element {
+    ($t:ty, $variant:ident) => {
+        impl Element for $t {
+            const DTYPE: DType = DType::$variant;
 
-    fn into_storage(data: Vec<Self>) -> CpuStorage {
-        CpuStorage::F32(data)
-    }
+            fn into_storage(data: Vec<Self>) -> CpuStorage {
+                CpuStorage::$variant(data)
+            }
 
-    fn slice(storage: &CpuStorage) -> Option<&[Self]> {
-        match storage {
-            CpuStorage::F32(v) => Some(v),
-            CpuStorage::F64(_) => None,
+            fn slice(storage: &CpuStorage) -> Option<&[Self]> {
+                match storage {
+                    CpuStorage::$variant(v) => Some(v),
+                    _ => None,
+                }
+            }
+
+            fn slice_mut(storage: &mut CpuStorage) -> Option<&mut [Self]> {
+                match storage {
+                    CpuStorage::$variant(v) => Some(v),
+                    _ => None,
+                }
+            }
         }
-    }
-
-    fn slice_mut(storage: &mut CpuStorage) -> Option<&mut [Self]> {
-        match storage {
-            CpuStorage::F32(v) => Some(v),
-            CpuStorage::F64(_) => None,
-        }
-    }
+    };
 }
 
-impl Element for f64 {
-    const DTYPE: DType = DType::F64;
-
-    fn into_storage(data: Vec<Self>) -> CpuStorage {
-        CpuStorage::F64(data)
-    }
-
-    fn slice(storage: &CpuStorage) -> Option<&[Self]> {
-        match storage {
-            CpuStorage::F64(v) => Some(v),
-            CpuStorage::F32(_) => None,
-        }
-    }
-
-    fn slice_mut(storage: &mut CpuStorage) -> Option<&mut [Self]> {
-        match storage {
-            CpuStorage::F64(v) => Some(v),
-            CpuStorage::F32(_) => None,
-        }
-    }
-}
+element!(half::f16, F16);
+element!(f32, F32);
+element!(f64, F64);

@@ -36,6 +36,10 @@ pub enum Error {
     #[error("shader {file} (entry point {entry}) failed to compile: {message}")]
     Shader { file: &'static str, entry: &'static str, message: String },
 
+    /// Something the adapter cannot do at all (f16 tensors where it lacks `SHADER_F16`).
+    #[error("unsupported on this adapter: {0}")]
+    Unsupported(String),
+
     /// A tensor or dispatch exceeds one of the adapter's limits and cannot be split.
     #[error("device limit: {0}")]
     Limit(String),

@@ -25,5 +25,7 @@ pub use backend::{Activation, Conv2dGeometry, Padding};
 pub use device::Device;
 pub use dtype::{DType, Element};
 pub use error::{Error, Result};
+/// The f16 host type of [`DType::F16`] tensors (`Tensor::from_vec`, `to_vec`).
+pub use half::f16;
 pub use shape::Shape;
 pub use tensor::Tensor;

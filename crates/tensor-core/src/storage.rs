@@ -64,16 +64,96 @@ impl<A: Lift, B: Lift, C: Lift> Lift for (A, B, C) {
 /// name) to that backend's storage, and lifts the result back into [`Storage`]. `$body` is
 /// written once and compiled for each backend. Operands on different backends are an error
 /// naming `$op`.
+///
+/// f16 is a storage type: where an operand is f16 and the backend has no f16 kernel for the op,
+/// the f16 operands are widened to f32, the op runs in f32, and its results are rounded back to
+/// f16 — what an f16 kernel does, reading f16, computing in f32 and rounding what it stores. The
+/// CPU widens for every op; a GPU only for ops not marked `native_f16` (the products, whose
+/// kernels read f16 themselves).
 macro_rules! on_backend {
+    (native_f16 $op:expr; $($s:ident),+ => $body:expr) => {
+        on_backend!(@ $op, true; $($s),+ => $body)
+    };
     ($op:expr; $($s:ident),+ => $body:expr) => {
+        on_backend!(@ $op, false; $($s),+ => $body)
+    };
+    (@ $op:expr, $gpu_native:expr; $($s:ident),+ => $body:expr) => {
         match ($($s,)+) {
-            ($(Storage::Cpu($s),)+) => Ok(Lift::lift($body?)),
-            ($(Storage::Gpu($s),)+) => Ok(Lift::lift($body?)),
+            ($(Storage::Cpu($s),)+) => {
+                let widen = has_f16(&[$(BackendStorage::dtype($s)),+]);
+                $(let $s = Operand::of($s, widen)?; let $s = &*$s;)+
+                Narrow::narrow(Lift::lift($body?), widen)
+            }
+            ($(Storage::Gpu($s),)+) => {
+                let widen = !$gpu_native && has_f16(&[$(BackendStorage::dtype($s)),+]);
+                $(let $s = Operand::of($s, widen)?; let $s = &*$s;)+
+                Narrow::narrow(Lift::lift($body?), widen)
+            }
             // Unreachable with one operand, which lives on one device or the other.
             #[allow(unreachable_patterns)]
             _ => Err(mixed($op, &[$($s),+])),
         }
     };
+}
+
+fn has_f16(dtypes: &[DType]) -> bool {
+    dtypes.contains(&DType::F16)
+}
+
+/// An operand as a backend's kernel takes it: itself, or a copy widened from f16 to f32.
+enum Operand<'a, B> {
+    Borrowed(&'a B),
+    Widened(B),
+}
+
+impl<'a, B: BackendStorage> Operand<'a, B> {
+    /// `s`, widened to f32 when `widen` is set and it holds f16.
+    fn of(s: &'a B, widen: bool) -> Result<Self> {
+        Ok(if widen && s.dtype() == DType::F16 {
+            Operand::Widened(s.cast(DType::F32)?)
+        } else {
+            Operand::Borrowed(s)
+        })
+    }
+}
+
+impl<B> std::ops::Deref for Operand<'_, B> {
+    type Target = B;
+    fn deref(&self) -> &B {
+        match self {
+            Operand::Borrowed(s) => s,
+            Operand::Widened(s) => s,
+        }
+    }
+}
+
+/// Results rounded back to f16 after an op ran widened (see [`on_backend!`]).
+trait Narrow: Sized {
+    fn narrow(self, widened: bool) -> Result<Self>;
+}
+
+impl Narrow for Storage {
+    fn narrow(self, widened: bool) -> Result<Self> {
+        if widened && self.dtype() == DType::F32 { self.cast(DType::F16) } else { Ok(self) }
+    }
+}
+
+impl<A: Narrow> Narrow for Option<A> {
+    fn narrow(self, widened: bool) -> Result<Self> {
+        self.map(|a| a.narrow(widened)).transpose()
+    }
+}
+
+impl<A: Narrow, B: Narrow> Narrow for (A, B) {
+    fn narrow(self, widened: bool) -> Result<Self> {
+        Ok((self.0.narrow(widened)?, self.1.narrow(widened)?))
+    }
+}
+
+impl<A: Narrow, B: Narrow, C: Narrow> Narrow for (A, B, C) {
+    fn narrow(self, widened: bool) -> Result<Self> {
+        Ok((self.0.narrow(widened)?, self.1.narrow(widened)?, self.2.narrow(widened)?))
+    }
 }
 
 /// Runs `$body` with `$B` naming the storage type of `$device`'s backend and `$d` bound to what
@@ -122,10 +202,16 @@ impl Storage {
     // Creation and transfer.
 
     pub(crate) fn full(device: &Device, len: usize, value: f64, dtype: DType) -> Result<Storage> {
+        if dtype == DType::F16 {
+            return Storage::full(device, len, value, DType::F32)?.cast(dtype);
+        }
         on_device!(device, B, d => B::full(d, len, value, dtype))
     }
 
     pub(crate) fn ramp(device: &Device, len: usize, start: f64, step: f64, dtype: DType) -> Result<Storage> {
+        if dtype == DType::F16 {
+            return Storage::ramp(device, len, start, step, DType::F32)?.cast(dtype);
+        }
         on_device!(device, B, d => B::ramp(d, len, start, step, dtype))
     }
 
@@ -137,6 +223,9 @@ impl Storage {
         seed: u64,
         dtype: DType,
     ) -> Result<Storage> {
+        if dtype == DType::F16 {
+            return Storage::uniform(device, len, low, high, seed, DType::F32)?.cast(dtype);
+        }
         on_device!(device, B, d => B::uniform(d, len, low, high, seed, dtype))
     }
 
@@ -163,9 +252,12 @@ impl Storage {
         matches!(self, Storage::Gpu(_))
     }
 
+    /// A copy converted to `dtype` (every backend converts f16 itself).
     pub(crate) fn cast(&self, dtype: DType) -> Result<Storage> {
-        let x = self;
-        on_backend!("to_dtype"; x => x.cast(dtype))
+        match self {
+            Storage::Cpu(x) => Ok(Storage::Cpu(x.cast(dtype)?)),
+            Storage::Gpu(x) => Ok(Storage::Gpu(x.cast(dtype)?)),
+        }
     }
 
     /// Overwrites this storage's elements with `src`'s.
@@ -219,6 +311,10 @@ impl Storage {
     }
 
     pub(crate) fn argmax(&self, rows: Rows) -> Result<Storage> {
+        // Indices are exact in f32 up to 2^24 but in f16 only up to 2048, so they stay f32.
+        if self.dtype() == DType::F16 {
+            return self.cast(DType::F32)?.argmax(rows);
+        }
         let x = self;
         on_backend!("argmax"; x => x.argmax(rows))
     }
@@ -270,6 +366,11 @@ impl Storage {
                 .collect::<Result<Vec<_>>>()?;
             B::assemble(d, &parts, numel, dtype)
         }
+        if dtype == DType::F16 {
+            let wide = parts.iter().map(|(s, _)| s.cast(DType::F32)).collect::<Result<Vec<_>>>()?;
+            let parts: Vec<(&Storage, Window)> = wide.iter().zip(parts).map(|(s, (_, w))| (s, *w)).collect();
+            return Storage::assemble(device, &parts, numel, DType::F32)?.cast(dtype);
+        }
         on_device!(device, B, d => on::<B>(d, parts, numel, dtype))
     }
 
@@ -287,7 +388,7 @@ impl Storage {
 
     pub(crate) fn matmul(&self, rhs: &Storage, dims: &MatmulDims) -> Result<Storage> {
         let x = self;
-        on_backend!("matmul"; x, rhs => x.matmul(rhs, dims))
+        on_backend!(native_f16 "matmul"; x, rhs => x.matmul(rhs, dims))
     }
 
     pub(crate) fn affine(
@@ -300,9 +401,9 @@ impl Storage {
         let x = self;
         match bias {
             Some(bias) => {
-                on_backend!("affine"; x, kernel, bias => x.affine(kernel, Some(bias), activation, dims))
+                on_backend!(native_f16 "affine"; x, kernel, bias => x.affine(kernel, Some(bias), activation, dims))
             }
-            None => on_backend!("affine"; x, kernel => x.affine(kernel, None, activation, dims)),
+            None => on_backend!(native_f16 "affine"; x, kernel => x.affine(kernel, None, activation, dims)),
         }
     }
 
@@ -318,9 +419,9 @@ impl Storage {
     ) -> Result<Gradients3<Storage>> {
         let x = self;
         match out {
-            Some(out) => on_backend!("affine"; x, kernel, out, grad =>
+            Some(out) => on_backend!(native_f16 "affine"; x, kernel, out, grad =>
                 x.affine_backward(kernel, Some(out), grad, activation, dims, needs)),
-            None => on_backend!("affine"; x, kernel, grad =>
+            None => on_backend!(native_f16 "affine"; x, kernel, grad =>
                 x.affine_backward(kernel, None, grad, activation, dims, needs)),
         }
     }
@@ -346,9 +447,11 @@ impl Storage {
         let x = self;
         match bias {
             Some(bias) => {
-                on_backend!("conv2d"; x, kernel, bias => x.conv2d(kernel, Some(bias), activation, g, batch))
+                on_backend!(native_f16 "conv2d"; x, kernel, bias => x.conv2d(kernel, Some(bias), activation, g, batch))
             }
-            None => on_backend!("conv2d"; x, kernel => x.conv2d(kernel, None, activation, g, batch)),
+            None => {
+                on_backend!(native_f16 "conv2d"; x, kernel => x.conv2d(kernel, None, activation, g, batch))
+            }
         }
     }
 
@@ -365,9 +468,9 @@ impl Storage {
     ) -> Result<Gradients3<Storage>> {
         let x = self;
         match out {
-            Some(out) => on_backend!("conv2d"; x, kernel, out, grad =>
+            Some(out) => on_backend!(native_f16 "conv2d"; x, kernel, out, grad =>
                 x.conv2d_backward(kernel, Some(out), grad, activation, g, batch, needs)),
-            None => on_backend!("conv2d"; x, kernel, grad =>
+            None => on_backend!(native_f16 "conv2d"; x, kernel, grad =>
                 x.conv2d_backward(kernel, None, grad, activation, g, batch, needs)),
         }
     }
@@ -400,6 +503,11 @@ impl Storage {
     // Pooling.
 
     pub(crate) fn max_pool(&self, g: &Conv2dGeometry, batch: usize) -> Result<(Storage, Storage)> {
+        // The taps are indices the backend lays out as it likes; only the maxima are rounded.
+        if self.dtype() == DType::F16 {
+            let (pooled, taps) = self.cast(DType::F32)?.max_pool(g, batch)?;
+            return Ok((pooled.cast(DType::F16)?, taps));
+        }
         let x = self;
         on_backend!("max_pool2d"; x => x.max_pool(g, batch))
     }
@@ -410,6 +518,9 @@ impl Storage {
         g: &Conv2dGeometry,
         batch: usize,
     ) -> Result<Storage> {
+        if self.dtype() == DType::F16 {
+            return self.cast(DType::F32)?.max_pool_backward(taps, g, batch)?.cast(DType::F16);
+        }
         let grad = self;
         on_backend!("max_pool2d"; grad, taps => grad.max_pool_backward(taps, g, batch))
     }
@@ -506,6 +617,11 @@ impl Storage {
                 mine.push(UpdateItem { param, grad, slots });
             }
             B::update(rule, &mut mine)
+        }
+        // Optimizer state accumulates small steps that f16 would round away: weights train in f32
+        // (mixed precision keeps f32 weights and casts them for each step).
+        if items.iter().any(|(p, g, _)| p.dtype() == DType::F16 || g.dtype() == DType::F16) {
+            return Err(Error::DType { op: rule.name(), expected: DType::F32, got: DType::F16 });
         }
         match items.first().map(|(param, _, _)| param.is_gpu()) {
             None => Ok(()),

@@ -57,9 +57,18 @@ impl BackendStorage for CpuStorage {
     }
 
     fn cast(&self, dtype: DType) -> Result<Self> {
+        // Each conversion rounds once, to nearest even, as the GPU's does.
         Ok(match (self, dtype) {
             (CpuStorage::F32(v), DType::F64) => CpuStorage::F64(v.iter().map(|&x| f64::from(x)).collect()),
             (CpuStorage::F64(v), DType::F32) => CpuStorage::F32(v.iter().map(|&x| x as f32).collect()),
+            (CpuStorage::F32(v), DType::F16) => {
+                CpuStorage::F16(v.iter().map(|&x| half::f16::from_f32(x)).collect())
+            }
+            (CpuStorage::F64(v), DType::F16) => {
+                CpuStorage::F16(v.iter().map(|&x| half::f16::from_f64(x)).collect())
+            }
+            (CpuStorage::F16(v), DType::F32) => CpuStorage::F32(v.iter().map(|&x| x.to_f32()).collect()),
+            (CpuStorage::F16(v), DType::F64) => CpuStorage::F64(v.iter().map(|&x| x.to_f64()).collect()),
             _ => self.clone(),
         })
     }

@@ -11,11 +11,13 @@ pub(crate) fn sum<T: crate::Element>(values: impl IntoIterator<Item = T>) -> T {
     T::of(values.into_iter().map(crate::Element::f64).sum())
 }
 
-/// Runs a dtype-generic expression with `$T` bound to the Rust type of `$dtype`.
+/// Runs a dtype-generic expression with `$T` bound to the Rust type of `$dtype`. f16 has no
+/// kernels of its own here: the dispatch (`crate::storage`) widens f16 operands to f32 before
+/// any kernel runs, so `$T` is f32 for it and `typed` would refuse f16 data.
 macro_rules! for_dtype {
     ($dtype:expr, $T:ident => $body:expr) => {
         match $dtype {
-            $crate::DType::F32 => {
+            $crate::DType::F16 | $crate::DType::F32 => {
                 #[allow(unused_imports)]
                 use $crate::Element as _;
                 type $T = f32;
@@ -58,6 +60,7 @@ use crate::{DType, Element};
 /// Host memory of one tensor.
 #[derive(Clone, Debug)]
 pub enum CpuStorage {
+    F16(Vec<half::f16>),
     F32(Vec<f32>),
     F64(Vec<f64>),
 }
@@ -65,6 +68,7 @@ pub enum CpuStorage {
 impl CpuStorage {
     pub fn dtype(&self) -> DType {
         match self {
+            CpuStorage::F16(_) => DType::F16,
             CpuStorage::F32(_) => DType::F32,
             CpuStorage::F64(_) => DType::F64,
         }
@@ -72,6 +76,7 @@ impl CpuStorage {
 
     pub fn len(&self) -> usize {
         match self {
+            CpuStorage::F16(v) => v.len(),
             CpuStorage::F32(v) => v.len(),
             CpuStorage::F64(v) => v.len(),
         }
@@ -95,6 +100,7 @@ impl CpuStorage {
     /// All elements widened to f64.
     pub(crate) fn to_f64_vec(&self) -> Vec<f64> {
         match self {
+            CpuStorage::F16(v) => v.iter().map(|&x| x.to_f64()).collect(),
             CpuStorage::F32(v) => v.iter().map(|&x| x as f64).collect(),
             CpuStorage::F64(v) => v.clone(),
         }

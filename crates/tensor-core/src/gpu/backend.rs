@@ -1,12 +1,14 @@
-//! The wgpu backend: each op of [`BackendStorage`] records its kernels. GPU tensors hold f32;
-//! any other dtype is refused with an error naming the op.
+//! The wgpu backend: each op of [`BackendStorage`] records its kernels. GPU tensors hold f32,
+//! or f16 on adapters with `SHADER_F16`: the products read and write f16 themselves, and the
+//! dispatch (`crate::storage`) widens f16 operands to f32 for every other op. f64 is refused
+//! with an error naming the op.
 
 use std::ops::Range;
 
 use super::GpuDevice;
 use super::kernels::matmul::Epilogue;
 use super::kernels::{
-    argmax, batch_norm, binary, conv, cross_entropy, depthwise_conv, fill, gather, matmul, optim, pool,
+    argmax, batch_norm, binary, cast, conv, cross_entropy, depthwise_conv, fill, gather, matmul, optim, pool,
     random,
 };
 use super::kernels::{recurrent, reduce, softmax, strided_copy, unary};
@@ -43,22 +45,26 @@ impl BackendStorage for GpuStorage {
 
     fn upload(device: &GpuDevice, data: CpuStorage) -> Result<Self> {
         match data {
-            CpuStorage::F32(data) => GpuStorage::from_host(device, &data),
+            CpuStorage::F32(data) => GpuStorage::from_host(device, bytemuck::cast_slice(&data), DType::F32),
+            CpuStorage::F16(data) => GpuStorage::from_host(device, bytemuck::cast_slice(&data), DType::F16),
             other => Err(Error::DType { op: "to", expected: DType::F32, got: other.dtype() }),
         }
     }
 
     fn download(&self) -> Result<CpuStorage> {
-        Ok(CpuStorage::F32(self.to_host()?))
+        let bytes = self.to_host()?;
+        Ok(match self.dtype {
+            DType::F16 => CpuStorage::F16(bytemuck::pod_collect_to_vec(&bytes)),
+            _ => CpuStorage::F32(bytemuck::pod_collect_to_vec(&bytes)),
+        })
     }
 
     fn dtype(&self) -> DType {
-        DType::F32
+        self.dtype
     }
 
     fn cast(&self, dtype: DType) -> Result<Self> {
-        f32_only("to_dtype", dtype)?;
-        self.copy_range(0, self.len)
+        cast::cast(self, dtype)
     }
 
     fn assign(&mut self, src: &Self) -> Result<()> {

@@ -367,7 +367,7 @@ impl Context {
         if len == 0 {
             return Ok(buffer);
         }
-        // Copies move whole 4-byte words; tensor data always is.
+        // Copies move whole 4-byte words: an odd number of f16 is padded with a zero half word.
         let padded = len.next_multiple_of(wgpu::COPY_BUFFER_ALIGNMENT);
         let mut rec = self.recorder.lock();
         if padded <= UPLOAD_ARENA_BYTES {
@@ -386,7 +386,13 @@ impl Context {
             );
         } else {
             self.submit(&mut rec)?;
-            self.queue.write_buffer(buffer.buffer(), 0, bytes);
+            if padded == len {
+                self.queue.write_buffer(buffer.buffer(), 0, bytes);
+            } else {
+                let mut words = bytes.to_vec();
+                words.resize(padded as usize, 0);
+                self.queue.write_buffer(buffer.buffer(), 0, &words);
+            }
         }
         Ok(buffer)
     }

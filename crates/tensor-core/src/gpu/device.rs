@@ -120,6 +120,12 @@ impl GpuDevice {
         self.ctx.limits.max_storage_buffer_binding_size
     }
 
+    /// Whether tensors may hold f16 here: the adapter has `SHADER_F16`, which tessera enables
+    /// whenever it is offered.
+    pub fn has_f16(&self) -> bool {
+        self.ctx.device.features().contains(wgpu::Features::SHADER_F16)
+    }
+
     /// Whether compiled pipelines persist on disk between runs.
     pub fn pipelines_persisted(&self) -> bool {
         self.ctx.pipelines.persisted()

@@ -122,6 +122,9 @@ pub(crate) struct Kernel {
     /// Shared WGSL joined ahead of the file, in order.
     pub library: &'static [Library],
     pub params: ParamsLayout,
+    /// Whether the kernel declares f16 storage (`enable f16;`), which only adapters with
+    /// `SHADER_F16` compile.
+    pub f16: bool,
 }
 
 impl Kernel {
@@ -133,7 +136,10 @@ impl Kernel {
         } else {
             format!("@group(0) @binding(0) var<uniform> p: {};\n", self.params.name)
         };
-        let mut source = format!("// {} ({}), joined by tessera\n{declaration}", self.file, self.entry);
+        // An `enable` directive must come before every declaration.
+        let enable = if self.f16 { "enable f16;\n" } else { "" };
+        let mut source =
+            format!("// {} ({}), joined by tessera\n{enable}{declaration}", self.file, self.entry);
         for piece in std::iter::once(&FLOAT).chain(self.library) {
             source.push_str(&format!("\n// ---- {} ----\n", piece.name()));
             source.push_str(&piece.source());
@@ -163,8 +169,15 @@ impl<P> KernelSpec<P> {
 
 /// Declares a `static` [`KernelSpec`] for an entry point of a file in `shaders/`:
 /// `kernel!(NAME = "file.wgsl", "entry", Params, [Read, ReadWrite], [INDEX, ...])`.
+/// `kernel!(f16 NAME = ...)` declares one that uses f16 storage.
 macro_rules! kernel {
-    ($name:ident = $file:literal, $entry:literal, $params:ty, [$($access:ident),* $(,)?], [$($library:expr),* $(,)?]) => {
+    (f16 $name:ident = $($rest:tt)*) => {
+        $crate::gpu::kernel::kernel!(@ true, $name = $($rest)*);
+    };
+    ($name:ident = $($rest:tt)*) => {
+        $crate::gpu::kernel::kernel!(@ false, $name = $($rest)*);
+    };
+    (@ $f16:expr, $name:ident = $file:literal, $entry:literal, $params:ty, [$($access:ident),* $(,)?], [$($library:expr),* $(,)?]) => {
         pub(crate) static $name: $crate::gpu::kernel::KernelSpec<$params> =
             $crate::gpu::kernel::KernelSpec::new($crate::gpu::kernel::Kernel {
                 file: $file,
@@ -173,6 +186,7 @@ macro_rules! kernel {
                 buffers: &[$($crate::gpu::kernel::Access::$access),*],
                 library: &[$($library),*],
                 params: <$params as $crate::gpu::kernel::KernelParams>::LAYOUT,
+                f16: $f16,
             });
     };
 }
@@ -197,7 +211,9 @@ mod tests {
         };
         let info = match naga::valid::Validator::new(
             naga::valid::ValidationFlags::all(),
-            naga::valid::Capabilities::IMMEDIATES | naga::valid::Capabilities::SUBGROUP,
+            naga::valid::Capabilities::IMMEDIATES
+                | naga::valid::Capabilities::SUBGROUP
+                | naga::valid::Capabilities::SHADER_FLOAT16,
         )
         .subgroup_stages(naga::valid::ShaderStages::COMPUTE)
         .subgroup_operations(naga::valid::SubgroupOperationSet::all())

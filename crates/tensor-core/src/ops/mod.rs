@@ -4,6 +4,7 @@
 mod batch_norm;
 mod binary;
 mod broadcast;
+mod cast;
 mod concat;
 mod conv;
 mod cross_entropy;

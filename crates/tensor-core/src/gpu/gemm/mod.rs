@@ -111,6 +111,8 @@ pub(crate) struct Variant {
     /// Every tile is whole (rows and columns multiples of the tile), so loads of B skip the
     /// column check.
     pub aligned: bool,
+    /// Every operand holds f16 (read into f32, accumulated in f32, rounded as it is stored).
+    pub half: bool,
 }
 
 impl Variant {
@@ -122,6 +124,7 @@ impl Variant {
             (self.gate_b, " gated B"),
             (self.column_sums, " +column sums"),
             (self.aligned, " aligned"),
+            (self.half, " f16"),
         ] {
             if on {
                 s.push_str(what);
@@ -188,6 +191,7 @@ pub(crate) fn kernel(variant: Variant) -> &'static KernelSpec<GemmParams> {
             buffers: BUFFERS,
             library: &[ACTIVATION_CODES, ACTIVATION],
             params: <GemmParams as super::kernel::KernelParams>::LAYOUT,
+            f16: variant.half,
         })))
     })
 }
@@ -225,6 +229,8 @@ pub(crate) struct Product<'a> {
     /// Add onto the output's (and the column sums') current values: a later pass of a product
     /// split over its reduction.
     pub accumulate: bool,
+    /// Every operand holds f16.
+    pub half: bool,
 }
 
 /// An activation's output gating one operand of a product by the activation's derivative.
@@ -247,6 +253,7 @@ impl Product<'_> {
             gate_b: self.gate.is_some_and(|g| !g.on_a),
             column_sums: self.column_sums.is_some(),
             aligned: self.n.is_multiple_of(tile_n) && rows.is_multiple_of(tile_m),
+            half: self.half,
         }
     }
 

@@ -61,17 +61,19 @@ override ACCUMULATE: u32;
 override EPILOGUE: u32;
 override HAS_BIAS: u32;
 
-@group(0) @binding(1) var<storage, read> a: array<f32>;
-@group(0) @binding(2) var<storage, read> b: array<f32>;
-@group(0) @binding(3) var<storage, read_write> c: array<f32>;
-@group(0) @binding(4) var<storage, read> bias: array<f32>;
-@group(0) @binding(5) var<storage, read> gate: array<f32>;
-@group(0) @binding(6) var<storage, read_write> sums: array<f32>;
+// Every operand holds `Element`: f32, or f16 read into f32 and rounded back as it is stored.
+@group(0) @binding(1) var<storage, read> a: array<Element>;
+@group(0) @binding(2) var<storage, read> b: array<Element>;
+@group(0) @binding(3) var<storage, read_write> c: array<Element>;
+@group(0) @binding(4) var<storage, read> bias: array<Element>;
+@group(0) @binding(5) var<storage, read> gate: array<Element>;
+@group(0) @binding(6) var<storage, read_write> sums: array<Element>;
 ";
 
 /// The kernel's source.
 pub(crate) fn generate(v: &Variant) -> String {
     let mut s = format!("// A product kernel: {}.\n", v.describe());
+    let _ = writeln!(s, "alias Element = {};", if v.half { "f16" } else { "f32" });
     s.push_str(HEADER);
     s.push_str(&row_info(v));
     s.push_str(&gates(v));
@@ -159,7 +161,7 @@ fn gates(v: &Variant) -> String {
     let mut s = String::new();
     for (name, gated) in [("gate_a", v.gate_a), ("gate_b", v.gate_b)] {
         let body = if gated {
-            "return value * activation_derivative(gate[index], GATE, p.alpha);"
+            "return value * activation_derivative(f32(gate[index]), GATE, p.alpha);"
         } else {
             "return value;"
         };
@@ -234,7 +236,7 @@ fn loaders(v: &Variant) -> String {
     if let Some(outside) = inside {
         let _ = writeln!(load_a, "    if {outside} {{\n        return 0.0;\n    }}");
     }
-    load_a.push_str("    let i = u32(info.x + ka);\n    return gate_a(a[i], i);");
+    load_a.push_str("    let i = u32(info.x + ka);\n    return gate_a(f32(a[i]), i);");
     let col_stride = if v.kind == Kind::ConvInputGrad { "p.filters" } else { "p.b_col" };
     let col_check = if v.aligned { "" } else { "    if col >= p.n {\n        return 0.0;\n    }\n" };
     format!(
@@ -245,7 +247,7 @@ fn load_a(info: vec4<i32>, {params}) -> f32 {{
 
 fn load_b(kb: u32, col: u32) -> f32 {{
 {col_check}    let i = kb + col * {col_stride};
-    return gate_b(b[i], i);
+    return gate_b(f32(b[i]), i);
 }}
 
 fn load_b4(kb: u32, col: u32) -> vec4f {{
@@ -266,9 +268,9 @@ fn store(v: &Variant) -> String {
             "    if row == p.m {
         var total = value;
         if ACCUMULATE == 1u {
-            total += sums[col];
+            total += f32(sums[col]);
         }
-        sums[col] = total;
+        sums[col] = Element(total);
         return;
     }\n",
         );
@@ -277,15 +279,15 @@ fn store(v: &Variant) -> String {
         "    let i = p.c_offset + batch * p.c_batch + row * p.n + col;
     var total = value;
     if ACCUMULATE == 1u {
-        total += c[i];
+        total += f32(c[i]);
     }
     if EPILOGUE == 1u {
         if HAS_BIAS == 1u {
-            total += bias[col];
+            total += f32(bias[col]);
         }
         total = activate(total, ACTIVATION, p.alpha);
     }
-    c[i] = total;\n",
+    c[i] = Element(total);\n",
     );
     format!(
         "

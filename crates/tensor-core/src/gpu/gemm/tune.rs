@@ -23,7 +23,7 @@ use crate::gpu::context::Context;
 pub const AUTOTUNE_ENV: &str = "TESSERA_AUTOTUNE";
 
 /// Bumped whenever the kernels change, so that old measurements are not trusted.
-const KERNEL_SET_VERSION: u32 = 3;
+const KERNEL_SET_VERSION: u32 = 4;
 
 /// The most time spent timing candidates for one class of product.
 const BUDGET: Duration = Duration::from_secs(10);
@@ -100,6 +100,8 @@ struct Class {
     gate_a: bool,
     gate_b: bool,
     column_sums: bool,
+    /// Whether the operands hold f16.
+    half: bool,
     /// Whether A's rows and B's rows are contiguous (neither read transposed).
     a_rows: bool,
     b_rows: bool,
@@ -117,6 +119,7 @@ impl Class {
             gate_a: v.gate_a,
             gate_b: v.gate_b,
             column_sums: v.column_sums,
+            half: v.half,
             a_rows: product.a.1.col == 1,
             b_rows: product.b.1.col == 1,
             m: product.m.next_power_of_two(),
@@ -134,22 +137,23 @@ impl Class {
             .find(|k| format!("{k:?}") == kind)?;
         let flags: Vec<bool> = flags.chars().map(|c| c == '1').collect();
         let sizes: Vec<usize> = sizes.split('x').map(|v| v.parse().ok()).collect::<Option<_>>()?;
-        let (&[gate_a, gate_b, column_sums, a_rows, b_rows], &[m, n, k]) =
+        let (&[gate_a, gate_b, column_sums, half, a_rows, b_rows], &[m, n, k]) =
             (flags.as_slice(), sizes.as_slice())
         else {
             return None;
         };
-        Some(Class { kind, gate_a, gate_b, column_sums, a_rows, b_rows, m, n, k })
+        Some(Class { kind, gate_a, gate_b, column_sums, half, a_rows, b_rows, m, n, k })
     }
 
     /// The class as one line of the file.
     fn key(&self) -> String {
         format!(
-            "{:?}/{}{}{}{}{}/{}x{}x{}",
+            "{:?}/{}{}{}{}{}{}/{}x{}x{}",
             self.kind,
             u8::from(self.gate_a),
             u8::from(self.gate_b),
             u8::from(self.column_sums),
+            u8::from(self.half),
             u8::from(self.a_rows),
             u8::from(self.b_rows),
             self.m,
@@ -351,7 +355,9 @@ pub(crate) fn every_variant() -> Vec<super::Variant> {
             for (gate_a, gate_b) in [(false, false), (true, false), (false, true)] {
                 for column_sums in [false, true] {
                     for aligned in [false, true] {
-                        all.push(Variant { kind, schedule, gate_a, gate_b, column_sums, aligned });
+                        for half in [false, true] {
+                            all.push(Variant { kind, schedule, gate_a, gate_b, column_sums, aligned, half });
+                        }
                     }
                 }
             }

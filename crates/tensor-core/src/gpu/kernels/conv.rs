@@ -10,13 +10,13 @@ use std::ops::Range;
 use super::matmul::{self, Epilogue};
 use super::window::WindowParams;
 use super::{for_each_image_chunk, images_per_dispatch};
-use crate::Result;
 use crate::backend::{Activation, Conv2dGeometry, Gradients3, MatmulDims};
 use crate::gpu::GpuDevice;
 use crate::gpu::context::Binding;
 use crate::gpu::gemm::{Gate, Kind, Product, Strides};
 use crate::gpu::kernel::{INDEX, WINDOW, kernel};
 use crate::gpu::storage::GpuStorage;
+use crate::{DType, Result};
 
 kernel!(IM2COL = "im2col.wgsl", "main", WindowParams, [Read, ReadWrite], [INDEX, WINDOW]);
 kernel!(COL2IM = "col2im.wgsl", "main", WindowParams, [Read, ReadWrite], [INDEX, WINDOW]);
@@ -80,6 +80,11 @@ struct Pass<'a> {
 }
 
 impl Pass<'_> {
+    /// Whether the operands hold f16 (the op layer gives them one dtype).
+    fn half(&self) -> bool {
+        self.x.dtype == DType::F16
+    }
+
     fn x(&self) -> (Binding<'_>, usize) {
         images_of(self.x, self.g.image_len(), &self.images)
     }
@@ -123,6 +128,7 @@ impl Pass<'_> {
             activation: epilogue.activation,
             column_sums: None,
             accumulate: false,
+            half: self.half(),
         })
     }
 
@@ -153,6 +159,7 @@ impl Pass<'_> {
             activation: Activation::Identity,
             column_sums: dbias.map(GpuStorage::binding),
             accumulate,
+            half: self.half(),
         })
     }
 
@@ -178,6 +185,7 @@ impl Pass<'_> {
             activation: Activation::Identity,
             column_sums: None,
             accumulate: false,
+            half: self.half(),
         })
     }
 }
@@ -192,7 +200,7 @@ pub(crate) fn conv2d(
     batch: usize,
 ) -> Result<GpuStorage> {
     let filters = kernel.len / g.patch_len().max(1);
-    let y = GpuStorage::empty(&x.device, batch * g.positions() * filters)?;
+    let y = GpuStorage::empty_of(&x.device, batch * g.positions() * filters, x.dtype)?;
     for images in passes(&x.device, g, filters, batch)? {
         let pass = Pass { g: *g, filters, images, activation: epilogue.activation, x, kernel, out: None };
         pass.forward(&y, epilogue)?;
@@ -216,10 +224,11 @@ pub(crate) fn conv2d_backward(
 ) -> Result<Gradients3<GpuStorage>> {
     let device = &x.device;
     let filters = kernel.len / g.patch_len().max(1);
-    let dx = needs[0].then(|| GpuStorage::empty(device, batch * g.image_len())).transpose()?;
+    let dtype = x.dtype;
+    let dx = needs[0].then(|| GpuStorage::empty_of(device, batch * g.image_len(), dtype)).transpose()?;
     let dkernel = needs[1] || needs[2];
-    let dkernel = dkernel.then(|| GpuStorage::empty(device, kernel.len)).transpose()?;
-    let dbias = needs[2].then(|| GpuStorage::empty(device, filters)).transpose()?;
+    let dkernel = dkernel.then(|| GpuStorage::empty_of(device, kernel.len, dtype)).transpose()?;
+    let dbias = needs[2].then(|| GpuStorage::empty_of(device, filters, dtype)).transpose()?;
     let stride_one = g.stride_h == 1 && g.stride_w == 1;
     for (i, images) in passes(device, g, filters, batch)?.into_iter().enumerate() {
         let pass = Pass { g: *g, filters, images, activation, x, kernel, out };
@@ -231,6 +240,13 @@ pub(crate) fn conv2d_backward(
         }
     }
     let dx = match dx {
+        // col2im is an f32 kernel: f16 operands are widened for it, and its result rounded.
+        Some(_) if !stride_one && dtype == DType::F16 => {
+            let wide = |t: &GpuStorage| super::cast::cast(t, DType::F32);
+            let out = out.map(wide).transpose()?;
+            let dx = strided_input_grad(&wide(kernel)?, out.as_ref(), &wide(grad)?, activation, g, batch)?;
+            Some(super::cast::cast(&dx, DType::F16)?)
+        }
         Some(_) if !stride_one => Some(strided_input_grad(kernel, out, grad, activation, g, batch)?),
         dx => dx,
     };

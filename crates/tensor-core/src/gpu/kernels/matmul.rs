@@ -1,12 +1,13 @@
 //! Products of stored matrices on the GPU — matmul, and a dense layer's product with its
 //! gradients — as product kernels (`gpu/gemm`) whose schedule the adapter's tuner picks.
-//! Operands too large to bind whole run in blocks of rows.
+//! Operands too large to bind whole run in blocks of rows. Operands and results share one dtype,
+//! f32 or f16.
 
-use crate::Result;
 use crate::backend::{Activation, Gradients3, MatmulDims};
 use crate::gpu::context::Binding;
 use crate::gpu::gemm::{Gate, Kind, Product, Strides, too_large};
 use crate::gpu::storage::GpuStorage;
+use crate::{DType, Result};
 
 /// What a product does to each output as it stores it: add the bias (one value per column),
 /// then apply the activation.
@@ -114,6 +115,7 @@ impl Matrices<'_> {
             activation: self.epilogue.activation,
             column_sums: self.column_sums.map(GpuStorage::binding),
             accumulate: false,
+            half: self.out.dtype == DType::F16,
         };
         let schedule = ctx.tuner.schedule(ctx, &product)?;
         product.launch(ctx, schedule)
@@ -128,7 +130,7 @@ pub(crate) fn matmul(
     d: &MatmulDims,
     epilogue: Epilogue<'_>,
 ) -> Result<GpuStorage> {
-    let out = GpuStorage::empty(&a.device, d.batch * d.m * d.n)?;
+    let out = GpuStorage::empty_of(&a.device, d.batch * d.m * d.n, a.dtype)?;
     Matrices {
         a: (a, strides(d.m, d.k, d.transpose_lhs, !d.broadcast_lhs)),
         b: (b, strides(d.k, d.n, d.transpose_rhs, !d.broadcast_rhs)),
@@ -162,8 +164,8 @@ pub(crate) fn affine_backward(
     let (m, k, n) = (d.m, d.k, d.n);
     let dx = needs[0].then(|| input_grad(kernel, out, grad, activation, d)).transpose()?;
     let (dkernel, dbias) = if needs[1] || needs[2] {
-        let dkernel = GpuStorage::empty(device, k * n)?;
-        let dbias = needs[2].then(|| GpuStorage::empty(device, n)).transpose()?;
+        let dkernel = GpuStorage::empty_of(device, k * n, x.dtype)?;
+        let dbias = needs[2].then(|| GpuStorage::empty_of(device, n, x.dtype)).transpose()?;
         Matrices {
             a: (x, strides(k, m, true, false)),
             b: (grad, strides(m, n, false, false)),
@@ -195,7 +197,7 @@ pub(crate) fn input_grad(
     d: &MatmulDims,
 ) -> Result<GpuStorage> {
     let (m, k, n) = (d.m, d.k, d.n);
-    let dx = GpuStorage::empty(&grad.device, m * k)?;
+    let dx = GpuStorage::empty_of(&grad.device, m * k, grad.dtype)?;
     Matrices {
         a: (grad, strides(m, n, false, false)),
         b: (kernel, strides(n, k, true, false)),

@@ -5,6 +5,7 @@
 pub(crate) mod argmax;
 pub(crate) mod batch_norm;
 pub(crate) mod binary;
+pub(crate) mod cast;
 pub(crate) mod conv;
 pub(crate) mod cross_entropy;
 pub(crate) mod depthwise_conv;
@@ -97,6 +98,7 @@ pub(crate) fn all() -> Vec<&'static super::kernel::Kernel> {
         argmax::KERNELS,
         batch_norm::KERNELS,
         binary::KERNELS,
+        cast::KERNELS,
         conv::KERNELS,
         cross_entropy::KERNELS,
         depthwise_conv::KERNELS,
