@@ -13,4 +13,4 @@ pub mod train;
 
 pub use nn;
 pub use tensor_core;
-pub use tensor_core::{DType, Device, Error, Padding, Result, Shape, Tape, Tensor, no_grad};
+pub use tensor_core::{DType, Device, Error, Padding, Result, Shape, Tape, Tensor, f16, no_grad};

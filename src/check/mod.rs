@@ -6,6 +6,7 @@
 //! suite asserts that every case passes.
 
 mod cases_elementwise;
+mod cases_f16;
 mod cases_layout;
 mod cases_long;
 mod cases_matmul;
@@ -24,6 +25,9 @@ pub const ELEMENTWISE_TOLERANCE: f64 = 1e-5;
 /// Relative L2 error allowed for reductions, matmul, convolution and everything built on them
 /// (summation order differs between the backends).
 pub const REDUCTION_TOLERANCE: f64 = 1e-4;
+/// Relative L2 error allowed for results stored in f16: a few f16 roundings apart (its unit
+/// roundoff is 2^-11 ≈ 4.9e-4), where the backends' f32 sums round to neighbouring values.
+pub const F16_TOLERANCE: f64 = 2e-3;
 
 /// The op under test, applied to a case's inputs on either device.
 pub type CaseFn = Box<dyn Fn(&[Tensor]) -> Result<Tensor>>;
@@ -40,6 +44,8 @@ pub struct Case {
     pub backward: bool,
     /// Whether the case runs products, to repeat with every product schedule.
     pub products: bool,
+    /// Whether the case holds f16 tensors, which only adapters with `SHADER_F16` can.
+    pub f16: bool,
 }
 
 impl Case {
@@ -51,12 +57,18 @@ impl Case {
         f: impl Fn(&[Tensor]) -> Result<Tensor> + 'static,
     ) -> Case {
         let shapes = inputs.iter().map(|t| t.shape().to_string()).collect::<Vec<_>>().join(" ");
-        Case { op, shapes, tolerance, inputs, f: Box::new(f), backward: true, products: false }
+        Case { op, shapes, tolerance, inputs, f: Box::new(f), backward: true, products: false, f16: false }
     }
 
     /// Repeats the case pinned to each product schedule of the adapter.
     pub fn with_every_product_schedule(mut self) -> Case {
         self.products = true;
+        self
+    }
+
+    /// Marks a case that holds f16 tensors: it runs where the GPU has `SHADER_F16`.
+    pub fn needing_f16(mut self) -> Case {
+        self.f16 = true;
         self
     }
 
@@ -132,19 +144,24 @@ pub fn cases() -> Vec<Case> {
     all.extend(cases_optim::cases());
     all.extend(cases_products::cases());
     all.extend(cases_long::cases());
+    all.extend(cases_f16::cases());
     all
 }
 
 /// Runs every case on `gpu` (or those whose op name contains `only`) against the CPU, reporting
 /// each as it finishes: first with the schedules the autotuner picks, then the product cases
-/// pinned to each schedule in turn.
+/// pinned to each schedule in turn. f16 cases run where the adapter has `SHADER_F16`.
 pub fn run(gpu: &Device, only: Option<&str>, mut report: impl FnMut(&Outcome)) -> Vec<Outcome> {
     let mut outcomes = Vec::new();
     let mut record = |found: Vec<Outcome>| {
         found.iter().for_each(&mut report);
         outcomes.extend(found);
     };
-    let all: Vec<Case> = cases().into_iter().filter(|c| only.is_none_or(|o| c.op.contains(o))).collect();
+    let has_f16 = matches!(gpu, Device::Gpu(d) if d.has_f16());
+    let all: Vec<Case> = cases()
+        .into_iter()
+        .filter(|c| only.is_none_or(|o| c.op.contains(o)) && (has_f16 || !c.f16))
+        .collect();
     for case in &all {
         record(run_case(case, gpu, None));
     }
