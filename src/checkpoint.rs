@@ -25,6 +25,7 @@ pub struct RunSettings {
     pub batch_size: usize,
     pub validation_split: f64,
     pub seed: u64,
+    pub dtype_policy: String,
 }
 
 impl RunSettings {
@@ -35,6 +36,7 @@ impl RunSettings {
             // As Rust writes it, which parses back to the same bits.
             "validation_split": self.validation_split.to_string(),
             "seed": self.seed,
+            "dtype_policy": self.dtype_policy,
         })
         .to_string()
     }
@@ -50,6 +52,8 @@ impl RunSettings {
             batch_size: usize::try_from(value["batch_size"].as_u64()?).ok()?,
             validation_split: value["validation_split"].as_str()?.parse().ok()?,
             seed: value["seed"].as_u64()?,
+            // Checkpoints written before policies were a setting trained in float32.
+            dtype_policy: value["dtype_policy"].as_str().unwrap_or("float32").to_string(),
         })
     }
 
@@ -71,6 +75,7 @@ impl RunSettings {
             requested.validation_split.to_string(),
         );
         compare("--seed", self.seed.to_string(), requested.seed.to_string());
+        compare("--dtype-policy", self.dtype_policy.clone(), requested.dtype_policy.clone());
         differences
     }
 }

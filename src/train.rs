@@ -37,6 +37,8 @@ pub struct TrainOptions {
     /// Start afresh even where `out_dir/checkpoints` holds an earlier run's checkpoints, removing
     /// them (without it, that is an error: they are work a forgotten `resume` would lose).
     pub overwrite: bool,
+    /// Keras's dtype policy: `float32`, or `mixed_float16` (see `nn::mixed_precision`).
+    pub dtype_policy: String,
 }
 
 impl Default for TrainOptions {
@@ -53,6 +55,7 @@ impl Default for TrainOptions {
             verbose: 1,
             resume: false,
             overwrite: false,
+            dtype_policy: "float32".into(),
         }
     }
 }
@@ -65,6 +68,7 @@ impl TrainOptions {
             batch_size: self.batch_size,
             validation_split: self.validation_split,
             seed: self.seed,
+            dtype_policy: self.dtype_policy.clone(),
         }
     }
 
@@ -177,6 +181,7 @@ pub fn run(options: &TrainOptions) -> Result<(Model, TrainResult)> {
         None => (reference_cnn()?, 0, History::default(), 0.0, Vec::new()),
     };
     model.to_device(&options.device)?;
+    model.set_dtype_policy(&options.dtype_policy)?;
     if options.verbose > 0 {
         model.print_summary();
     }

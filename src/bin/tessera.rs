@@ -91,6 +91,10 @@ struct TrainArgs {
     /// Start afresh where OUT/checkpoints holds an earlier run's checkpoints, removing them.
     #[arg(long, conflicts_with = "resume")]
     overwrite: bool,
+    /// How the layers compute: float32, or mixed_float16 (f16 activations from f32 weights,
+    /// with loss scaling; needs a GPU with SHADER_F16, or --cpu).
+    #[arg(long, default_value = "float32")]
+    dtype_policy: String,
 }
 
 fn main() -> ExitCode {
@@ -289,6 +293,7 @@ fn train(args: TrainArgs) -> anyhow::Result<ExitCode> {
         verbose: args.verbose,
         resume: args.resume,
         overwrite: args.overwrite,
+        dtype_policy: args.dtype_policy,
     };
     println!("Training the reference CNN on {} with {}", options.data_dir.display(), options.device);
     let (_, result) = tessera::train::run(&options)?;

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use tensor_core::{Gradients, Tape, Tensor};
+use tensor_core::{DType, Gradients, Tape, Tensor};
 
 use crate::{Activation, Result, Weight};
 
@@ -22,6 +22,10 @@ pub struct ForwardCtx<'t> {
     /// pass computed, by weight id: the pass itself writes nothing, so that looking at a model
     /// (gradients, their norms) leaves it as it was; a training step commits them.
     state_updates: Vec<(u64, Tensor)>,
+    /// The dtype layers compute in when it is not their weights' (mixed precision), and each
+    /// weight's value cast to it in this pass, by weight id.
+    compute: Option<DType>,
+    cast_weights: HashMap<u64, Tensor>,
 }
 
 /// A probability output and the logits it was computed from, so that a cross-entropy on the
@@ -45,6 +49,8 @@ impl<'t> ForwardCtx<'t> {
             draws: 0,
             squashed: None,
             state_updates: Vec::new(),
+            compute: None,
+            cast_weights: HashMap::new(),
         }
     }
 
@@ -58,6 +64,8 @@ impl<'t> ForwardCtx<'t> {
             draws: 0,
             squashed: None,
             state_updates: Vec::new(),
+            compute: None,
+            cast_weights: HashMap::new(),
         }
     }
 
@@ -67,7 +75,40 @@ impl<'t> ForwardCtx<'t> {
 
     /// The tensor a layer computes with for `weight`: in training, the tape's watched view of a
     /// trainable weight (the same one every time it is read in this pass); otherwise the value.
+    /// Under mixed precision, that tensor cast to the compute dtype (once per pass, on the
+    /// tape, so the gradient comes back to the f32 weight).
     pub fn weight(&mut self, weight: &Weight) -> Tensor {
+        let Some(dtype) = self.compute else { return self.weight_value(weight) };
+        if let Some(cast) = self.cast_weights.get(&weight.id()) {
+            return cast.clone();
+        }
+        let value = self.weight_value(weight);
+        // The model's inputs were cast to this dtype first (an error there if the device lacks
+        // it), so this cast succeeds; were it to fail, the op mixing dtypes would say so.
+        let cast = value.cast(dtype).unwrap_or(value);
+        self.cast_weights.insert(weight.id(), cast.clone());
+        cast
+    }
+
+    /// Sets the dtype layers compute in (`None`: their weights').
+    pub(crate) fn set_compute_dtype(&mut self, dtype: Option<DType>) {
+        self.compute = dtype;
+    }
+
+    /// A model output computed in f16, cast to `dtype` on the tape for the losses and metrics;
+    /// a softmax or sigmoid it came from keeps its logits, cast too, so cross-entropies still
+    /// take them.
+    pub(crate) fn widen_output(&mut self, output: &Tensor, dtype: DType) -> crate::Result<Tensor> {
+        let wide = output.cast(dtype)?;
+        if let Some(squashed) = self.squashed.as_mut().filter(|s| s.output.shares_storage(output)) {
+            squashed.logits = squashed.logits.cast(dtype)?;
+            squashed.output = wide.clone();
+        }
+        Ok(wide)
+    }
+
+    /// The tensor a layer computes with for `weight`, in the weight's own dtype.
+    fn weight_value(&mut self, weight: &Weight) -> Tensor {
         if let Some(value) = self.watched.get(&weight.id()) {
             return value.clone();
         }

@@ -17,6 +17,7 @@ mod layer;
 pub mod layers;
 pub mod losses;
 pub mod metrics;
+pub mod mixed_precision;
 mod model;
 pub mod optimizers;
 mod progress;

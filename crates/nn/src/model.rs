@@ -12,8 +12,9 @@ pub(crate) mod weight_values;
 
 use std::collections::{HashMap, HashSet};
 
-use tensor_core::{Device, Tensor};
+use tensor_core::{DType, Device, Tensor};
 
+use crate::mixed_precision::{LossScale, Policy};
 use crate::{ForwardCtx, Layer, NnError, Result, Weight};
 
 pub use functional::{Apply, Outputs, SharedLayer, SymbolicTensor};
@@ -57,6 +58,8 @@ pub struct Model {
     /// The output nodes, in the order the model gives its outputs.
     outputs: Vec<usize>,
     device: Device,
+    /// How the layers compute (Keras's dtype policy).
+    dtype_policy: Policy,
     pub(crate) compiled: Option<crate::training::Compiled>,
 }
 
@@ -77,6 +80,7 @@ impl Model {
             nodes: Vec::new(),
             inputs: Vec::new(),
             outputs: Vec::new(),
+            dtype_policy: Policy::default(),
             device: Device::Cpu,
             compiled: None,
         }
@@ -262,9 +266,14 @@ impl Model {
         }
         self.check_inputs(inputs)?;
         let last_use = self.last_uses();
+        let compute = self.dtype_policy.compute_dtype();
+        ctx.set_compute_dtype(compute);
         let mut values: Vec<Option<Tensor>> = vec![None; self.nodes.len()];
         for (x, &i) in inputs.iter().zip(&self.inputs) {
-            values[i] = Some(x.clone());
+            values[i] = Some(match compute {
+                Some(dtype) => x.cast(dtype)?,
+                None => x.clone(),
+            });
         }
         for (i, node) in self.nodes.iter().enumerate() {
             if self.inputs.contains(&i) {
@@ -286,14 +295,63 @@ impl Model {
         if self.outputs.is_empty() {
             return Err(NnError::Usage(format!("model \"{}\" has no layers", self.name)));
         }
-        self.outputs
+        let outputs: Vec<Tensor> = self
+            .outputs
             .iter()
             .map(|&i| {
                 values[i]
                     .clone()
                     .ok_or_else(|| NnError::Usage(format!("model \"{}\": an output was released", self.name)))
             })
-            .collect()
+            .collect::<Result<_>>()?;
+        match compute {
+            // Losses and metrics see the outputs in the weights' dtype, as Keras's do.
+            Some(_) => outputs.iter().map(|y| ctx.widen_output(y, self.weights_dtype())).collect(),
+            None => Ok(outputs),
+        }
+    }
+
+    /// How the layers compute: Keras's dtype policy.
+    pub fn dtype_policy(&self) -> Policy {
+        self.dtype_policy
+    }
+
+    /// Sets how the layers compute, by Keras's policy names: `"float32"`, or `"mixed_float16"`
+    /// (layers compute in f16 from f32 weights, and training scales the loss; see
+    /// [`crate::mixed_precision`]). Mixed precision needs f32 weights, and f16 on the model's
+    /// device (a GPU with `SHADER_F16`, or the CPU); a model with an Embedding is refused, as f16
+    /// holds integer ids exactly only up to 2,048.
+    pub fn set_dtype_policy(&mut self, name: &str) -> Result<()> {
+        let policy = Policy::from_name(name)?;
+        if policy == Policy::MixedFloat16 {
+            if self.weights_dtype() != DType::F32 {
+                return Err(NnError::Usage(format!(
+                    "model \"{}\": mixed_float16 keeps f32 weights, but its weights are {}",
+                    self.name,
+                    self.weights_dtype()
+                )));
+            }
+            if let Some(layer) = self.layers.iter().find(|l| l.class_name() == "Embedding") {
+                return Err(NnError::Usage(format!(
+                    "model \"{}\": mixed_float16 casts the inputs to f16, which holds the integer ids of \
+                     Embedding \"{}\" exactly only up to 2,048; train it in float32",
+                    self.name,
+                    layer.name()
+                )));
+            }
+            // Fails now, naming what the adapter lacks, rather than at the first batch.
+            Tensor::zeros([1], DType::F32, &self.device)?.cast(DType::F16)?;
+        }
+        self.dtype_policy = policy;
+        if let Some(compiled) = &mut self.compiled {
+            compiled.loss_scale = (policy == Policy::MixedFloat16).then(LossScale::new);
+        }
+        Ok(())
+    }
+
+    /// The dtype of the model's weights (f32 when it has none).
+    fn weights_dtype(&self) -> DType {
+        self.weights().first().map_or(DType::F32, |w| w.value().dtype())
     }
 
     /// Checks the batches given to `forward` against the input shapes.

@@ -145,7 +145,7 @@ fn feature_stats(op: &str, x: &Tensor) -> Result<Vec<FeatureStats>> {
     let features = if x.rank() <= 1 { 1 } else { x.dims()[x.rank() - 1] };
     // Reading the native dtype avoids a full f64 copy of a large f32 dataset.
     Ok(match x.dtype() {
-        DType::F32 => stats_of(&x.to_vec::<f32>()?, features),
+        DType::F16 | DType::F32 => stats_of(&x.to_dtype(DType::F32)?.to_vec::<f32>()?, features),
         DType::F64 => stats_of(&x.to_vec::<f64>()?, features),
     })
 }

@@ -36,6 +36,10 @@ pub(super) fn write(
 fn host_bytes(tensor: &Tensor) -> Result<(Dtype, Vec<u8>)> {
     Ok(match tensor.dtype() {
         DType::F32 => (Dtype::F32, tensor.to_vec::<f32>()?.iter().flat_map(|v| v.to_le_bytes()).collect()),
+        DType::F16 => {
+            let bits = tensor.to_vec::<tensor_core::f16>()?;
+            (Dtype::F16, bits.iter().flat_map(|v| v.to_le_bytes()).collect())
+        }
         DType::F64 => (Dtype::F64, tensor.to_vec::<f64>()?.iter().flat_map(|v| v.to_le_bytes()).collect()),
     })
 }
@@ -96,6 +100,7 @@ impl<'a> File<'a> {
         let (data, shape, cpu) = (view.data(), expected.to_vec(), &Device::Cpu);
         let tensor = match view.dtype() {
             Dtype::F32 => Tensor::from_vec(le_values(data, f32::from_le_bytes), shape, cpu)?,
+            Dtype::F16 => Tensor::from_vec(le_values(data, tensor_core::f16::from_le_bytes), shape, cpu)?,
             Dtype::F64 => Tensor::from_vec(le_values(data, f64::from_le_bytes), shape, cpu)?,
             other => {
                 return Err(io_error(self.path, format!("{what} {name} is {other:?}; expected F32 or F64")));

@@ -234,7 +234,10 @@ impl LayerBase {
                     x.shape()
                 )));
             }
-            if let Some(slot) = self.slots.first().filter(|s| s.weight.value().dtype() != x.dtype()) {
+            // Under mixed precision, f32 weights compute with f16 inputs (cast for the pass).
+            let mixed = x.dtype() == DType::F16 && self.dtype == DType::F32;
+            if let Some(slot) = self.slots.first().filter(|s| s.weight.value().dtype() != x.dtype() && !mixed)
+            {
                 return Err(self.error(format!(
                     "input {k}: expected dtype {} (the layer's weights), got {}",
                     slot.weight.value().dtype(),

@@ -338,6 +338,7 @@ impl FromValue for Size2 {
 impl ToValue for DType {
     fn to_value(&self) -> Value {
         Value::from(match self {
+            DType::F16 => "float16",
             DType::F32 => "float32",
             DType::F64 => "float64",
         })
@@ -347,9 +348,10 @@ impl ToValue for DType {
 impl FromValue for DType {
     fn from_value(value: &Value) -> std::result::Result<Self, String> {
         match value.as_str() {
+            Some("float16") => Ok(DType::F16),
             Some("float32") => Ok(DType::F32),
             Some("float64") => Ok(DType::F64),
-            _ => Err(expected("\"float32\" or \"float64\"", value)),
+            _ => Err(expected("\"float16\", \"float32\" or \"float64\"", value)),
         }
     }
 }

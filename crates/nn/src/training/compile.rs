@@ -42,7 +42,10 @@ impl Model {
                 output_training(name, settings, shapes.get(k).map(Vec::as_slice).unwrap_or_default())
             })
             .collect::<Result<Vec<_>>>()?;
-        let compiled = Compiled { optimizer: OptimizerState::new(optimizer), outputs };
+        // Keras wraps the optimizer in a LossScaleOptimizer under mixed_float16.
+        let loss_scale = (self.dtype_policy() == crate::mixed_precision::Policy::MixedFloat16)
+            .then(crate::mixed_precision::LossScale::new);
+        let compiled = Compiled { optimizer: OptimizerState::new(optimizer), outputs, loss_scale };
         // Names are checked now, so that a clash is a compile error rather than a lost log.
         compiled.tracked_metrics()?;
         self.compiled = Some(compiled);

@@ -31,6 +31,8 @@ use crate::optimizers::OptimizerState;
 /// trains.
 pub struct Compiled {
     pub(crate) optimizer: OptimizerState,
+    /// The dynamic loss scale, under the mixed_float16 policy.
+    pub(crate) loss_scale: Option<crate::mixed_precision::LossScale>,
     /// One per output of the model, in its output order.
     pub(crate) outputs: Vec<OutputTraining>,
 }

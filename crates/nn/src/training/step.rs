@@ -7,6 +7,7 @@ use super::data::{Dataset, sample_weights_of};
 use super::weights::class_weights_for;
 use super::{BatchOptions, Compiled, Inputs, Targets};
 use crate::context::commit_state;
+use crate::mixed_precision::{LossScale, all_finite};
 use crate::{ForwardCtx, Logs, Model, NnError, Result};
 
 /// What one forward and backward pass over a batch gives.
@@ -111,7 +112,15 @@ impl Model {
     ) -> Result<(BatchLosses, Vec<Tensor>)> {
         let pass = self.backward_pass(inputs, targets, weights, seed, "fit")?;
         commit_state(pass.state_updates, &self.weights())?;
-        self.require_compiled_mut("fit")?.optimizer.apply(&pass.gradients)?;
+        let compiled = self.require_compiled_mut("fit")?;
+        // Under mixed precision a step whose gradients overflowed is skipped (the scale halves).
+        let apply = match &mut compiled.loss_scale {
+            Some(scale) => scale.after_step(all_finite(&pass.gradients)?),
+            None => true,
+        };
+        if apply {
+            compiled.optimizer.apply(&pass.gradients)?;
+        }
         Ok((pass.losses, pass.predictions))
     }
 
@@ -134,11 +143,22 @@ impl Model {
         let losses = self.batch_losses(compiled, targets, &predictions, weights, &mut ctx)?;
         // A model whose weights are all frozen has nothing on the tape to differentiate.
         let gradients = if losses.total.is_tracked() {
-            let grads = tape.backward(&losses.total)?;
+            // Under mixed precision the loss is scaled up for the f16 backward pass, and the
+            // f32 gradients scaled back down.
+            let scale = compiled.loss_scale.as_ref().map(LossScale::scale);
+            let grads = match scale {
+                Some(scale) => tape.backward(&losses.total.mul_scalar(scale)?)?,
+                None => tape.backward(&losses.total)?,
+            };
+            let unscale = |g: &Tensor| match scale {
+                Some(scale) => g.mul_scalar(1.0 / scale),
+                None => Ok(g.clone()),
+            };
             self.trainable_weights()
                 .into_iter()
-                .filter_map(|w| ctx.gradient(&grads, w).map(|g| (w.id(), w.value().clone(), g.clone())))
-                .collect()
+                .filter_map(|w| ctx.gradient(&grads, w).map(|g| (w, g)))
+                .map(|(w, g)| Ok((w.id(), w.value().clone(), unscale(g)?)))
+                .collect::<Result<_>>()?
         } else {
             Vec::new()
         };

@@ -161,6 +161,9 @@ impl H5 {
         let (shape, cpu) = (like.dims().to_vec(), &Device::Cpu);
         let tensor = match like.dtype() {
             DType::F32 => Tensor::from_vec(data.read_f32().map_err(read_error)?, shape, cpu)?,
+            DType::F16 => {
+                Tensor::from_vec(data.read_f32().map_err(read_error)?, shape, cpu)?.to_dtype(DType::F16)?
+            }
             DType::F64 => Tensor::from_vec(data.read_f64().map_err(read_error)?, shape, cpu)?,
         };
         Ok(tensor.to(like.device())?)

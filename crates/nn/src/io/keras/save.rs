@@ -87,7 +87,8 @@ fn vars(mut vars: GroupBuilder, name: &str, values: &[Tensor]) -> Result<hdf5_pu
         let shape: Vec<u64> = value.dims().iter().map(|&d| d as u64).collect();
         let dataset = vars.create_dataset(&i.to_string());
         match value.dtype() {
-            DType::F32 => dataset.with_f32_data(&value.to_vec::<f32>()?),
+            // f16 values are stored widened, exactly.
+            DType::F16 | DType::F32 => dataset.with_f32_data(&value.to_dtype(DType::F32)?.to_vec::<f32>()?),
             DType::F64 => dataset.with_f64_data(&value.to_vec::<f64>()?),
         }
         .with_shape(&shape);
