@@ -68,7 +68,7 @@ pub(super) fn launched_world() -> Result<Option<Box<dyn Communicator>>> {
         .iter()
         .filter_map(|name| std::env::var(name).ok())
         .find_map(|size| size.trim().parse::<usize>().ok());
-    if !launched.is_some_and(|size| size > 1) {
+    if launched.is_none_or(|size| size <= 1) {
         return Ok(None);
     }
     INITIALISED.get_or_init(initialise);
