@@ -16,7 +16,10 @@ const TIMED: usize = 50;
 
 fn main() -> anyhow::Result<()> {
     let Some(world) = launched_world()? else {
-        anyhow::bail!("start this under mpirun with at least 2 ranks, e.g. mpirun -np 2 {}", env!("CARGO_CRATE_NAME"));
+        anyhow::bail!(
+            "start this under mpirun with at least 2 ranks, e.g. mpirun -np 2 {}",
+            env!("CARGO_CRATE_NAME")
+        );
     };
     let model = reference_cnn()?;
     // One value per parameter, and one count per weight tensor.

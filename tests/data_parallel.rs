@@ -13,12 +13,12 @@ mod common;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::sync::mpsc;
+use std::sync::{Mutex, mpsc};
 use std::time::{Duration, Instant};
 
 use common::fixtures::scratch;
 use serde_json::{Value, json};
-use tessera::nn::{Conv2D, Dense, FitOptions, Flatten, Model};
+use tessera::nn::{BatchNormalization, Conv2D, Dense, FitOptions, Flatten, Layer, Model};
 use tessera::{Device, Tensor};
 
 /// Three global batches of 64 and a last one of 7, which two ranks split 4 and 3.
@@ -33,6 +33,10 @@ const DEVICE_ENV: &str = "TESSERA_TEST_DATA_PARALLEL_DEVICE";
 const WEIGHT_TOLERANCE: f64 = 1e-6;
 /// The logged loss and accuracy: sums over the ranks in f64 against sums in one process.
 const LOG_TOLERANCE: f64 = 1e-6;
+
+/// Held by each test while it runs: one MPI job at a time on a machine of few cores, so that
+/// the fault test's bound does not measure the other tests' jobs.
+static ONE_JOB: Mutex<()> = Mutex::new(());
 
 /// `mpirun` starting `ranks` processes on this machine, as root too (CI runs as root), more
 /// ranks than cores allowed, over shared memory. Fails, saying how to install OpenMPI, where
@@ -55,14 +59,39 @@ fn mpirun(ranks: usize) -> Command {
 
 /// A small convolutional classifier, its weights drawn from the same seed every time.
 fn classifier(device: &Device) -> Model {
+    seeded(
+        || {
+            vec![
+                Box::new(Conv2D::new(4, 3).activation("relu").input_shape(&[6, 6, 1])),
+                Box::new(Flatten::new()),
+                Box::new(Dense::new(8).activation("relu")),
+                Box::new(Dense::new(3).activation("softmax")),
+            ]
+        },
+        device,
+    )
+}
+
+/// The classifier with batch normalization, which normalizes each rank's shard by its own
+/// statistics: not one process's training, but still the same weights on every rank.
+fn normalized_classifier(device: &Device) -> Model {
+    seeded(
+        || {
+            vec![
+                Box::new(Conv2D::new(4, 3).input_shape(&[6, 6, 1])),
+                Box::new(BatchNormalization::new()),
+                Box::new(Flatten::new()),
+                Box::new(Dense::new(3).activation("softmax")),
+            ]
+        },
+        device,
+    )
+}
+
+/// The model of `layers`, constructed after seeding the layers' weights.
+fn seeded(layers: impl FnOnce() -> Vec<Box<dyn Layer>>, device: &Device) -> Model {
     tessera::nn::set_random_seed(7);
-    let mut model = Model::sequential(vec![
-        Box::new(Conv2D::new(4, 3).activation("relu").input_shape(&[6, 6, 1])),
-        Box::new(Flatten::new()),
-        Box::new(Dense::new(8).activation("relu")),
-        Box::new(Dense::new(3).activation("softmax")),
-    ])
-    .unwrap();
+    let mut model = Model::sequential(layers()).unwrap();
     model.compile("adam", "sparse_categorical_crossentropy", &["accuracy"]).unwrap();
     model.to_device(device).unwrap();
     model
@@ -94,14 +123,17 @@ fn device(name: &str) -> Device {
 /// Trains the classifier (data-parallel when this process is a rank of an MPI job) and returns
 /// its weights (widened to f64, exactly) and its logged loss and accuracy.
 fn train(device: &Device) -> Value {
-    let mut model = classifier(device);
     let (x, y) = data();
-    let history =
-        model.fit(&x, &y, FitOptions::default().batch_size(BATCH).epochs(EPOCHS).seed(3).verbose(0)).unwrap();
+    let options = || FitOptions::default().batch_size(BATCH).epochs(EPOCHS).seed(3).verbose(0);
+    let mut model = classifier(device);
+    let history = model.fit(&x, &y, options()).unwrap();
+    let mut normalized = normalized_classifier(device);
+    normalized.fit(&x, &y, options()).unwrap();
     json!({
         "weights": weights_of(&model),
         "loss": history.get("loss").unwrap(),
         "accuracy": history.get("accuracy").unwrap(),
+        "normalized_weights": weights_of(&normalized),
     })
 }
 
@@ -137,6 +169,7 @@ fn assert_within(what: &str, got: &[f64], expected: &[f64], tolerance: f64) {
 }
 
 fn matches_one_process(device_name: &str) {
+    let _one_job = ONE_JOB.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     let out = scratch(&format!("data-parallel-{device_name}"));
     let output = mpirun(2)
         .arg(std::env::current_exe().unwrap())
@@ -148,6 +181,15 @@ fn matches_one_process(device_name: &str) {
     assert!(output.status.success(), "mpirun failed: {}", describe(&output));
     let ranks = [read(&out.join("rank0.json")), read(&out.join("rank1.json"))];
     assert_eq!(ranks[0]["weights"], ranks[1]["weights"], "the ranks' weights differ");
+    assert_eq!(
+        ranks[0]["normalized_weights"], ranks[1]["normalized_weights"],
+        "the ranks' weights (moving statistics included) differ with batch normalization"
+    );
+    assert_ne!(
+        numbers(&ranks[0]["normalized_weights"]),
+        weights_of(&normalized_classifier(&Device::Cpu)),
+        "training with batch normalization changed nothing"
+    );
     let alone = train(&device(device_name));
     let got = numbers(&ranks[0]["weights"]);
     assert_within("weights against one process", &got, &numbers(&alone["weights"]), WEIGHT_TOLERANCE);
@@ -202,6 +244,7 @@ fn tessera_train(out: &Path, extra: &[&str]) -> Command {
 
 #[test]
 fn a_dead_rank_ends_the_job_and_resume_finishes_it() {
+    let _one_job = ONE_JOB.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     let out = scratch("data-parallel-fault");
     // Rank 1 aborts at the 5th step of the second epoch, once epoch 1's checkpoint is written.
     let mut job = tessera_train(&out, &[])

@@ -201,3 +201,24 @@ pub(crate) fn shard_range(samples: usize, rank: usize, ranks: usize) -> std::ops
     let start = rank * base + rank.min(extra);
     start..start + base + usize::from(rank < extra)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::shard_range;
+
+    #[test]
+    fn shards_cover_a_batch_once_and_differ_by_at_most_one_sample() {
+        for samples in [1, 2, 7, 63, 64, 65] {
+            for ranks in 1..=5 {
+                let shards: Vec<_> = (0..ranks).map(|rank| shard_range(samples, rank, ranks)).collect();
+                let covered: Vec<usize> = shards.iter().flat_map(Clone::clone).collect();
+                assert_eq!(covered, (0..samples).collect::<Vec<_>>(), "{samples} samples over {ranks} ranks");
+                let sizes: Vec<usize> = shards.iter().map(ExactSizeIterator::len).collect();
+                let (least, most) = (sizes.iter().min().unwrap(), sizes.iter().max().unwrap());
+                assert!(most - least <= 1, "{samples} samples over {ranks} ranks: sizes {sizes:?}");
+            }
+        }
+        assert_eq!(shard_range(64, 0, 3), 0..22);
+        assert_eq!(shard_range(64, 2, 3), 43..64);
+    }
+}
