@@ -225,6 +225,11 @@ impl Model {
                 }
             }
             let mut logs = tracker.read_across("", communicator)?;
+            // Before the callbacks, which may save the model: a checkpoint of diverged ranks
+            // would be rank 0's alone.
+            if let Some(c) = communicator {
+                self.check_replicas_agree(c, epoch)?;
+            }
             if let Some(validation) = validation.as_deref_mut() {
                 logs.extend(self.run_test(validation, None)?.read("val_")?);
             }
@@ -233,7 +238,6 @@ impl Model {
                 self.notify(&mut callbacks, &mut progress, |c, ctx| c.on_epoch_end(epoch, &mut logs, ctx))?;
             history.record(epoch, &logs);
             if let Some(c) = communicator {
-                self.check_replicas_agree(c, epoch)?;
                 stop = any_rank_stops(stop, c);
             }
             if stop {
