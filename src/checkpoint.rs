@@ -238,6 +238,8 @@ pub struct RunCheckpoint {
     history: History,
     earlier_seconds: f64,
     started: Instant,
+    /// Whether this process writes the checkpoints: only rank 0 of a data-parallel run does.
+    writes: bool,
 }
 
 impl RunCheckpoint {
@@ -250,7 +252,15 @@ impl RunCheckpoint {
             history,
             earlier_seconds,
             started: Instant::now(),
+            writes: true,
         }
+    }
+
+    /// Keeps the run's history and time without writing checkpoints: for the ranks of a
+    /// data-parallel run other than rank 0, which holds the same weights and writes for all.
+    pub fn without_writing(mut self) -> RunCheckpoint {
+        self.writes = false;
+        self
     }
 
     /// The history of the whole run: the resumed epochs, then those trained since.
@@ -272,6 +282,9 @@ impl Callback for RunCheckpoint {
 
     fn on_epoch_end(&mut self, epoch: usize, logs: &mut Logs, ctx: &mut CallbackContext<'_>) -> Result<()> {
         self.history.record(epoch, logs);
+        if !self.writes {
+            return Ok(());
+        }
         let metadata = BTreeMap::from([
             (SETTINGS.to_string(), self.settings.clone()),
             (HISTORY.to_string(), history_to_json(&self.history)),

@@ -6,6 +6,7 @@
 pub mod bench;
 pub mod check;
 pub mod checkpoint;
+mod fault_injection;
 pub mod logging;
 pub mod memory;
 pub mod report;

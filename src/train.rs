@@ -11,6 +11,7 @@ use nn::{
 use tensor_core::Device;
 
 use crate::checkpoint::{self, RunCheckpoint, RunSettings};
+use crate::fault_injection::AbortAfterSteps;
 use crate::memory::{MemoryMonitor, MemorySample};
 
 /// What to train on, for how long, where, and where to write the results.
@@ -144,8 +145,15 @@ pub fn reference_cnn() -> Result<Model> {
 ///
 /// Every step after the last checkpoint is redone by a resumed run, so a run that died anywhere
 /// — mid-epoch, mid-write, during evaluation or the report — finishes when resumed.
+///
+/// Started by `mpirun -np N` (with the `mpi` feature), the N processes train data-parallel:
+/// each reads the data and any checkpoint to resume from, trains on its shard of every batch,
+/// and only rank 0 removes or writes files (checkpoints, model, report) and evaluates; the
+/// others return with a NaN test loss and accuracy and no report.
 pub fn run(options: &TrainOptions) -> Result<(Model, TrainResult)> {
     options.check()?;
+    let world = nn::distributed::launched_world()?;
+    let leader = world.as_ref().is_none_or(|w| w.rank() == 0);
     let checkpoints = options.out_dir.join("checkpoints");
     let settings = options.settings();
     // Everything about the output directory is settled before the data is loaded, so that a
@@ -156,13 +164,16 @@ pub fn run(options: &TrainOptions) -> Result<(Model, TrainResult)> {
         false => None,
     };
     prepare_out_dir(&options.out_dir)?;
-    let mut removed_temporaries = nn::io::remove_stale_temporaries(&options.out_dir)?;
-    removed_temporaries.extend(nn::io::remove_stale_temporaries(&checkpoints)?);
+    let mut removed_temporaries = Vec::new();
+    if leader {
+        removed_temporaries.extend(nn::io::remove_stale_temporaries(&options.out_dir)?);
+        removed_temporaries.extend(nn::io::remove_stale_temporaries(&checkpoints)?);
+    }
     for path in &removed_temporaries {
         log::warn!("removed {}, left by a write that an earlier run died during", path.display());
     }
     if resumed.is_none() {
-        start_afresh(&checkpoints, options.overwrite)?;
+        start_afresh(&checkpoints, options.overwrite, leader)?;
     }
     for skipped in resumed.iter().flat_map(|r| &r.skipped) {
         log::warn!("passing over a checkpoint: {skipped}");
@@ -182,38 +193,62 @@ pub fn run(options: &TrainOptions) -> Result<(Model, TrainResult)> {
     };
     model.to_device(&options.device)?;
     model.set_dtype_policy(&options.dtype_policy)?;
-    if options.verbose > 0 {
+    if options.verbose > 0 && leader {
         model.print_summary();
     }
     let mut memory = MemoryMonitor::new(&options.device);
     // A whole-model checkpoint after every epoch, with the run's state: an interrupted run loses
     // at most one epoch, and its report still covers every epoch.
     let mut checkpoint = RunCheckpoint::new(&checkpoints, &settings, history, earlier_seconds);
-    model.fit(
-        &x_train,
-        &y_train,
-        FitOptions::default()
-            .epochs(options.epochs)
-            .initial_epoch(initial_epoch)
-            .batch_size(options.batch_size)
-            .validation_split(options.validation_split)
-            .seed(options.seed)
-            .verbose(options.verbose)
-            .callback(&mut memory)
-            .callback(&mut checkpoint),
-    )?;
+    if !leader {
+        checkpoint = checkpoint.without_writing();
+    }
+    let mut abort = AbortAfterSteps::from_env(world.as_deref())?;
+    let mut fit_options = FitOptions::default()
+        .epochs(options.epochs)
+        .initial_epoch(initial_epoch)
+        .batch_size(options.batch_size)
+        .validation_split(options.validation_split)
+        .seed(options.seed)
+        .verbose(options.verbose)
+        .callback(&mut memory)
+        .callback(&mut checkpoint);
+    if let Some(world) = world.as_deref() {
+        fit_options = fit_options.communicator(world);
+    }
+    if let Some(abort) = abort.as_mut() {
+        fit_options = fit_options.callback(abort);
+    }
+    model.fit(&x_train, &y_train, fit_options)?;
     let history = checkpoint.history().clone();
     let train_seconds = if history.is_empty() { 0.0 } else { checkpoint.train_seconds() };
-    let logs = model.evaluate(&x_test, &y_test, EvaluateOptions::default().batch_size(256).verbose(0))?;
-    let model_path = options.out_dir.join("model.safetensors");
-    nn::io::save_model(&model, &model_path)?;
     let samples = x_train.dims()[0] as f64 * history.len() as f64;
+    let samples_per_second = if samples > 0.0 { samples / train_seconds } else { 0.0 };
+    let model_path = options.out_dir.join("model.safetensors");
+    if !leader {
+        let result = TrainResult {
+            history,
+            test_loss: f64::NAN,
+            test_accuracy: f64::NAN,
+            train_seconds,
+            samples_per_second,
+            model_path,
+            resumed_after_epoch: options.resume.then_some(initial_epoch),
+            skipped_checkpoints,
+            removed_temporaries,
+            memory: memory.samples().to_vec(),
+            report: Vec::new(),
+        };
+        return Ok((model, result));
+    }
+    let logs = model.evaluate(&x_test, &y_test, EvaluateOptions::default().batch_size(256).verbose(0))?;
+    nn::io::save_model(&model, &model_path)?;
     let mut result = TrainResult {
         history,
         test_loss: logs.get("loss").copied().unwrap_or(f64::NAN),
         test_accuracy: logs.get("accuracy").copied().unwrap_or(f64::NAN),
         train_seconds,
-        samples_per_second: if samples > 0.0 { samples / train_seconds } else { 0.0 },
+        samples_per_second,
         model_path,
         resumed_after_epoch: options.resume.then_some(initial_epoch),
         skipped_checkpoints,
@@ -245,8 +280,8 @@ fn prepare_out_dir(dir: &Path) -> Result<()> {
 
 /// Readies `checkpoints` for a fresh run: an earlier run's checkpoints there are an error, unless
 /// `overwrite` says to remove them. Left in place, they would be lost to the new run's, or mixed
-/// with them for a later resume.
-fn start_afresh(checkpoints: &Path, overwrite: bool) -> Result<()> {
+/// with them for a later resume. Only the `leader` (rank 0 of a data-parallel run) removes.
+fn start_afresh(checkpoints: &Path, overwrite: bool, leader: bool) -> Result<()> {
     let earlier = checkpoint::list(checkpoints)?;
     if earlier.is_empty() {
         return Ok(());
@@ -258,6 +293,9 @@ fn start_afresh(checkpoints: &Path, overwrite: bool) -> Result<()> {
             checkpoints.display(),
             earlier[0].0
         )));
+    }
+    if !leader {
+        return Ok(());
     }
     let removed = checkpoint::remove_all(checkpoints)?;
     log::warn!("removed {removed} checkpoints of an earlier run from {}", checkpoints.display());

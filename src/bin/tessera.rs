@@ -295,7 +295,16 @@ fn train(args: TrainArgs) -> anyhow::Result<ExitCode> {
         overwrite: args.overwrite,
         dtype_policy: args.dtype_policy,
     };
-    println!("Training the reference CNN on {} with {}", options.data_dir.display(), options.device);
+    // Under `mpirun`, every rank trains and rank 0 speaks for them all.
+    let world = tessera::nn::distributed::launched_world()?;
+    if let Some(world) = world.as_deref().filter(|w| w.rank() != 0) {
+        tessera::train::run(&options)?;
+        log::debug!("rank {} of {} finished", world.rank(), world.size());
+        return Ok(ExitCode::SUCCESS);
+    }
+    let ranks =
+        world.as_deref().map_or(String::new(), |w| format!(", data-parallel over {} ranks", w.size()));
+    println!("Training the reference CNN on {} with {}{ranks}", options.data_dir.display(), options.device);
     let (_, result) = tessera::train::run(&options)?;
     let epochs = result.history.len();
     if epochs == 0 {

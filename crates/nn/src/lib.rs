@@ -9,6 +9,7 @@ pub mod callbacks;
 mod context;
 mod custom_objects;
 pub mod data;
+pub mod distributed;
 mod error;
 mod history;
 pub mod initializers;

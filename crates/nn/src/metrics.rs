@@ -36,6 +36,7 @@ use std::str::FromStr;
 
 use tensor_core::{Tensor, no_grad};
 
+use crate::distributed::Communicator;
 use crate::losses::{self, AnyLoss, EPSILON, Loss};
 use crate::{Logs, NnError, Result};
 
@@ -471,6 +472,13 @@ impl Tracker {
     /// The loss, the outputs' losses and every metric so far, named with `prefix` ("" or
     /// "val_"): every running sum is read from the device in one transfer.
     pub(crate) fn read(&self, prefix: &str) -> Result<Logs> {
+        self.read_across(prefix, None)
+    }
+
+    /// [`Tracker::read`], the running sums and counts summed over `communicator`'s ranks first
+    /// when given (each rank having tracked its shards): the values of the whole data. Every
+    /// rank must have updated the tracker at least once, so that all hold sums of one layout.
+    pub(crate) fn read_across(&self, prefix: &str, communicator: Option<&dyn Communicator>) -> Result<Logs> {
         let all: Vec<&Sums> =
             std::iter::once(&self.loss).chain(&self.output_losses).chain(&self.sums).collect();
         let tensors: Vec<Tensor> = all
@@ -481,22 +489,38 @@ impl Tracker {
         let mut values = match tensors.as_slice() {
             [] => Vec::new(),
             _ => Tensor::concat(&tensors.iter().collect::<Vec<_>>(), 0)?.to_vec_f64()?,
+        };
+        let mut counts: Vec<f64> = all.iter().map(|s| s.count as f64).collect();
+        if let Some(communicator) = communicator {
+            if let Some(tracked) = self.metrics.iter().find(|t| t.metric.custom.is_some()) {
+                return Err(NnError::Usage(format!(
+                    "metric {:?}: a custom metric keeps its own state, which cannot be summed over the {} ranks                      of data-parallel training; compute it after fit, or train in a single process",
+                    tracked.metric.name,
+                    communicator.size()
+                )));
+            }
+            let sums = values.len();
+            values.append(&mut counts);
+            communicator.all_reduce_sum_f64(&mut values);
+            counts = values.split_off(sums);
         }
-        .into_iter();
+        let mut values = values.into_iter();
         let mut host = |s: &Sums| -> Vec<Vec<f64>> {
             s.sums.iter().flatten().map(|t| values.by_ref().take(t.numel()).collect()).collect()
         };
+        let mut counts = counts.into_iter();
         let mut logs = Logs::new();
-        let mut mean = |name: String, s: &Sums| {
+        let mut mean = |name: String, s: &Sums, count: f64| {
             let sum = host(s);
-            logs.insert(name, sum.first().map_or(0.0, |v| v[0] / s.count.max(1) as f64));
+            logs.insert(name, sum.first().map_or(0.0, |v| v[0] / count.max(1.0)));
         };
-        mean(format!("{prefix}loss"), &self.loss);
+        mean(format!("{prefix}loss"), &self.loss, counts.next().unwrap_or(0.0));
         for (name, sums) in self.output_loss_names.iter().zip(&self.output_losses) {
-            mean(format!("{prefix}{name}"), sums);
+            mean(format!("{prefix}{name}"), sums, counts.next().unwrap_or(0.0));
         }
         for (tracked, sums) in self.metrics.iter().zip(&self.sums) {
             let metric = &tracked.metric;
+            let count = counts.next().unwrap_or(0.0);
             let value = match (&metric.custom, host(sums)) {
                 (Some(custom), _) => custom.lock(&metric.name)?.result()?,
                 (None, read) if read.is_empty() => 0.0,
@@ -504,7 +528,7 @@ impl Tracker {
                     let total = read.pop().and_then(|t| t.first().copied()).unwrap_or(0.0);
                     metric.result(&read, total)
                 }
-                (None, read) => metric.result(&read, sums.count as f64),
+                (None, read) => metric.result(&read, count),
             };
             logs.insert(format!("{prefix}{}", tracked.log_name), value);
         }

@@ -5,23 +5,44 @@ use std::io::Write;
 use tensor_core::Tensor;
 
 use super::data::Dataset;
-use super::source::{BatchSource, StreamBatches, TensorBatches};
+use super::replicated::{any_rank_stops, check_shardable, replica_seed};
+use super::source::{BatchSource, Shard, StreamBatches, TensorBatches};
 use super::step::step_seed;
 use super::weights::class_weights_for;
 use super::{FitOptions, Inputs, Targets};
 use crate::callbacks::{BatchLogs, Callback, CallbackContext};
 use crate::data::BatchStream;
+use crate::distributed::{self, Communicator};
 use crate::progress::Progress;
 use crate::{History, Model, NnError, Result};
 
 /// What `fit`'s epoch loop needs besides the data.
-pub(crate) struct EpochRun<'a> {
+pub(crate) struct EpochRun<'a, 'c> {
     pub(crate) epochs: usize,
     pub(crate) initial_epoch: usize,
     pub(crate) seed: u64,
     pub(crate) verbose: u8,
     pub(crate) callbacks: Vec<&'a mut dyn Callback>,
     pub(crate) output: Option<&'a mut dyn Write>,
+    /// The ranks to train data-parallel with; alone when `None`.
+    pub(crate) communicator: Option<&'c dyn Communicator>,
+}
+
+/// The communicator a `fit` trains over: the one its options give, else the world of the MPI
+/// job the process was started in, if any; `None` (alone) for a single rank. `launched` keeps
+/// the latter alive.
+pub(crate) fn resolve_communicator<'a>(
+    given: Option<&'a dyn Communicator>,
+    launched: &'a mut Option<Box<dyn Communicator>>,
+) -> Result<Option<&'a dyn Communicator>> {
+    let communicator = match given {
+        Some(communicator) => Some(communicator),
+        None => {
+            *launched = distributed::launched_world()?;
+            launched.as_deref()
+        }
+    };
+    Ok(communicator.filter(|c| c.size() > 1))
 }
 
 impl Model {
@@ -54,7 +75,10 @@ impl Model {
             class_weight,
             callbacks,
             output,
+            communicator,
         } = options;
+        let mut launched = None;
+        let communicator = resolve_communicator(communicator, &mut launched)?;
         let x = x.into();
         self.build_for(&x)?;
         let output_shapes = self.output_shapes();
@@ -81,8 +105,11 @@ impl Model {
             }
             None => train,
         };
+        if let Some(communicator) = communicator {
+            check_shardable(train.samples(), batch_size, communicator)?;
+        }
         let mut train = TensorBatches { data: train, batch_size, shuffle, seed };
-        let run = EpochRun { epochs, initial_epoch, seed, verbose, callbacks, output };
+        let run = EpochRun { epochs, initial_epoch, seed, verbose, callbacks, output, communicator };
         self.run_epochs(&mut train, validation.as_deref_mut(), run)
     }
 
@@ -117,13 +144,40 @@ impl Model {
 
     /// `fit`'s epochs over `train`, validating on `validation` after each, whatever the data
     /// is: the progress display, the callbacks and the history.
+    ///
+    /// Data-parallel, an error on one rank ends every rank (MPI's abort, with the message): the
+    /// others would otherwise wait for it forever in the next collective.
     pub(crate) fn run_epochs(
         &mut self,
         train: &mut dyn BatchSource,
-        mut validation: Option<&mut (dyn BatchSource + '_)>,
-        run: EpochRun<'_>,
+        validation: Option<&mut (dyn BatchSource + '_)>,
+        run: EpochRun<'_, '_>,
     ) -> Result<History> {
-        let EpochRun { epochs, initial_epoch, seed, verbose, mut callbacks, output } = run;
+        let communicator = run.communicator;
+        match (self.epoch_loop(train, validation, run), communicator) {
+            (Err(e), Some(c)) => c.abort(&format!(
+                "rank {} of {} stopped training: {e}; ending every rank of the job",
+                c.rank(),
+                c.size()
+            )),
+            (outcome, _) => outcome,
+        }
+    }
+
+    /// [`Model::run_epochs`]'s work. Data-parallel, each rank trains on its shards, only rank 0
+    /// shows progress (the running values mid-epoch are its shard's), and the epoch's logs are
+    /// the whole batch's, summed over the ranks; validation runs whole on every rank.
+    fn epoch_loop(
+        &mut self,
+        train: &mut dyn BatchSource,
+        mut validation: Option<&mut (dyn BatchSource + '_)>,
+        run: EpochRun<'_, '_>,
+    ) -> Result<History> {
+        let EpochRun { epochs, initial_epoch, seed, verbose, mut callbacks, output, communicator } = run;
+        let verbose = match communicator {
+            Some(c) if c.rank() != 0 => 0,
+            _ => verbose,
+        };
         let mut progress = Progress::new(verbose, output, self.log_order());
         let mut history = History::default();
         let mut stop = self.notify(&mut callbacks, &mut progress, |c, ctx| c.on_train_begin(ctx))?;
@@ -132,29 +186,50 @@ impl Model {
             stop |= self.notify(&mut callbacks, &mut progress, |c, ctx| c.on_epoch_begin(epoch, ctx))?;
             let mut tracker = self.require_compiled("fit")?.tracker()?;
             progress.start(train.steps());
-            for (step, batch) in train.epoch(epoch)?.enumerate() {
-                let ((inputs, targets, weights), samples) = batch?;
+            let batches = match communicator {
+                Some(c) => train.epoch_shards(epoch, c.rank(), c.size())?,
+                None => Box::new(
+                    train
+                        .epoch(epoch)?
+                        .map(|batch| batch.map(|(batch, samples)| Shard { batch: Some(batch), samples })),
+                ),
+            };
+            for (step, shard) in batches.enumerate() {
+                let shard = shard?;
                 let iteration = self.require_compiled("fit")?.optimizer.iterations();
-                let weights = weights.as_ref();
-                let (losses, predictions) =
-                    self.train_step(&inputs, &targets, weights, step_seed(seed, iteration))?;
-                tracker.update(
-                    &losses.total,
-                    &losses.per_output,
-                    samples,
-                    &targets,
-                    &predictions,
-                    weights,
-                )?;
+                let step_seed = step_seed(seed, iteration);
+                let outcome = match (communicator, &shard.batch) {
+                    (Some(c), _) => {
+                        self.replicated_train_step(c, &shard, replica_seed(step_seed, c.rank()))?
+                    }
+                    (None, Some((inputs, targets, weights))) => {
+                        Some(self.train_step(inputs, targets, weights.as_ref(), step_seed)?)
+                    }
+                    (None, None) => None,
+                };
+                if let (Some((losses, predictions)), Some((_, targets, weights))) = (outcome, &shard.batch) {
+                    let weights = weights.as_ref();
+                    let (total, per_output) = (&losses.total, &losses.per_output);
+                    tracker.update(total, per_output, shard.samples, targets, &predictions, weights)?;
+                }
                 progress.step(step + 1, || tracker.read(""))?;
                 let logs = BatchLogs::new(&tracker);
                 stop |= self
                     .notify(&mut callbacks, &mut progress, |c, ctx| c.on_train_batch_end(step, &logs, ctx))?;
+                // Every rank votes, whatever its callbacks: a rank left out of a collective hangs.
+                if let Some(c) = communicator {
+                    stop = any_rank_stops(stop, c);
+                }
                 if stop {
                     break;
                 }
             }
-            let mut logs = tracker.read("")?;
+            let mut logs = tracker.read_across("", communicator)?;
+            // Before the callbacks, which may save the model: a checkpoint of diverged ranks
+            // would be rank 0's alone.
+            if let Some(c) = communicator {
+                self.check_replicas_agree(c, epoch)?;
+            }
             if let Some(validation) = validation.as_deref_mut() {
                 logs.extend(self.run_test(validation, None)?.read("val_")?);
             }
@@ -162,6 +237,9 @@ impl Model {
             stop |=
                 self.notify(&mut callbacks, &mut progress, |c, ctx| c.on_epoch_end(epoch, &mut logs, ctx))?;
             history.record(epoch, &logs);
+            if let Some(c) = communicator {
+                stop = any_rank_stops(stop, c);
+            }
             if stop {
                 break;
             }

@@ -5,7 +5,7 @@
 use tensor_core::Tensor;
 
 use super::data::Placement;
-use super::fit::EpochRun;
+use super::fit::{EpochRun, resolve_communicator};
 use super::source::{BatchSource, StreamBatches};
 use super::{EvaluateOptions, FitOptions, Inputs};
 use crate::data::BatchStream;
@@ -63,14 +63,24 @@ impl Model {
             class_weight,
             callbacks,
             output,
+            communicator,
             ..
         } = options;
+        let mut launched = None;
+        if let Some(communicator) = resolve_communicator(communicator, &mut launched)? {
+            return Err(NnError::Usage(format!(
+                "fit_stream: a stream cannot be split across the {} ranks of data-parallel training (this \
+                 process is rank {}); train on tensors with fit, or run a single process",
+                communicator.size(),
+                communicator.rank()
+            )));
+        }
         self.require_compiled("fit_stream")?;
         self.build_from_stream(data)?;
         let mut train = StreamBatches::new(self, data, "fit_stream")?.with_class_weight(class_weight);
         let batch_size = validation_batch_size.unwrap_or(batch_size);
         let mut validation = self.validation_source(validation_data, validation_stream, batch_size)?;
-        let run = EpochRun { epochs, initial_epoch, seed, verbose, callbacks, output };
+        let run = EpochRun { epochs, initial_epoch, seed, verbose, callbacks, output, communicator: None };
         self.run_epochs(&mut train, validation.as_deref_mut(), run)
     }
 

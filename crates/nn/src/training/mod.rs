@@ -15,6 +15,7 @@ mod fit;
 mod fit_stream;
 mod introspect;
 mod options;
+mod replicated;
 mod source;
 mod step;
 mod weights;

@@ -8,6 +8,7 @@ use tensor_core::Tensor;
 use super::{Inputs, Targets};
 use crate::callbacks::Callback;
 use crate::data::BatchStream;
+use crate::distributed::Communicator;
 use crate::{NnError, Result};
 
 /// `fit`'s arguments besides the data. `FitOptions::default()` is Keras's: batch size 32, one
@@ -31,6 +32,7 @@ pub struct FitOptions<'a> {
     pub(crate) class_weight: Option<BTreeMap<usize, f64>>,
     pub(crate) callbacks: Vec<&'a mut dyn Callback>,
     pub(crate) output: Option<&'a mut dyn Write>,
+    pub(crate) communicator: Option<&'a dyn Communicator>,
 }
 
 impl Default for FitOptions<'_> {
@@ -50,6 +52,7 @@ impl Default for FitOptions<'_> {
             class_weight: None,
             callbacks: Vec::new(),
             output: None,
+            communicator: None,
         }
     }
 }
@@ -156,6 +159,14 @@ impl<'a> FitOptions<'a> {
     /// each epoch's final line only).
     pub fn output(mut self, output: &'a mut dyn Write) -> Self {
         self.output = Some(output);
+        self
+    }
+
+    /// Trains data-parallel over `communicator`'s ranks: each takes its shard of every batch and
+    /// all take the same averaged step. Without it, `fit` uses the world of the MPI job it was
+    /// started in (`mpirun -np N`, with the `mpi` feature) and trains alone otherwise.
+    pub fn communicator(mut self, communicator: &'a dyn Communicator) -> Self {
+        self.communicator = Some(communicator);
         self
     }
 

@@ -16,6 +16,18 @@ use crate::{Model, NnError, Result};
 /// One epoch's batches, each with its number of samples.
 pub(crate) type EpochBatches<'s> = Box<dyn Iterator<Item = Result<(Batch, usize)>> + 's>;
 
+/// One rank's shards of an epoch's batches, in data-parallel training.
+pub(crate) type EpochShards<'s> = Box<dyn Iterator<Item = Result<Shard>> + 's>;
+
+/// One rank's part of a global batch.
+pub(crate) struct Shard {
+    /// The rank's samples; `None` when the global batch has fewer samples than there are ranks
+    /// and this one is left without.
+    pub(crate) batch: Option<Batch>,
+    /// How many samples the rank's part holds.
+    pub(crate) samples: usize,
+}
+
 /// Batches with a known count per epoch.
 pub(crate) trait BatchSource {
     /// Batches per epoch: what the progress bar counts to.
@@ -23,6 +35,11 @@ pub(crate) trait BatchSource {
 
     /// The batches of epoch `epoch`, on the model's device.
     fn epoch(&mut self, epoch: usize) -> Result<EpochBatches<'_>>;
+
+    /// Rank `rank`'s shards of the batches of epoch `epoch` split across `ranks` ranks: the
+    /// same batches as [`BatchSource::epoch`] gives on every rank, each cut into `ranks`
+    /// disjoint parts as equal as possible.
+    fn epoch_shards(&mut self, epoch: usize, rank: usize, ranks: usize) -> Result<EpochShards<'_>>;
 }
 
 /// A [`Dataset`] on the device, in batches of `batch_size`, visited in an order shuffled per
@@ -34,20 +51,40 @@ pub(crate) struct TensorBatches {
     pub(crate) seed: u64,
 }
 
+impl TensorBatches {
+    /// The sample indices of each batch of epoch `epoch`, in order.
+    fn chunks(&self, epoch: usize) -> Vec<Vec<usize>> {
+        let order = sample_order(
+            self.data.samples(),
+            self.shuffle,
+            step_seed(self.seed, epoch as u64).rotate_left(32),
+        );
+        order.chunks(self.batch_size).map(<[usize]>::to_vec).collect()
+    }
+}
+
 impl BatchSource for TensorBatches {
     fn steps(&self) -> usize {
         self.data.samples().div_ceil(self.batch_size)
     }
 
     fn epoch(&mut self, epoch: usize) -> Result<EpochBatches<'_>> {
-        let order = sample_order(
-            self.data.samples(),
-            self.shuffle,
-            step_seed(self.seed, epoch as u64).rotate_left(32),
-        );
-        let (data, batch_size) = (&self.data, self.batch_size);
-        let chunks: Vec<Vec<usize>> = order.chunks(batch_size).map(<[usize]>::to_vec).collect();
+        let data = &self.data;
+        let chunks = self.chunks(epoch);
         Ok(Box::new(chunks.into_iter().map(move |chunk| Ok((data.batch(&chunk)?, chunk.len())))))
+    }
+
+    fn epoch_shards(&mut self, epoch: usize, rank: usize, ranks: usize) -> Result<EpochShards<'_>> {
+        let data = &self.data;
+        let shards: Vec<Vec<usize>> = self
+            .chunks(epoch)
+            .into_iter()
+            .map(|chunk| chunk[shard_range(chunk.len(), rank, ranks)].to_vec())
+            .collect();
+        Ok(Box::new(shards.into_iter().map(move |part| {
+            let batch = if part.is_empty() { None } else { Some(data.batch(&part)?) };
+            Ok(Shard { batch, samples: part.len() })
+        })))
     }
 }
 
@@ -143,5 +180,45 @@ impl BatchSource for StreamBatches<'_> {
         let batches = stream.epoch(epoch)?;
         let conversion = &*conversion;
         Ok(Box::new(batches.take(steps).enumerate().map(move |(step, b)| conversion.convert(step, b?))))
+    }
+
+    fn epoch_shards(&mut self, _epoch: usize, _rank: usize, ranks: usize) -> Result<EpochShards<'_>> {
+        // Each rank would need its own disjoint part of the stream's shuffled batches, which a
+        // stream seeded on its own cannot promise; training every rank on all of it would be
+        // a different (and silently wrong) run.
+        Err(NnError::Usage(format!(
+            "{}: a stream cannot be split across the {ranks} ranks of data-parallel training; train \
+             on tensors with fit, or run a single process",
+            self.conversion.what
+        )))
+    }
+}
+
+/// The part of a batch of `samples` samples that rank `rank` of `ranks` takes: contiguous, the
+/// first `samples % ranks` ranks taking one sample more than the others.
+pub(crate) fn shard_range(samples: usize, rank: usize, ranks: usize) -> std::ops::Range<usize> {
+    let (base, extra) = (samples / ranks, samples % ranks);
+    let start = rank * base + rank.min(extra);
+    start..start + base + usize::from(rank < extra)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shard_range;
+
+    #[test]
+    fn shards_cover_a_batch_once_and_differ_by_at_most_one_sample() {
+        for samples in [1, 2, 7, 63, 64, 65] {
+            for ranks in 1..=5 {
+                let shards: Vec<_> = (0..ranks).map(|rank| shard_range(samples, rank, ranks)).collect();
+                let covered: Vec<usize> = shards.iter().flat_map(Clone::clone).collect();
+                assert_eq!(covered, (0..samples).collect::<Vec<_>>(), "{samples} samples over {ranks} ranks");
+                let sizes: Vec<usize> = shards.iter().map(ExactSizeIterator::len).collect();
+                let (least, most) = (sizes.iter().min().unwrap(), sizes.iter().max().unwrap());
+                assert!(most - least <= 1, "{samples} samples over {ranks} ranks: sizes {sizes:?}");
+            }
+        }
+        assert_eq!(shard_range(64, 0, 3), 0..22);
+        assert_eq!(shard_range(64, 2, 3), 43..64);
     }
 }

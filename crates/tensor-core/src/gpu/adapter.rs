@@ -112,8 +112,19 @@ pub(crate) fn summarize(adapter: &wgpu::Adapter) -> AdapterSummary {
     }
 }
 
+/// The environment variables by which MPI launchers (OpenMPI, MPICH's hydra, Slurm) give a
+/// process its rank among those on its machine.
+const LOCAL_RANK_ENV: [&str; 3] = ["OMPI_COMM_WORLD_LOCAL_RANK", "MPI_LOCALRANKID", "SLURM_LOCALID"];
+
+/// This process's rank among the processes of an MPI job on this machine, if it is one.
+fn local_rank() -> Option<usize> {
+    LOCAL_RANK_ENV.iter().filter_map(|name| std::env::var(name).ok()).find_map(|v| v.trim().parse().ok())
+}
+
 /// The adapter to use: the one `selector` names (a case-insensitive part of its name, or a
-/// backend such as `vulkan` or `gl`), else the best one.
+/// backend such as `vulkan` or `gl`), else the best one — or, in a process of an MPI job, one
+/// of the adapters as good as the best chosen by the process's local rank, so that the ranks
+/// on a machine with several GPUs share them out (round robin).
 ///
 /// Without a selector, GL is only opened when no native API (Vulkan, Metal, DX12) has an adapter:
 /// it ranks last anyway, and starting EGL is slow and noisy.
@@ -125,7 +136,10 @@ pub(crate) fn choose(selector: Option<&str>) -> Result<wgpu::Adapter> {
         return Err(Error::NoAdapter);
     }
     let Some(selector) = selector.map(str::to_lowercase).filter(|s| !s.is_empty()) else {
-        return Ok(adapters.into_iter().next().expect("checked non-empty"));
+        let best = rank(&adapters[0].get_info());
+        let equals = adapters.iter().take_while(|a| rank(&a.get_info()) == best).count();
+        let pick = local_rank().map_or(0, |local| local % equals);
+        return adapters.into_iter().nth(pick).ok_or(Error::NoAdapter);
     };
     let names: Vec<String> =
         adapters.iter().map(|a| format!("{} ({})", a.get_info().name, a.get_info().backend)).collect();
