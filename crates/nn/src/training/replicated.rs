@@ -100,7 +100,8 @@ impl Model {
             _ => self.average::<f32>(communicator, &gradients, &state, shard.samples)?,
         };
         commit_state(averaged.state, &self.weights())?;
-        self.require_compiled_mut("fit")?.optimizer.apply(&averaged.gradients)?;
+        // The averaged gradients are the same on every rank, and so is whether they overflowed.
+        self.require_compiled_mut("fit")?.update(&averaged.gradients)?;
         Ok(pass.map(|pass| (pass.losses, pass.predictions)))
     }
 

@@ -112,15 +112,7 @@ impl Model {
     ) -> Result<(BatchLosses, Vec<Tensor>)> {
         let pass = self.backward_pass(inputs, targets, weights, seed, "fit")?;
         commit_state(pass.state_updates, &self.weights())?;
-        let compiled = self.require_compiled_mut("fit")?;
-        // Under mixed precision a step whose gradients overflowed is skipped (the scale halves).
-        let apply = match &mut compiled.loss_scale {
-            Some(scale) => scale.after_step(all_finite(&pass.gradients)?),
-            None => true,
-        };
-        if apply {
-            compiled.optimizer.apply(&pass.gradients)?;
-        }
+        self.require_compiled_mut("fit")?.update(&pass.gradients)?;
         Ok((pass.losses, pass.predictions))
     }
 
@@ -223,6 +215,19 @@ impl Model {
 }
 
 impl Compiled {
+    /// The optimizer's update with a step's `(weight id, value, gradient)`s. Under mixed
+    /// precision a step whose gradients overflowed is skipped, and the loss scale halves.
+    pub(crate) fn update(&mut self, gradients: &[(u64, Tensor, Tensor)]) -> Result<()> {
+        let apply = match &mut self.loss_scale {
+            Some(scale) => scale.after_step(all_finite(gradients)?),
+            None => true,
+        };
+        if apply {
+            self.optimizer.apply(gradients)?;
+        }
+        Ok(())
+    }
+
     /// Checks each output's targets against its loss and its `shapes` (batch axis excluded).
     pub(crate) fn check_targets(&self, targets: &[Tensor], shapes: &[Vec<usize>]) -> Result<()> {
         for ((output, y), shape) in self.outputs.iter().zip(targets).zip(shapes) {
