@@ -224,38 +224,27 @@ pub fn run(options: &TrainOptions) -> Result<(Model, TrainResult)> {
     let train_seconds = if history.is_empty() { 0.0 } else { checkpoint.train_seconds() };
     let samples = x_train.dims()[0] as f64 * history.len() as f64;
     let samples_per_second = if samples > 0.0 { samples / train_seconds } else { 0.0 };
-    let model_path = options.out_dir.join("model.safetensors");
-    if !leader {
-        let result = TrainResult {
-            history,
-            test_loss: f64::NAN,
-            test_accuracy: f64::NAN,
-            train_seconds,
-            samples_per_second,
-            model_path,
-            resumed_after_epoch: options.resume.then_some(initial_epoch),
-            skipped_checkpoints,
-            removed_temporaries,
-            memory: memory.samples().to_vec(),
-            report: Vec::new(),
-        };
-        return Ok((model, result));
-    }
-    let logs = model.evaluate(&x_test, &y_test, EvaluateOptions::default().batch_size(256).verbose(0))?;
-    nn::io::save_model(&model, &model_path)?;
     let mut result = TrainResult {
         history,
-        test_loss: logs.get("loss").copied().unwrap_or(f64::NAN),
-        test_accuracy: logs.get("accuracy").copied().unwrap_or(f64::NAN),
+        test_loss: f64::NAN,
+        test_accuracy: f64::NAN,
         train_seconds,
         samples_per_second,
-        model_path,
+        model_path: options.out_dir.join("model.safetensors"),
         resumed_after_epoch: options.resume.then_some(initial_epoch),
         skipped_checkpoints,
         removed_temporaries,
         memory: memory.samples().to_vec(),
         report: Vec::new(),
     };
+    // Data-parallel, only rank 0 evaluates, saves and reports.
+    if !leader {
+        return Ok((model, result));
+    }
+    let logs = model.evaluate(&x_test, &y_test, EvaluateOptions::default().batch_size(256).verbose(0))?;
+    nn::io::save_model(&model, &result.model_path)?;
+    result.test_loss = logs.get("loss").copied().unwrap_or(f64::NAN);
+    result.test_accuracy = logs.get("accuracy").copied().unwrap_or(f64::NAN);
     result.report = crate::report::write_report(&options.out_dir, &model, &result, &test, &options.device)?;
     Ok((model, result))
 }
