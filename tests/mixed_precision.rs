@@ -37,6 +37,28 @@ fn f16_rounds_to_nearest_with_ties_to_even() {
 }
 
 #[test]
+fn tensors_made_in_f16_hold_f16() {
+    let devices = [Some(Device::Cpu), common::gpu()];
+    for device in devices.iter().flatten() {
+        let made = [
+            Tensor::normal([5, 3], 0.0, 1.0, 1, DType::F16, device).unwrap(),
+            Tensor::uniform([5, 3], -1.0, 1.0, 2, DType::F16, device).unwrap(),
+            Tensor::ones([5, 3], DType::F16, device).unwrap(),
+        ];
+        for t in &made {
+            assert_eq!(t.dtype(), DType::F16, "on {device}");
+            assert_eq!(t.to_vec::<f16>().unwrap().len(), 15, "on {device}");
+        }
+        // Drawn in f32, then rounded once.
+        let wide = Tensor::normal([5, 3], 0.0, 1.0, 1, DType::F32, &Device::Cpu).unwrap();
+        assert_eq!(
+            made[0].to_vec::<f16>().unwrap(),
+            wide.to_dtype(DType::F16).unwrap().to_vec::<f16>().unwrap()
+        );
+    }
+}
+
+#[test]
 fn gpu_conversions_equal_the_cpus_bit_for_bit() {
     let Some(gpu) = common::gpu() else { return };
     let wide = Tensor::uniform([10_007], -70_000.0, 70_000.0, 7, DType::F32, &Device::Cpu).unwrap();

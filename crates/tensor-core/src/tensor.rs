@@ -148,10 +148,13 @@ impl Tensor {
         let n = stream_len(op, &shape)?;
         // Drawn on the host whatever the device, so the host must hold them too.
         let what = format_args!("shape {shape} of {dtype}");
-        let host = for_dtype!(dtype, T => T::into_storage(
+        // f16 is drawn in f32 and rounded, as every tensor made in f16 is.
+        let drawn = if dtype == DType::F16 { DType::F32 } else { dtype };
+        let host = for_dtype!(drawn, T => T::into_storage(
             cpu::host_vec_from(op, &what, n as usize, |i| T::of(sample(i as u32)))?
         ));
-        Ok(Tensor::from_storage(Storage::upload(device, host).map_err(|e| e.renamed(op))?, shape))
+        let storage = Storage::upload(device, host).and_then(|s| s.cast(dtype)).map_err(|e| e.renamed(op))?;
+        Ok(Tensor::from_storage(storage, shape))
     }
 
     pub fn shape(&self) -> &Shape {
