@@ -18,9 +18,10 @@ kernel!(PEAK = "peak.wgsl", "main", PeakParams, [ReadWrite], [INDEX]);
 #[cfg(test)]
 pub(crate) static KERNELS: &[&crate::gpu::kernel::Kernel] = &[&PEAK.kernel];
 
-/// Floating-point operations one `fma_burst` performs: 2 chains x 4 lanes x 2 flops per fma.
+/// Floating-point operations one `fma_burst` performs: per iteration, 8 chains x 4 steps x
+/// 4 lanes x 2 flops per fma.
 pub(crate) fn flops(invocations: u32, iterations: u32) -> f64 {
-    f64::from(invocations) * f64::from(iterations) * 16.0
+    f64::from(invocations) * f64::from(iterations) * 256.0
 }
 
 /// Records one dispatch of `invocations` register-only FMA chains.
