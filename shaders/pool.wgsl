@@ -133,6 +133,33 @@ fn max_pool_backward_vec4(@builtin(global_invocation_id) id: vec3u, @builtin(num
     dst4[(p.dst_offset + i) / 4u] = sum;
 }
 
+// max_pool_backward for windows that do not overlap (strides at least the window), in scatter
+// form: each pooled output, four channels at once, writes its window's taps — its gradient to
+// the tap that won, zero to the others. No two windows share an input, so no two invocations
+// write the same place; inputs no window covers were zeroed before. A quarter of the gather
+// form's invocations and none of its divisions per input element. `p.n` counts pooled outputs.
+@compute @workgroup_size(256)
+fn max_pool_backward_scatter_vec4(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) groups: vec3u) {
+    let i = 4u * linear_index(id, groups, 256u);
+    if i >= p.n {
+        return;
+    }
+    let o = window_position(i, p.out_h, p.out_w);
+    let rows = window_inside(o.y, p.stride_h, p.pad_top, p.window_h, p.in_h);
+    let columns = window_inside(o.z, p.stride_w, p.pad_left, p.window_w, p.in_w);
+    let grad = src4[(p.src_offset + i) / 4u];
+    let won = taps_in4[(p.src_offset + i) / 4u];
+    for (var ky = rows.x; ky < rows.y; ky++) {
+        for (var kx = columns.x; kx < columns.y; kx++) {
+            let y = o.y * p.stride_h + ky - p.pad_top;
+            let x = o.z * p.stride_w + kx - p.pad_left;
+            let at = p.dst_offset + ((o.x * p.in_h + y) * p.in_w + x) * p.channels + o.w;
+            // +0 plus the share, as the gather form sums from +0 (never -0).
+            dst4[at / 4u] = vec4f(0.0) + select(vec4f(0.0), grad, won == vec4u(ky * p.window_w + kx));
+        }
+    }
+}
+
 // The number of input pixels the window at (oy, ox) covers.
 fn covered(oy: u32, ox: u32) -> u32 {
     let rows = window_inside(oy, p.stride_h, p.pad_top, p.window_h, p.in_h);

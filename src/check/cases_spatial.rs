@@ -51,6 +51,11 @@ const POOLINGS: &[Pool] = &[
     ([1, 13, 13, 1], (3, 2), (2, 1), Same),
     // Whole vectors of channels (the four-channel kernels) over several images.
     ([3, 9, 7, 8], (3, 2), (2, 1), Same),
+    // Windows that do not overlap (the gradient scattered from each output): tiling the
+    // images exactly, with padding after, and leaving gaps between windows and rows past the last.
+    ([3, 8, 6, 8], (2, 2), (2, 2), Valid),
+    ([2, 7, 5, 8], (2, 2), (2, 2), Same),
+    ([2, 9, 11, 4], (2, 2), (3, 3), Valid),
 ];
 
 /// `case` with its window arguments after its input shapes in the table.

@@ -38,6 +38,13 @@ kernel!(
     [Read, ReadWrite, Read],
     [INDEX, WINDOW]
 );
+kernel!(
+    MAX_POOL_BACKWARD_SCATTER_VEC4 = "pool.wgsl",
+    "max_pool_backward_scatter_vec4",
+    WindowParams,
+    [Read, ReadWrite, Read],
+    [INDEX, WINDOW]
+);
 
 #[cfg(test)]
 pub(crate) static KERNELS: &[&crate::gpu::kernel::Kernel] = &[
@@ -47,6 +54,7 @@ pub(crate) static KERNELS: &[&crate::gpu::kernel::Kernel] = &[
     &AVG_POOL_BACKWARD.kernel,
     &MAX_POOL_VEC4.kernel,
     &MAX_POOL_BACKWARD_VEC4.kernel,
+    &MAX_POOL_BACKWARD_SCATTER_VEC4.kernel,
 ];
 
 /// Which way a pooling kernel runs: from the images to the pooled output, or back.
@@ -122,6 +130,9 @@ pub(crate) fn max_pool_backward(
     g: &Conv2dGeometry,
     batch: usize,
 ) -> Result<GpuStorage> {
+    if g.stride_h >= g.window_h && g.stride_w >= g.window_w && g.channels.is_multiple_of(4) {
+        return max_pool_backward_scatter(grad, taps, g, batch);
+    }
     let dx = GpuStorage::empty(&grad.device, batch * g.image_len())?;
     launch(
         (&MAX_POOL_BACKWARD, Some(&MAX_POOL_BACKWARD_VEC4)),
@@ -132,6 +143,54 @@ pub(crate) fn max_pool_backward(
         (grad, &dx),
         Some(taps),
     )?;
+    Ok(dx)
+}
+
+/// [`max_pool_backward`] for windows that do not overlap: each output writes its window, after
+/// a zero fill where the windows leave inputs uncovered (strides past the window, or rows and
+/// columns past the last window).
+fn max_pool_backward_scatter(
+    grad: &GpuStorage,
+    taps: &GpuStorage,
+    g: &Conv2dGeometry,
+    batch: usize,
+) -> Result<GpuStorage> {
+    let device = &grad.device;
+    let len = batch * g.image_len();
+    let covered = g.stride_h == g.window_h
+        && g.stride_w == g.window_w
+        && g.pad_top + g.in_h <= g.out_h * g.stride_h
+        && g.pad_left + g.in_w <= g.out_w * g.stride_w;
+    let dx = if covered { GpuStorage::empty(device, len)? } else { super::fill::fill(device, len, 0.0)? };
+    let (image_len, pooled_len) = (g.image_len(), g.positions() * g.channels);
+    let params = WindowParams::new("max_pool2d", g)?;
+    let per_image = [("image", image_len), ("pooled output", pooled_len)];
+    for_each_image_chunk(device, "max_pool2d", &per_image, 0..batch, |chunk| {
+        let (grad_window, grad_skew) = grad.window(chunk.start * pooled_len, chunk.len() * pooled_len);
+        let (dx_window, dx_skew) = dx.window(chunk.start * image_len, chunk.len() * image_len);
+        let taps_window = taps.window(chunk.start * pooled_len, chunk.len() * pooled_len).0;
+        let bindings = [grad_window, dx_window, taps_window];
+        let n = chunk.len() * pooled_len;
+        if grad_skew.is_multiple_of(4) && dx_skew.is_multiple_of(4) {
+            params.dispatch_per_invocation(
+                &MAX_POOL_BACKWARD_SCATTER_VEC4,
+                device,
+                (n, 4),
+                (grad_skew, dx_skew),
+                &bindings,
+            )
+        } else {
+            // A chunk whose windows are not whole vectors: the gather form, writing every
+            // element of its images.
+            params.dispatch(
+                &MAX_POOL_BACKWARD,
+                device,
+                chunk.len() * image_len,
+                (grad_skew, dx_skew),
+                &bindings,
+            )
+        }
+    })?;
     Ok(dx)
 }
 
