@@ -38,3 +38,27 @@ fn max_pool_gradient_is_zero_where_no_window_covers() {
     // Exact: each input takes at most one output's gradient.
     assert_eq!(on_gpu, cpu);
 }
+
+/// Readbacks from several threads at once on one device each get their own values: a mapping's
+/// callback may run on another thread's poll, after this thread's wait has returned.
+#[test]
+fn concurrent_readbacks_each_get_their_values() {
+    use tessera::tensor_core::{DType, Tensor};
+    let Some(gpu) = common::gpu() else { return };
+    std::thread::scope(|scope| {
+        for thread in 0..4u32 {
+            let gpu = &gpu;
+            scope.spawn(move || {
+                for round in 0..400u32 {
+                    let value = f64::from(thread * 1000 + round);
+                    let t = Tensor::full(vec![37], value, DType::F32, gpu).unwrap().add_scalar(1.0).unwrap();
+                    assert_eq!(
+                        t.to_vec_f64().unwrap(),
+                        vec![value + 1.0; 37],
+                        "thread {thread}, round {round}"
+                    );
+                }
+            });
+        }
+    });
+}

@@ -7,6 +7,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 
@@ -26,6 +27,9 @@ const PARAM_ARENA_BYTES: u64 = 64 * 1024;
 /// Bytes of small uploads (index lists, little tensors) staged per submission; larger uploads
 /// submit the pending work and are written directly.
 const UPLOAD_ARENA_BYTES: u64 = 4 << 20;
+
+/// How long a readback waits for its mapping's callback once the device is idle.
+const MAP_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub(crate) struct Context {
     pub(crate) id: u64,
@@ -433,11 +437,22 @@ impl Context {
         let sink = Arc::clone(&outcome);
         slice.map_async(wgpu::MapMode::Read, move |r| *sink.lock() = Some(r));
         self.wait()?;
-        match outcome.lock().take() {
-            Some(Ok(())) => {}
-            Some(Err(e)) => return Err(Error::Gpu(format!("reading back {bytes} bytes: {e}"))),
-            None => return Err(Error::Gpu("reading back: the device never mapped the buffer".into())),
-        }
+        // The mapping's callback runs on whichever thread's poll saw it complete: when another
+        // thread polled at the same time, it may run just after this thread's wait returned.
+        let deadline = Instant::now() + MAP_TIMEOUT;
+        let mapped = loop {
+            if let Some(mapped) = outcome.lock().take() {
+                break mapped;
+            }
+            if Instant::now() > deadline {
+                return Err(Error::Gpu(format!(
+                    "reading back {bytes} bytes: the device did not map the buffer within {MAP_TIMEOUT:?}"
+                )));
+            }
+            std::thread::sleep(Duration::from_micros(50));
+            self.wait()?;
+        };
+        mapped.map_err(|e| Error::Gpu(format!("reading back {bytes} bytes: {e}")))?;
         let mut data = slice
             .get_mapped_range()
             .map_err(|e| Error::Gpu(format!("reading back {bytes} bytes: {e}")))?
