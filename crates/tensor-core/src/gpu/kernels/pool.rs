@@ -57,17 +57,20 @@ pub(crate) static KERNELS: &[&crate::gpu::kernel::Kernel] = &[
     &MAX_POOL_BACKWARD_SCATTER_VEC4.kernel,
 ];
 
-/// Which way a pooling kernel runs: from the images to the pooled output, or back.
+/// Which way a pooling kernel runs: from the images to the pooled output, or back — gathering
+/// into each image element, or (the four-channel kernel only) scattering from each output.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Direction {
     Forward,
     Backward,
+    Scatter,
 }
 
 /// Records `spec` over `batch` images in chunks that fit the binding limit: `src` is read and
 /// `dst` written, images on one side and pooled outputs on the other; `taps`, laid out like the
 /// pooled side, is bound third, at the same offsets as that side. `vec4_spec`, where given, runs
-/// instead on chunks whose channels and offsets are whole vectors.
+/// instead on chunks whose channels and offsets are whole vectors (`spec` gathers even when
+/// `direction` scatters).
 fn launch(
     (spec, vec4_spec): (&'static KernelSpec<WindowParams>, Option<&'static KernelSpec<WindowParams>>),
     op: &'static str,
@@ -80,7 +83,7 @@ fn launch(
     let (image_len, pooled_len) = (g.image_len(), g.positions() * g.channels);
     let (src_len, dst_len) = match direction {
         Direction::Forward => (image_len, pooled_len),
-        Direction::Backward => (pooled_len, image_len),
+        Direction::Backward | Direction::Scatter => (pooled_len, image_len),
     };
     let params = WindowParams::new(op, g)?;
     let per_image = [("image", image_len), ("pooled output", pooled_len)];
@@ -92,11 +95,13 @@ fn launch(
         bindings.extend(taps.map(|t| t.window(chunk.start * pooled_len, chunk.len() * pooled_len).0));
         let n = chunk.len() * dst_len;
         let vectors = [g.channels, src_skew, dst_skew].iter().all(|n| n.is_multiple_of(4));
+        // A scattering kernel's invocations cover the pooled outputs it reads.
+        let covered = if direction == Direction::Scatter { chunk.len() * src_len } else { n };
         match vec4_spec {
             Some(vec4_spec) if vectors => params.dispatch_per_invocation(
                 vec4_spec,
                 &src.device,
-                (n, 4),
+                (covered, 4),
                 (src_skew, dst_skew),
                 &bindings,
             ),
@@ -130,67 +135,32 @@ pub(crate) fn max_pool_backward(
     g: &Conv2dGeometry,
     batch: usize,
 ) -> Result<GpuStorage> {
-    if g.stride_h >= g.window_h && g.stride_w >= g.window_w && g.channels.is_multiple_of(4) {
-        return max_pool_backward_scatter(grad, taps, g, batch);
-    }
-    let dx = GpuStorage::empty(&grad.device, batch * g.image_len())?;
-    launch(
-        (&MAX_POOL_BACKWARD, Some(&MAX_POOL_BACKWARD_VEC4)),
-        "max_pool2d",
-        g,
-        batch,
-        Direction::Backward,
-        (grad, &dx),
-        Some(taps),
-    )?;
-    Ok(dx)
-}
-
-/// [`max_pool_backward`] for windows that do not overlap: each output writes its window, after
-/// a zero fill where the windows leave inputs uncovered (strides past the window, or rows and
-/// columns past the last window).
-fn max_pool_backward_scatter(
-    grad: &GpuStorage,
-    taps: &GpuStorage,
-    g: &Conv2dGeometry,
-    batch: usize,
-) -> Result<GpuStorage> {
-    let device = &grad.device;
     let len = batch * g.image_len();
+    // Windows that do not overlap scatter; the inputs they leave uncovered (strides past the
+    // window, rows and columns past the last window) are zeroed first.
+    let (direction, vec4_spec) = if g.stride_h >= g.window_h && g.stride_w >= g.window_w {
+        (Direction::Scatter, &MAX_POOL_BACKWARD_SCATTER_VEC4)
+    } else {
+        (Direction::Backward, &MAX_POOL_BACKWARD_VEC4)
+    };
     let covered = g.stride_h == g.window_h
         && g.stride_w == g.window_w
         && g.pad_top + g.in_h <= g.out_h * g.stride_h
         && g.pad_left + g.in_w <= g.out_w * g.stride_w;
-    let dx = if covered { GpuStorage::empty(device, len)? } else { super::fill::fill(device, len, 0.0)? };
-    let (image_len, pooled_len) = (g.image_len(), g.positions() * g.channels);
-    let params = WindowParams::new("max_pool2d", g)?;
-    let per_image = [("image", image_len), ("pooled output", pooled_len)];
-    for_each_image_chunk(device, "max_pool2d", &per_image, 0..batch, |chunk| {
-        let (grad_window, grad_skew) = grad.window(chunk.start * pooled_len, chunk.len() * pooled_len);
-        let (dx_window, dx_skew) = dx.window(chunk.start * image_len, chunk.len() * image_len);
-        let taps_window = taps.window(chunk.start * pooled_len, chunk.len() * pooled_len).0;
-        let bindings = [grad_window, dx_window, taps_window];
-        let n = chunk.len() * pooled_len;
-        if grad_skew.is_multiple_of(4) && dx_skew.is_multiple_of(4) {
-            params.dispatch_per_invocation(
-                &MAX_POOL_BACKWARD_SCATTER_VEC4,
-                device,
-                (n, 4),
-                (grad_skew, dx_skew),
-                &bindings,
-            )
-        } else {
-            // A chunk whose windows are not whole vectors: the gather form, writing every
-            // element of its images.
-            params.dispatch(
-                &MAX_POOL_BACKWARD,
-                device,
-                chunk.len() * image_len,
-                (grad_skew, dx_skew),
-                &bindings,
-            )
-        }
-    })?;
+    let dx = if direction == Direction::Scatter && !covered {
+        super::fill::fill(&grad.device, len, 0.0)?
+    } else {
+        GpuStorage::empty(&grad.device, len)?
+    };
+    launch(
+        (&MAX_POOL_BACKWARD, Some(vec4_spec)),
+        "max_pool2d",
+        g,
+        batch,
+        direction,
+        (grad, &dx),
+        Some(taps),
+    )?;
     Ok(dx)
 }
 
