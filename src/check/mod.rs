@@ -150,7 +150,8 @@ pub fn cases() -> Vec<Case> {
 
 /// Runs every case on `gpu` (or those whose op name contains `only`) against the CPU, reporting
 /// each as it finishes: first with the schedules the autotuner picks, then the product cases
-/// pinned to each schedule in turn. f16 cases run where the adapter has `SHADER_F16`.
+/// pinned to each schedule in turn (f16 cases to those that take f16). f16 cases run where the
+/// adapter has `SHADER_F16`.
 pub fn run(gpu: &Device, only: Option<&str>, mut report: impl FnMut(&Outcome)) -> Vec<Outcome> {
     let mut outcomes = Vec::new();
     let mut record = |found: Vec<Outcome>| {
@@ -166,8 +167,10 @@ pub fn run(gpu: &Device, only: Option<&str>, mut report: impl FnMut(&Outcome)) -
         record(run_case(case, gpu, None));
     }
     let Device::Gpu(device) = gpu else { return outcomes };
+    let f16_schedules = device.f16_product_schedules();
     for schedule in device.product_schedules() {
-        for case in all.iter().filter(|c| c.products) {
+        let takes_f16 = f16_schedules.contains(&schedule);
+        for case in all.iter().filter(|c| c.products && (takes_f16 || !c.f16)) {
             record(run_case(case, gpu, Some(&schedule)));
         }
     }

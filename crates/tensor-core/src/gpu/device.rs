@@ -168,6 +168,12 @@ impl GpuDevice {
         self.ctx.tuner.schedules()
     }
 
+    /// Those of [`GpuDevice::product_schedules`] that products of f16 may run with (pinning
+    /// another makes an f16 product an error).
+    pub fn f16_product_schedules(&self) -> Vec<String> {
+        self.ctx.tuner.f16_schedules()
+    }
+
     /// Makes every product run with the schedule `name` (one of
     /// [`GpuDevice::product_schedules`]) until called with `None`: how `tessera check` runs
     /// each kernel variant, whichever the autotuner would pick.

@@ -23,7 +23,7 @@ use crate::gpu::context::Context;
 pub const AUTOTUNE_ENV: &str = "TESSERA_AUTOTUNE";
 
 /// Bumped whenever the kernels change, so that old measurements are not trusted.
-const KERNEL_SET_VERSION: u32 = 4;
+const KERNEL_SET_VERSION: u32 = 5;
 
 /// The most time spent timing candidates for one class of product.
 const BUDGET: Duration = Duration::from_secs(10);
@@ -55,9 +55,12 @@ impl Mode {
 pub(crate) fn candidates(subgroup: Option<u32>) -> Vec<Schedule> {
     let mut all = Vec::new();
     if let Some(size) = subgroup {
-        // Larger blocks (16 x 32 and up) ran up to 40% faster on lavapipe's largest products
-        // but took it 40 s to 4 min to compile each: more than they ever save.
-        let blocks = [(8, 32), (4, 32), (4, 64)];
+        // Each invocation loads its `tm` rows of A and `tn / size` columns of B per step of
+        // the reduction and does `tm * tn` multiply-adds; on lavapipe a load costs a loop over
+        // the SIMD lanes, so the larger `tm * tn / (tm + tn / size)`, the faster: 8 x 64 ran
+        // 1024^3 30% faster than 8 x 32. Blocks of 1,024 outputs (16 x 64, 8 x 128) were no
+        // faster and took lavapipe 35 s each to compile.
+        let blocks = [(8, 32), (4, 32), (4, 64), (8, 64)];
         all.extend(
             blocks
                 .into_iter()
@@ -74,15 +77,26 @@ pub(crate) fn candidates(subgroup: Option<u32>) -> Vec<Schedule> {
         Schedule::SplitK { tm: 4, tn: 8 },
         Schedule::SplitK { tm: 8, tn: 8 },
         Schedule::SplitK { tm: 4, tn: 4 },
+        Schedule::SplitK { tm: 16, tn: 16 },
         Schedule::Tiled { bm: 64, bn: 64, bk: 16 },
         Schedule::Tiled { bm: 128, bn: 128, bk: 8 },
     ]);
     all
 }
 
+/// Whether `schedule` runs products of f16: lavapipe, whose f16 is emulated, took minutes to
+/// compile a block of 8 x 64 per invocation in f16, so f16 keeps to blocks of at most 256.
+pub(crate) fn takes_f16(schedule: Schedule) -> bool {
+    match schedule {
+        Schedule::Subgroup { tm, tn, .. } | Schedule::Direct { tm, tn } => tm * tn <= 256,
+        Schedule::SplitK { .. } | Schedule::Tiled { .. } => true,
+    }
+}
+
 /// The candidates worth timing for `product`: those whose tiles cover at most twice the output
 /// (or, when none does, the tightest).
 fn fitting(product: &Product<'_>, all: &[Schedule]) -> Vec<Schedule> {
+    let all: Vec<Schedule> = all.iter().copied().filter(|&s| !product.half || takes_f16(s)).collect();
     let rows = product.m + usize::from(product.column_sums.is_some());
     let covered = |s: &Schedule| {
         let (tile_m, tile_n) = s.tile();
@@ -90,7 +104,7 @@ fn fitting(product: &Product<'_>, all: &[Schedule]) -> Vec<Schedule> {
     };
     let needed = (rows * product.n).max(1);
     let tight: Vec<Schedule> = all.iter().copied().filter(|s| covered(s) <= 2 * needed).collect();
-    if tight.is_empty() { all.iter().copied().min_by_key(covered).into_iter().collect() } else { tight }
+    if tight.is_empty() { all.into_iter().min_by_key(covered).into_iter().collect() } else { tight }
 }
 
 /// A class of products that one choice serves.
@@ -215,6 +229,11 @@ impl Tuner {
         candidates(self.subgroup).iter().map(|s| s.name()).collect()
     }
 
+    /// Those of [`Tuner::schedules`] that run products of f16.
+    pub(crate) fn f16_schedules(&self) -> Vec<String> {
+        candidates(self.subgroup).into_iter().filter(|&s| takes_f16(s)).map(|s| s.name()).collect()
+    }
+
     /// Makes every product run with the schedule `name` (one of [`Tuner::schedules`]), or, with
     /// `None`, choose again.
     pub(crate) fn pin(&self, name: Option<&str>) -> Result<()> {
@@ -250,6 +269,13 @@ impl Tuner {
 
     fn choose(&self, ctx: &Context, product: &Product<'_>) -> Result<Schedule> {
         if let Some(schedule) = *self.pinned.lock() {
+            if product.half && !takes_f16(schedule) {
+                return Err(crate::Error::Unsupported(format!(
+                    "the product schedule {} does not run f16 products; pin one of {}",
+                    schedule.name(),
+                    self.f16_schedules().join(", ")
+                )));
+            }
             return Ok(schedule);
         }
         let class = Class::of(product);
@@ -260,8 +286,10 @@ impl Tuner {
         if self.mode != Mode::Full {
             return Ok(default);
         }
+        // The default's family first: when the budget runs out, the likeliest are timed.
         let mut order = vec![default];
         order.extend(fitting(product, &candidates(self.subgroup)).into_iter().filter(|s| *s != default));
+        order.sort_by_key(|s| std::mem::discriminant(s) != std::mem::discriminant(&default));
         let schedule = measure(ctx, product, &order)?;
         self.chosen.lock().insert(class, schedule);
         self.save();
