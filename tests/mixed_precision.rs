@@ -95,6 +95,33 @@ fn an_adapter_without_shader_f16_refuses_f16() {
     assert!(error.unwrap_err().to_string().contains("SHADER_F16"));
 }
 
+/// Every schedule f16 products may take runs them; pinning one of the others (blocks too large
+/// for lavapipe to compile in f16 in reasonable time) is an error naming those that do, never
+/// another schedule in its place.
+#[test]
+fn f16_products_refuse_schedules_that_do_not_take_f16() {
+    let Some(gpu) = common::own_gpu() else { return };
+    if !gpu.has_f16() {
+        println!("skipped: no SHADER_F16 on {gpu}");
+        return;
+    }
+    let f16_schedules = gpu.f16_product_schedules();
+    let others: Vec<String> =
+        gpu.product_schedules().into_iter().filter(|s| !f16_schedules.contains(s)).collect();
+    let device = Device::Gpu(gpu.clone());
+    let a = Tensor::ones([9, 7], DType::F16, &device).unwrap();
+    for schedule in &others {
+        gpu.pin_product_schedule(Some(schedule)).unwrap();
+        let error =
+            a.matmul(&a.transpose(0, 1).unwrap()).and_then(|p| p.to_vec_f64()).unwrap_err().to_string();
+        assert!(error.contains("does not run f16 products") && error.contains(&f16_schedules[0]), "{error}");
+    }
+    gpu.pin_product_schedule(Some(&f16_schedules[0])).unwrap();
+    let product = a.matmul(&a.transpose(0, 1).unwrap()).unwrap().to_vec_f64().unwrap();
+    assert_eq!(product, vec![7.0; 81]);
+    println!("{} schedules refuse f16: {}", others.len(), others.join(", "));
+}
+
 #[test]
 fn an_f16_product_is_the_f32_product_of_its_operands_rounded_once() {
     let a = Tensor::uniform([13, 29], -2.0, 2.0, 1, DType::F32, &Device::Cpu)

@@ -86,7 +86,7 @@ pub(crate) fn candidates(subgroup: Option<u32>) -> Vec<Schedule> {
 
 /// Whether `schedule` runs products of f16: lavapipe, whose f16 is emulated, took minutes to
 /// compile a block of 8 x 64 per invocation in f16, so f16 keeps to blocks of at most 256.
-pub(crate) fn takes_f16(schedule: Schedule) -> bool {
+fn takes_f16(schedule: Schedule) -> bool {
     match schedule {
         Schedule::Subgroup { tm, tn, .. } | Schedule::Direct { tm, tn } => tm * tn <= 256,
         Schedule::SplitK { .. } | Schedule::Tiled { .. } => true,
