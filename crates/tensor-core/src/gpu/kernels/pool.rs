@@ -96,12 +96,12 @@ fn launch(
         let n = chunk.len() * dst_len;
         let vectors = [g.channels, src_skew, dst_skew].iter().all(|n| n.is_multiple_of(4));
         // A scattering kernel's invocations cover the pooled outputs it reads.
-        let covered = if direction == Direction::Scatter { chunk.len() * src_len } else { n };
+        let elements = if direction == Direction::Scatter { chunk.len() * src_len } else { n };
         match vec4_spec {
             Some(vec4_spec) if vectors => params.dispatch_per_invocation(
                 vec4_spec,
                 &src.device,
-                (covered, 4),
+                (elements, 4),
                 (src_skew, dst_skew),
                 &bindings,
             ),
